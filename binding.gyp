@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "skiff_native",
+      "sources": ["addon/native.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    },
+    {
+      "target_name": "skiff-init",
+      "type": "executable",
+      "sources": ["addon/init.c", "addon/plan.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "ldflags": ["-static-libgcc"]
+    }
+  ]
+}

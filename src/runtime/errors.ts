@@ -1,0 +1,42 @@
+// Errors of the runtime library. One class per domain, each with a machine-readable code; the CLI
+// prints `skiff: <message>` and never a stack trace for these. Messages are lower-case and say
+// what failed, then why, so they read well after "skiff: ".
+
+export type ErrorDomain =
+  | 'config' // config.json unreadable or invalid
+  | 'container' // lifecycle misuse: unknown id, wrong status, duplicate id
+  | 'state' // state store: lock, corrupt state.json
+  | 'init' // the native init reported a failure while building the container
+  | 'cgroup'
+  | 'seccomp'
+  | 'hook'
+  | 'usage'; // bad command-line input
+
+export class SkiffError extends Error {
+  readonly domain: ErrorDomain;
+  readonly code: string;
+  /** Process exit status the CLI should use (runc uses 1 for almost everything). */
+  readonly exitCode: number;
+
+  constructor(domain: ErrorDomain, code: string, message: string, opts: { cause?: unknown; exitCode?: number } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SkiffError';
+    this.domain = domain;
+    this.code = code;
+    this.exitCode = opts.exitCode ?? 1;
+  }
+}
+
+export const configError = (code: string, message: string, cause?: unknown) => new SkiffError('config', code, message, { cause });
+export const containerError = (code: string, message: string) => new SkiffError('container', code, message);
+export const usageError = (message: string) => new SkiffError('usage', 'EUSAGE', message);
+
+/** errno text for an OS error caught from fs calls, e.g. "no such file or directory". */
+export function osReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string') {
+    const m = /^[A-Z]+: ([^,]+)/.exec(e.message);
+    return m ? m[1] : e.code.toLowerCase();
+  }
+  return String((err as Error)?.message ?? err);
+}
