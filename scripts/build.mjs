@@ -1,0 +1,36 @@
+// Build step run by `npm install` (prepare) and `npm test`: compile the JSON Schemas to standalone
+// validators, then bundle each CLI into one CommonJS file so that start-up reads one script.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const schemas = join(root, 'scripts', 'compile-schemas.mjs');
+if (existsSync(schemas)) {
+  const { compileSchemas } = await import(pathToFileURL(schemas).href);
+  await compileSchemas();
+}
+
+const entries = [
+  ['src/cli/skiff.ts', 'dist/skiff.js'],
+  ['src/cli/dock.ts', 'dist/dock.js'],
+].filter(([src]) => existsSync(join(root, src)));
+
+await Promise.all(
+  entries.map(([src, out]) =>
+    build({
+      entryPoints: [join(root, src)],
+      outfile: join(root, out),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      sourcemap: 'linked',
+      // Native modules are loaded from disk at run time, never bundled.
+      external: ['better-sqlite3', '*.node'],
+      logLevel: 'warning',
+    }),
+  ),
+);
