@@ -8,7 +8,7 @@
     {
       "target_name": "skiff-init",
       "type": "executable",
-      "sources": ["addon/init.c", "addon/plan.c"],
+      "sources": ["addon/init.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "ldflags": ["-static-libgcc"]
     }

@@ -1,0 +1,1057 @@
+/*
+ * skiff-init: the container's first process (runc's `runc init` / nsexec role).
+ *
+ * Why a separate single-threaded program and not fork() from Node: after fork() a multi-threaded
+ * process may only make async-signal-safe calls, setns() into user and mount namespaces fails for
+ * multi-threaded callers, and a forked Node would sit in the container's cgroup with Node's
+ * memory. The addon starts this program with posix_spawn (vfork+exec, safe from a threaded
+ * parent); it is small, static-libgcc, and never runs JavaScript.
+ *
+ *   argv[1] = fd number of the init socket (SOCK_SEQPACKET), see protocol.h
+ *
+ * Stage 1 (this process): read the plan, join namespaces given by path, unshare the user
+ * namespace (the parent writes the id maps), unshare the rest, fork. Stage 2 (the child, pid 1
+ * of a new pid namespace): build the rootfs, pivot_root, apply the process settings, report
+ * MSG_CREATED, then block on the exec fifo until `skiff start`.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define MAX_ITEMS 512
+
+/* ---------- the plan, as parsed ---------- */
+
+struct mount_item {
+  const struct plan_mount *m;
+  const char *source, *dest, *fstype, *data;
+};
+struct device_item {
+  const struct plan_device *d;
+  const char *path;
+};
+struct hook_item {
+  const struct plan_hook *h;
+  const char *path;
+  char *const *argv; /* NULL-terminated, allocated */
+  char *const *envp;
+};
+struct pair {
+  const char *a, *b;
+};
+
+static struct {
+  uint32_t mode;
+  uint32_t ns_new;
+  int njoin;
+  struct { uint32_t type; const char *path; } join[16];
+  const char *time_offsets;
+  const char *rootfs;
+  int root_readonly;
+  uint32_t root_propagation;
+  int no_pivot;
+  int nmounts;
+  struct mount_item mounts[MAX_ITEMS];
+  int ndevices;
+  struct device_item devices[MAX_ITEMS];
+  int nsymlinks;
+  struct pair symlinks[64];
+  int nmasks;
+  const char *masks[MAX_ITEMS];
+  int nreadonly;
+  const char *readonly[MAX_ITEMS];
+  const char *hostname, *domainname;
+  int nsysctls;
+  struct pair sysctls[MAX_ITEMS];
+  int nargs;
+  char *args[MAX_ITEMS + 1];
+  int nenv;
+  char *env[MAX_ITEMS * 2 + 1];
+  const char *cwd;
+  const struct plan_user *user;
+  const uint32_t *groups;
+  int nrlimits;
+  const struct plan_rlimit *rlimits[64];
+  const struct plan_caps *caps;
+  int no_new_privs;
+  int has_oom;
+  int32_t oom_score_adj;
+  uint32_t seccomp_flags;
+  const struct sock_filter *seccomp;
+  unsigned seccomp_len;
+  const char *console_socket;
+  uint32_t console_rows, console_cols;
+  const char *fifo;
+  int nhooks_cc, nhooks_sc;
+  struct hook_item hooks_cc[64], hooks_sc[64];
+  uint32_t preserve_fds;
+  int runtime_hooks;
+  int setup_dev;
+  int userns_devices;
+  int has_personality;
+  uint32_t personality;
+  const struct plan_sched *sched;
+  int has_ioprio;
+  int32_t ioprio_class, ioprio_prio;
+  const char *cpu_affinity;
+  const char *apparmor;
+  const char *selinux;
+  int detached_exec;
+} P;
+
+/* ---------- reporting ---------- */
+
+static int sock_fd = -1;   /* init socket, until MSG_CREATED */
+static int fifo_wr = -1;   /* exec fifo opened for writing, after `start` */
+static int rootfd = -1;    /* O_PATH fd of the rootfs, before pivot_root */
+
+static void send_msg(uint32_t type, uint32_t step, int err, int64_t value, const void *payload, uint32_t len) {
+  if (sock_fd < 0) return;
+  char buf[sizeof(struct skiff_msg) + 4096];
+  if (len > 4096) len = 4096;
+  struct skiff_msg m = {.type = type, .step = step, .err = err, .len = len, .value = value};
+  memcpy(buf, &m, sizeof m);
+  if (len) memcpy(buf + sizeof m, payload, len);
+  while (send(sock_fd, buf, sizeof m + len, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
+/* Report a failure (step, errno, detail) to whoever listens, then exit. */
+static void __attribute__((noreturn, format(printf, 3, 4))) fail(uint32_t step, int err, const char *fmt, ...) {
+  char detail[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n >= (int)sizeof detail) n = sizeof detail - 1;
+  if (sock_fd >= 0) {
+    send_msg(MSG_ERROR, step, err, 0, detail, (uint32_t)n);
+  } else if (fifo_wr >= 0) {
+    /* After MSG_CREATED: the reader is `skiff start`, which shows this text. */
+    char line[2304];
+    int m = err ? snprintf(line, sizeof line, "%s: %s", detail, strerror(err)) : snprintf(line, sizeof line, "%s", detail);
+    if (m > 0) {
+      ssize_t w = write(fifo_wr, line, (size_t)m);
+      (void)w;
+    }
+  }
+  _exit(err == ENOENT && step == STEP_EXEC ? 127 : 1);
+}
+
+static int recv_msg(struct skiff_msg *m, char *payload, size_t cap) {
+  char buf[sizeof(struct skiff_msg) + SKIFF_MSG_MAX];
+  ssize_t n;
+  do {
+    n = recv(sock_fd, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < (ssize_t)sizeof *m) return -1;
+  memcpy(m, buf, sizeof *m);
+  size_t len = (size_t)n - sizeof *m;
+  if (len > cap - 1) len = cap - 1;
+  if (payload) {
+    memcpy(payload, buf + sizeof *m, len);
+    payload[len] = 0;
+  }
+  return 0;
+}
+
+static void expect_msg(uint32_t type, char *payload, size_t cap) {
+  struct skiff_msg m;
+  if (recv_msg(&m, payload, cap) < 0) _exit(1); /* the parent went away: nobody to report to */
+  if (m.type != type) fail(STEP_PLAN, EPROTO, "unexpected message %u from the runtime (wanted %u)", m.type, type);
+}
+
+/* ---------- plan parsing ---------- */
+
+static char *plan_buf;
+
+static void read_plan(void) {
+  uint32_t total;
+  ssize_t n;
+  do {
+    n = recv(sock_fd, &total, sizeof total, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != sizeof total || total > (64u << 20)) fail(STEP_PLAN, EPROTO, "read plan header");
+  plan_buf = malloc(total + 1);
+  if (!plan_buf) fail(STEP_PLAN, ENOMEM, "allocate plan");
+  size_t got = 0;
+  while (got < total) {
+    n = recv(sock_fd, plan_buf + got, total - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(STEP_PLAN, n < 0 ? errno : EPROTO, "read plan");
+    got += (size_t)n;
+  }
+
+  char *p = plan_buf, *end = plan_buf + total;
+  while (p + 8 <= end) {
+    uint16_t tag;
+    uint32_t len;
+    memcpy(&tag, p, 2);
+    memcpy(&len, p + 4, 4);
+    char *v = p + 8;
+    if (v + len > end) fail(STEP_PLAN, EPROTO, "truncated plan record %u", tag);
+    p = v + len;
+    /* Records are 8-byte aligned by the encoder, so structs can be read in place. */
+    p += (8 - ((uintptr_t)(p - plan_buf) & 7)) & 7;
+    const char *s2 = v + strlen(v) + 1; /* second string of a record, when it has one */
+    switch (tag) {
+    case T_MODE: P.mode = *(uint32_t *)v; break;
+    case T_NS_NEW: P.ns_new = *(uint32_t *)v; break;
+    case T_NS_JOIN:
+      if (P.njoin >= 16) fail(STEP_PLAN, E2BIG, "too many namespaces");
+      P.join[P.njoin].type = *(uint32_t *)v;
+      P.join[P.njoin].path = v + 4;
+      P.njoin++;
+      break;
+    case T_TIME_OFFSETS: P.time_offsets = v; break;
+    case T_ROOTFS: P.rootfs = v; break;
+    case T_ROOT_READONLY: P.root_readonly = 1; break;
+    case T_ROOT_PROPAGATION: P.root_propagation = *(uint32_t *)v; break;
+    case T_NO_PIVOT: P.no_pivot = 1; break;
+    case T_MOUNT: {
+      if (P.nmounts >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many mounts");
+      struct mount_item *mi = &P.mounts[P.nmounts++];
+      mi->m = (const struct plan_mount *)v;
+      mi->source = v + sizeof(struct plan_mount);
+      mi->dest = mi->source + strlen(mi->source) + 1;
+      mi->fstype = mi->dest + strlen(mi->dest) + 1;
+      mi->data = mi->fstype + strlen(mi->fstype) + 1;
+      break;
+    }
+    case T_DEVICE:
+      if (P.ndevices >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many devices");
+      P.devices[P.ndevices].d = (const struct plan_device *)v;
+      P.devices[P.ndevices].path = v + sizeof(struct plan_device);
+      P.ndevices++;
+      break;
+    case T_SYMLINK:
+      if (P.nsymlinks >= 64) fail(STEP_PLAN, E2BIG, "too many symlinks");
+      P.symlinks[P.nsymlinks].a = v;
+      P.symlinks[P.nsymlinks].b = s2;
+      P.nsymlinks++;
+      break;
+    case T_MASK:
+      if (P.nmasks >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many masked paths");
+      P.masks[P.nmasks++] = v;
+      break;
+    case T_READONLY_PATH:
+      if (P.nreadonly >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many readonly paths");
+      P.readonly[P.nreadonly++] = v;
+      break;
+    case T_HOSTNAME: P.hostname = v; break;
+    case T_DOMAINNAME: P.domainname = v; break;
+    case T_SYSCTL:
+      if (P.nsysctls >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many sysctls");
+      P.sysctls[P.nsysctls].a = v;
+      P.sysctls[P.nsysctls].b = s2;
+      P.nsysctls++;
+      break;
+    case T_ARG:
+      if (P.nargs >= MAX_ITEMS) fail(STEP_PLAN, E2BIG, "too many arguments");
+      P.args[P.nargs++] = v;
+      break;
+    case T_ENV:
+      if (P.nenv >= MAX_ITEMS * 2) fail(STEP_PLAN, E2BIG, "too many environment variables");
+      P.env[P.nenv++] = v;
+      break;
+    case T_CWD: P.cwd = v; break;
+    case T_USER:
+      P.user = (const struct plan_user *)v;
+      P.groups = (const uint32_t *)(v + sizeof(struct plan_user));
+      break;
+    case T_RLIMIT:
+      if (P.nrlimits >= 64) fail(STEP_PLAN, E2BIG, "too many rlimits");
+      P.rlimits[P.nrlimits++] = (const struct plan_rlimit *)v;
+      break;
+    case T_CAPS: P.caps = (const struct plan_caps *)v; break;
+    case T_NO_NEW_PRIVS: P.no_new_privs = 1; break;
+    case T_OOM_SCORE_ADJ: P.has_oom = 1; P.oom_score_adj = *(int32_t *)v; break;
+    case T_SECCOMP:
+      P.seccomp_flags = *(uint32_t *)v;
+      P.seccomp = (const struct sock_filter *)(v + 8);
+      P.seccomp_len = (len - 8) / sizeof(struct sock_filter);
+      break;
+    case T_CONSOLE_SOCKET: P.console_socket = v; break;
+    case T_CONSOLE_SIZE: P.console_rows = ((uint32_t *)v)[0]; P.console_cols = ((uint32_t *)v)[1]; break;
+    case T_FIFO: P.fifo = v; break;
+    case T_HOOK_CREATE_CONTAINER:
+    case T_HOOK_START_CONTAINER: {
+      struct hook_item *hi;
+      if (tag == T_HOOK_CREATE_CONTAINER) {
+        if (P.nhooks_cc >= 64) fail(STEP_PLAN, E2BIG, "too many hooks");
+        hi = &P.hooks_cc[P.nhooks_cc++];
+      } else {
+        if (P.nhooks_sc >= 64) fail(STEP_PLAN, E2BIG, "too many hooks");
+        hi = &P.hooks_sc[P.nhooks_sc++];
+      }
+      hi->h = (const struct plan_hook *)v;
+      const char *s = v + sizeof(struct plan_hook);
+      hi->path = s;
+      s += strlen(s) + 1;
+      char **argv = calloc(hi->h->nargs + 1, sizeof(char *));
+      char **envp = calloc(hi->h->nenv + 1, sizeof(char *));
+      if (!argv || !envp) fail(STEP_PLAN, ENOMEM, "allocate hook");
+      for (uint32_t i = 0; i < hi->h->nargs; i++, s += strlen(s) + 1) argv[i] = (char *)s;
+      for (uint32_t i = 0; i < hi->h->nenv; i++, s += strlen(s) + 1) envp[i] = (char *)s;
+      hi->argv = argv;
+      hi->envp = envp;
+      break;
+    }
+    case T_PRESERVE_FDS: P.preserve_fds = *(uint32_t *)v; break;
+    case T_RUNTIME_HOOKS: P.runtime_hooks = 1; break;
+    case T_SETUP_DEV: P.setup_dev = 1; break;
+    case T_USERNS_DEVICES: P.userns_devices = 1; break;
+    case T_PERSONALITY: P.has_personality = 1; P.personality = *(uint32_t *)v; break;
+    case T_SCHED: P.sched = (const struct plan_sched *)v; break;
+    case T_IOPRIO: P.has_ioprio = 1; P.ioprio_class = ((int32_t *)v)[0]; P.ioprio_prio = ((int32_t *)v)[1]; break;
+    case T_CPU_AFFINITY: P.cpu_affinity = v; break;
+    case T_APPARMOR: P.apparmor = v; break;
+    case T_SELINUX: P.selinux = v; break;
+    case T_DETACHED_EXEC: P.detached_exec = 1; break;
+    default: fail(STEP_PLAN, EPROTO, "unknown plan record %u", tag);
+    }
+  }
+  P.args[P.nargs] = NULL;
+  P.env[P.nenv] = NULL;
+  if (P.nargs == 0) fail(STEP_PLAN, EINVAL, "no process arguments in plan");
+}
+
+/* ---------- paths inside the rootfs ---------- */
+
+static int openat2_in_root(int dirfd, const char *path, int flags) {
+  struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+static const char *skip_slashes(const char *p) {
+  while (*p == '/') p++;
+  return *p ? p : ".";
+}
+
+/*
+ * Open `path` inside the rootfs, every symlink resolved as if the rootfs were "/", so that a
+ * symlink such as /etc -> /host/etc can never make a mount land outside (openat2 RESOLVE_IN_ROOT).
+ * Missing components are created: directories, and the last one as a file when `as_file`.
+ */
+static int open_in_rootfs(const char *path, int as_file, mode_t mode) {
+  const char *rel = skip_slashes(path);
+  int fd = openat2_in_root(rootfd, rel, O_PATH | O_CLOEXEC);
+  if (fd >= 0 || errno != ENOENT) return fd;
+
+  char buf[PATH_MAX];
+  if (strlen(rel) >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, rel);
+  /* Walk each prefix; create what is missing below the deepest existing directory. */
+  for (char *s = buf;; s++) {
+    int last = (*s == 0);
+    if (*s != '/' && !last) continue;
+    char saved = *s;
+    *s = 0;
+    if (*buf) {
+      int t = openat2_in_root(rootfd, buf, O_PATH | O_CLOEXEC);
+      if (t < 0 && errno != ENOENT) return -1;
+      if (t < 0) {
+        /* Create in the (already resolved) parent. */
+        char *slash = strrchr(buf, '/');
+        const char *name = slash ? slash + 1 : buf;
+        int parent;
+        if (slash) {
+          *slash = 0;
+          parent = openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          *slash = '/';
+        } else {
+          parent = dup(rootfd);
+        }
+        if (parent < 0) return -1;
+        int r;
+        if (last && as_file) {
+          int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode ? mode : 0644);
+          r = f < 0 ? -1 : close(f);
+        } else {
+          r = mkdirat(parent, name, mode ? mode : 0755);
+        }
+        int e = errno;
+        close(parent);
+        if (r < 0 && e != EEXIST) {
+          errno = e;
+          return -1;
+        }
+      } else {
+        close(t);
+      }
+    }
+    *s = saved;
+    if (last) break;
+  }
+  return openat2_in_root(rootfd, rel, O_PATH | O_CLOEXEC);
+}
+
+static void fdpath(char *out, size_t cap, int fd) { snprintf(out, cap, "/proc/self/fd/%d", fd); }
+
+/* Flags that a bind remount must keep when they are locked (user namespaces, nosuid hosts...). */
+static unsigned long locked_flags(const char *path) {
+  struct statvfs sv;
+  if (statvfs(path, &sv) < 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+static int remount_bind(const char *target, unsigned long flags) {
+  unsigned long f = MS_BIND | MS_REMOUNT | flags;
+  if (mount(NULL, target, NULL, f, NULL) == 0) return 0;
+  if (errno != EPERM) return -1;
+  /* Locked flags must be repeated in a remount (mount_namespaces(7)). */
+  return mount(NULL, target, NULL, f | locked_flags(target), NULL);
+}
+
+/* ---------- tmpcopyup: copy what a tmpfs hides into it ---------- */
+
+static int copy_tree(int src, int dst, int depth) {
+  if (depth > 64) return 0;
+  int sfd = dup(src);
+  if (sfd < 0) return -1;
+  DIR *d = fdopendir(sfd);
+  if (!d) {
+    close(sfd);
+    return -1;
+  }
+  struct dirent *e;
+  int rc = 0;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) { rc = -1; break; }
+      int s2 = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int d2 = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (s2 >= 0 && d2 >= 0) rc = copy_tree(s2, d2, depth + 1);
+      if (s2 >= 0) close(s2);
+      if (d2 >= 0) close(d2);
+      if (rc < 0) break;
+    } else if (S_ISREG(st.st_mode)) {
+      int in = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int out = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+      if (in >= 0 && out >= 0) {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+          if (write(out, buf, (size_t)n) != n) { rc = -1; break; }
+      }
+      if (in >= 0) close(in);
+      if (out >= 0) close(out);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat(src, e->d_name, target, sizeof target - 1);
+      if (n >= 0) {
+        target[n] = 0;
+        if (symlinkat(target, dst, e->d_name) < 0 && errno != EEXIST) rc = -1;
+      }
+    } else {
+      if (mknodat(dst, e->d_name, st.st_mode, st.st_rdev) < 0 && errno != EEXIST) rc = -1;
+    }
+    if (rc < 0) break;
+    fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* ---------- mounts ---------- */
+
+static void do_mount(const struct mount_item *mi) {
+  const struct plan_mount *m = mi->m;
+  int is_bind = m->kind == MOUNT_KIND_BIND;
+  int target = open_in_rootfs(mi->dest, is_bind && (m->extra & MOUNT_EXTRA_SOURCE_IS_FILE), 0);
+  if (target < 0) fail(STEP_MOUNT, errno, "create mount destination %s", mi->dest);
+  char tpath[64];
+  fdpath(tpath, sizeof tpath, target);
+
+  int below = -1; /* what the new mount hides, for tmpcopyup */
+  if (m->extra & MOUNT_EXTRA_TMPCOPYUP) below = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  const char *data = *mi->data ? mi->data : NULL;
+  if (is_bind) {
+    unsigned long bflags = MS_BIND | (m->flags & MS_REC);
+    if (mount(mi->source, tpath, NULL, bflags, NULL) < 0)
+      fail(STEP_MOUNT, errno, "bind mount %s to %s", mi->source, mi->dest);
+  } else {
+    if (mount(mi->source, tpath, mi->fstype, m->flags & ~(unsigned long)MS_REC, data) < 0)
+      fail(STEP_MOUNT, errno, "mount %s (%s) to %s", mi->source, mi->fstype, mi->dest);
+  }
+  close(target);
+
+  /* The O_PATH fd names the mount point underneath: reopen to reach the new mount. */
+  target = open_in_rootfs(mi->dest, 0, 0);
+  if (target < 0) fail(STEP_MOUNT, errno, "reopen mount %s", mi->dest);
+  fdpath(tpath, sizeof tpath, target);
+
+  unsigned long remount = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+  if (is_bind && remount && remount_bind(tpath, remount) < 0)
+    fail(STEP_MOUNT, errno, "remount %s with its options", mi->dest);
+
+  if (below >= 0) {
+    int top = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0 || copy_tree(below, top, 0) < 0) fail(STEP_MOUNT, errno, "tmpcopyup into %s", mi->dest);
+    close(top);
+    close(below);
+  }
+  if (m->propagation && mount(NULL, tpath, NULL, m->propagation, NULL) < 0)
+    fail(STEP_MOUNT, errno, "set propagation of %s", mi->dest);
+  if (m->attr_set || m->attr_clr) {
+    struct mount_attr attr = {.attr_set = m->attr_set, .attr_clr = m->attr_clr};
+    if (syscall(SYS_mount_setattr, target, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+      fail(STEP_MOUNT, errno, "set recursive attributes of %s", mi->dest);
+  }
+  close(target);
+}
+
+static void make_devices(void) {
+  for (int i = 0; i < P.ndevices; i++) {
+    const struct plan_device *d = P.devices[i].d;
+    const char *path = P.devices[i].path;
+    if (P.userns_devices) {
+      /* mknod is not allowed in a user namespace: bind the host's node instead. */
+      int t = open_in_rootfs(path, 1, 0600);
+      if (t < 0) fail(STEP_DEVICE, errno, "create %s", path);
+      char tp[64];
+      fdpath(tp, sizeof tp, t);
+      if (mount(path, tp, NULL, MS_BIND, NULL) < 0) fail(STEP_DEVICE, errno, "bind device %s", path);
+      close(t);
+      continue;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *name = slash ? slash + 1 : dir;
+    if (slash) *slash = 0;
+    int parent = open_in_rootfs(slash ? dir : "/", 0, 0);
+    if (parent < 0) fail(STEP_DEVICE, errno, "create directory of %s", path);
+    int pfd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(parent);
+    if (pfd < 0) fail(STEP_DEVICE, errno, "open directory of %s", path);
+    mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+    unlinkat(pfd, name, 0);
+    if (mknodat(pfd, name, type | (d->mode & 07777), makedev(d->major, d->minor)) < 0)
+      fail(STEP_DEVICE, errno, "mknod %s", path);
+    /* mknod applies the umask; the spec's fileMode is exact. */
+    if (fchmodat(pfd, name, d->mode & 07777, 0) < 0) fail(STEP_DEVICE, errno, "chmod %s", path);
+    if (fchownat(pfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) fail(STEP_DEVICE, errno, "chown %s", path);
+    close(pfd);
+  }
+  for (int i = 0; i < P.nsymlinks; i++) {
+    const char *target = P.symlinks[i].a, *link = P.symlinks[i].b;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", link);
+    char *slash = strrchr(dir, '/');
+    const char *name = slash ? slash + 1 : dir;
+    if (slash) *slash = 0;
+    int parent = open_in_rootfs(slash && *dir ? dir : "/", 0, 0);
+    if (parent < 0) fail(STEP_SYMLINK, errno, "open directory of %s", link);
+    int pfd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(parent);
+    if (pfd < 0 || (symlinkat(target, pfd, name) < 0 && errno != EEXIST))
+      fail(STEP_SYMLINK, errno, "symlink %s -> %s", link, target);
+    close(pfd);
+  }
+}
+
+/* ---------- hooks run by the init (createContainer, startContainer) ---------- */
+
+static void run_hooks(struct hook_item *hooks, int n, const char *state, const char *kind) {
+  for (int i = 0; i < n; i++) {
+    struct hook_item *h = &hooks[i];
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0) fail(STEP_HOOK, errno, "%s hook %s: pipe", kind, h->path);
+    pid_t pid = fork();
+    if (pid < 0) fail(STEP_HOOK, errno, "%s hook %s: fork", kind, h->path);
+    if (pid == 0) {
+      dup2(in[0], 0);
+      execve(h->path, h->argv[0] ? h->argv : (char *const[]){(char *)h->path, NULL}, h->envp);
+      _exit(127);
+    }
+    close(in[0]);
+    size_t len = strlen(state), off = 0;
+    signal(SIGPIPE, SIG_IGN);
+    while (off < len) {
+      ssize_t w = write(in[1], state + off, len - off);
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    signal(SIGPIPE, SIG_DFL);
+    close(in[1]);
+    int status = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+      pid_t r = waitpid(pid, &status, h->h->timeout ? WNOHANG : 0);
+      if (r == pid) break;
+      if (r < 0 && errno != EINTR) fail(STEP_HOOK, errno, "%s hook %s: wait", kind, h->path);
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (h->h->timeout && now.tv_sec - start.tv_sec >= (time_t)h->h->timeout) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail(STEP_HOOK, 0, "%s hook %s: timed out after %us", kind, h->path, h->h->timeout);
+      }
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      fail(STEP_HOOK, 0, "%s hook %s: exited with status %d", kind, h->path, WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) fail(STEP_HOOK, 0, "%s hook %s: killed by signal %d", kind, h->path, WTERMSIG(status));
+  }
+}
+
+/* ---------- rootfs ---------- */
+
+static void pivot(void) {
+  int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  int newroot = open(P.rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (oldroot < 0 || newroot < 0) fail(STEP_PIVOT, errno, "open root directories");
+  if (P.no_pivot) {
+    /* --no-pivot: move the rootfs over / and chroot (for ramfs roots, where pivot_root fails). */
+    if (fchdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+      fail(STEP_PIVOT, errno, "chroot into %s", P.rootfs);
+  } else {
+    /* pivot_root(".", "."): the old root is stacked under the new one, then detached. */
+    if (fchdir(newroot) < 0) fail(STEP_PIVOT, errno, "chdir %s", P.rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail(STEP_PIVOT, errno, "pivot_root to %s", P.rootfs);
+    if (fchdir(oldroot) < 0) fail(STEP_PIVOT, errno, "chdir old root");
+    /* Make the old root a slave so that the unmount does not propagate to the host. */
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) fail(STEP_PIVOT, errno, "make old root rslave");
+    if (umount2(".", MNT_DETACH) < 0) fail(STEP_PIVOT, errno, "detach old root");
+    if (chdir("/") < 0) fail(STEP_PIVOT, errno, "chdir /");
+  }
+  close(oldroot);
+  close(newroot);
+}
+
+static void mask_paths(void) {
+  for (int i = 0; i < P.nmasks; i++) {
+    const char *p = P.masks[i];
+    struct stat st;
+    if (stat(p, &st) < 0) {
+      if (errno == ENOENT) continue;
+      fail(STEP_MASK, errno, "mask %s", p);
+    }
+    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")
+                                : mount("/dev/null", p, NULL, MS_BIND, NULL);
+    if (r < 0) fail(STEP_MASK, errno, "mask %s", p);
+  }
+}
+
+static void readonly_paths(void) {
+  for (int i = 0; i < P.nreadonly; i++) {
+    const char *p = P.readonly[i];
+    if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+      if (errno == ENOENT) continue;
+      fail(STEP_READONLY, errno, "bind %s read-only", p);
+    }
+    if (remount_bind(p, MS_RDONLY | MS_REC) < 0) fail(STEP_READONLY, errno, "remount %s read-only", p);
+  }
+}
+
+static void write_file(const char *path, const char *data, uint32_t step) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(step, errno, "open %s", path);
+  size_t len = strlen(data);
+  if (write(fd, data, len) != (ssize_t)len) fail(step, errno, "write %s to %s", data, path);
+  close(fd);
+}
+
+static void setup_sysctls(void) {
+  for (int i = 0; i < P.nsysctls; i++) {
+    char path[PATH_MAX] = "/proc/sys/";
+    size_t off = strlen(path);
+    for (const char *k = P.sysctls[i].a; *k && off < sizeof path - 1; k++) path[off++] = *k == '.' ? '/' : *k;
+    path[off] = 0;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(STEP_SYSCTL, errno, "sysctl %s", P.sysctls[i].a);
+    size_t len = strlen(P.sysctls[i].b);
+    if (write(fd, P.sysctls[i].b, len) != (ssize_t)len) fail(STEP_SYSCTL, errno, "sysctl %s=%s", P.sysctls[i].a, P.sysctls[i].b);
+    close(fd);
+  }
+}
+
+/* ---------- terminal ---------- */
+
+static int console_fd = -1; /* connected console socket, opened before pivot_root */
+
+static void send_fd(int sock, int fd, const char *name) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) fail(STEP_CONSOLE, errno, "send pty master to console socket");
+}
+
+static void connect_console(void) {
+  if (!P.console_socket) return;
+  console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(P.console_socket) >= sizeof addr.sun_path) fail(STEP_CONSOLE, ENAMETOOLONG, "console socket %s", P.console_socket);
+  strcpy(addr.sun_path, P.console_socket);
+  if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    fail(STEP_CONSOLE, errno, "connect to console socket %s", P.console_socket);
+}
+
+/* Make a pty in the container's devpts; its slave becomes stdio, the master goes to the socket. */
+static void setup_console(void) {
+  if (console_fd < 0) return;
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(STEP_CONSOLE, errno, "open /dev/ptmx");
+  int unlock = 0, n = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) fail(STEP_CONSOLE, errno, "unlock pty");
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) fail(STEP_CONSOLE, errno, "open pty slave");
+  if (P.console_rows || P.console_cols) {
+    struct winsize ws = {.ws_row = (unsigned short)P.console_rows, .ws_col = (unsigned short)P.console_cols};
+    ioctl(slave, TIOCSWINSZ, &ws);
+  }
+  char name[64];
+  snprintf(name, sizeof name, "/dev/pts/%d", n);
+  send_fd(console_fd, master, name);
+  close(master);
+  close(console_fd);
+  console_fd = -1;
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0) fail(STEP_CONSOLE, errno, "dup pty to stdio");
+  close(slave);
+  if (ioctl(0, TIOCSCTTY, 0) < 0) fail(STEP_CONSOLE, errno, "set controlling terminal");
+}
+
+/* ---------- process ---------- */
+
+static char exec_path[PATH_MAX];
+
+static const char *env_get(const char *name) {
+  size_t n = strlen(name);
+  for (int i = 0; i < P.nenv; i++)
+    if (!strncmp(P.env[i], name, n) && P.env[i][n] == '=') return P.env[i] + n + 1;
+  return NULL;
+}
+
+/* Resolve args[0] with the container's PATH, as execvp would, before reporting created. */
+static void resolve_exec(void) {
+  const char *arg0 = P.args[0];
+  if (strchr(arg0, '/')) {
+    snprintf(exec_path, sizeof exec_path, "%s", arg0);
+    struct stat st;
+    if (stat(exec_path, &st) < 0) fail(STEP_EXEC, errno, "exec %s", arg0);
+    if (S_ISDIR(st.st_mode)) fail(STEP_EXEC, EISDIR, "exec %s", arg0);
+    return;
+  }
+  const char *path = env_get("PATH");
+  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int seen_eacces = 0;
+  for (const char *p = path;;) {
+    const char *colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    snprintf(exec_path, sizeof exec_path, "%.*s/%s", (int)len, len ? p : ".", arg0);
+    struct stat st;
+    if (stat(exec_path, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(exec_path, X_OK) == 0) return;
+      seen_eacces = 1;
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  if (seen_eacces) fail(STEP_EXEC, EACCES, "exec %s", arg0);
+  fail(STEP_EXEC, 0, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+static void set_rlimits(void) {
+  for (int i = 0; i < P.nrlimits; i++) {
+    struct rlimit rl = {.rlim_cur = P.rlimits[i]->soft, .rlim_max = P.rlimits[i]->hard};
+    if (setrlimit((int)P.rlimits[i]->resource, &rl) < 0)
+      fail(STEP_RLIMIT, errno, "setrlimit %u (soft %llu, hard %llu)", P.rlimits[i]->resource,
+           (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+  }
+}
+
+static int last_cap = CAP_LAST_CAP;
+
+static void drop_bounding(void) {
+  if (!P.caps) return;
+  for (int c = 0; c <= last_cap; c++)
+    if (!(P.caps->bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      fail(STEP_CAPS, errno, "drop capability %d from the bounding set", c);
+}
+
+static void set_caps(void) {
+  if (!P.caps) return;
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (uint32_t)(P.caps->effective >> (32 * i));
+    data[i].permitted = (uint32_t)(P.caps->permitted >> (32 * i));
+    data[i].inheritable = (uint32_t)(P.caps->inheritable >> (32 * i));
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) fail(STEP_CAPS, errno, "set capabilities");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    fail(STEP_CAPS, errno, "clear ambient capabilities");
+  for (int c = 0; c <= last_cap; c++)
+    if ((P.caps->ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      fail(STEP_CAPS, errno, "raise ambient capability %d", c);
+}
+
+static void set_user(void) {
+  if (!P.user) return;
+  const struct plan_user *u = P.user;
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(STEP_USER, errno, "keep capabilities");
+  /* setgroups is denied in a user namespace whose setgroups file says deny; skip when empty. */
+  if (setgroups(u->ngroups, (const gid_t *)P.groups) < 0 && !(errno == EPERM && u->ngroups == 0))
+    fail(STEP_USER, errno, "setgroups");
+  if (setresgid(u->gid, u->gid, u->gid) < 0) fail(STEP_USER, errno, "setgid %u", u->gid);
+  if (setresuid(u->uid, u->uid, u->uid) < 0) fail(STEP_USER, errno, "setuid %u", u->uid);
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail(STEP_USER, errno, "reset keep capabilities");
+  if (u->umask != UINT32_MAX) umask((mode_t)u->umask);
+}
+
+static void load_seccomp(void) {
+  if (!P.seccomp) return;
+  struct sock_fprog prog = {.len = (unsigned short)P.seccomp_len, .filter = (struct sock_filter *)P.seccomp};
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, P.seccomp_flags, &prog);
+  if (r < 0) fail(STEP_SECCOMP, errno, "load seccomp filter");
+}
+
+static void check_cwd(void) {
+  const char *cwd = P.cwd ? P.cwd : "/";
+  if (chdir(cwd) < 0) fail(STEP_CWD, errno, "chdir to cwd (\"%s\") set in config.json", cwd);
+  /* CVE-2024-21626: a cwd that resolves outside the root shows as "(unreachable)" in getcwd. */
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/') fail(STEP_CWD, EPERM, "current working directory is outside of the container root");
+}
+
+/* Close every fd but stdio, the preserved ones and `keep`; returns where `keep` now lives. */
+static int close_fds(int keep) {
+  unsigned first = 3 + P.preserve_fds;
+  if (keep >= 0 && (unsigned)keep < first + 1) {
+    int moved = fcntl(keep, F_DUPFD_CLOEXEC, (int)first);
+    close(keep);
+    keep = moved;
+  }
+  if (keep < 0) {
+    syscall(SYS_close_range, first, ~0U, 0);
+  } else {
+    if ((unsigned)keep > first) syscall(SYS_close_range, first, (unsigned)keep - 1, 0);
+    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0);
+  }
+  return keep;
+}
+
+/* ---------- the two stages ---------- */
+
+static char hook_states[SKIFF_MSG_MAX + 2];
+
+static void stage2(void) {
+  if (setsid() < 0) fail(STEP_SETSID, errno, "setsid");
+
+  if (P.ns_new & CLONE_NEWNS) {
+    /* Our mounts must not propagate to the host: rslave now; rootfsPropagation is applied to the
+     * new root after pivot_root (which refuses a shared parent mount). */
+    if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) fail(STEP_PROPAGATION, errno, "make / rslave");
+  }
+
+  if (!P.rootfs) fail(STEP_ROOTFS, EINVAL, "no rootfs in plan");
+  /* pivot_root needs the new root to be a mount point: bind it onto itself. */
+  if (mount(P.rootfs, P.rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) fail(STEP_ROOTFS, errno, "bind rootfs %s", P.rootfs);
+  rootfd = open(P.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) fail(STEP_ROOTFS, errno, "open rootfs %s", P.rootfs);
+
+  for (int i = 0; i < P.nmounts; i++) do_mount(&P.mounts[i]);
+  if (P.setup_dev || P.ndevices || P.nsymlinks) make_devices();
+
+  /* The exec fifo and the console socket live on the host: open them before pivot_root. */
+  int fifo_path = -1;
+  if (P.fifo) {
+    fifo_path = open(P.fifo, O_PATH | O_CLOEXEC);
+    if (fifo_path < 0) fail(STEP_FIFO, errno, "open exec fifo %s", P.fifo);
+  }
+  connect_console();
+
+  if (P.runtime_hooks) {
+    /* The parent runs prestart/createRuntime hooks now, then sends the state for ours:
+     * "<createContainer state>\0<startContainer state>". */
+    send_msg(MSG_HOOKS, 0, 0, 0, NULL, 0);
+    expect_msg(MSG_HOOKS_DONE, hook_states, sizeof hook_states);
+    run_hooks(P.hooks_cc, P.nhooks_cc, hook_states, "createContainer");
+  }
+
+  pivot();
+  close(rootfd);
+  rootfd = -1;
+
+  /* rootfsPropagation applies to the new root itself once it is "/". */
+  if (P.root_propagation && mount(NULL, "/", NULL, P.root_propagation, NULL) < 0)
+    fail(STEP_PROPAGATION, errno, "set rootfs propagation");
+
+  mask_paths();
+  readonly_paths();
+  if (P.root_readonly && remount_bind("/", MS_RDONLY) < 0) fail(STEP_READONLY, errno, "remount root read-only");
+
+  if (P.hostname && sethostname(P.hostname, strlen(P.hostname)) < 0) fail(STEP_HOSTNAME, errno, "sethostname %s", P.hostname);
+  if (P.domainname && setdomainname(P.domainname, strlen(P.domainname)) < 0)
+    fail(STEP_DOMAINNAME, errno, "setdomainname %s", P.domainname);
+  setup_sysctls();
+  setup_console();
+  set_rlimits();
+  if (P.has_personality && personality(P.personality) < 0) fail(STEP_PERSONALITY, errno, "personality");
+  check_cwd();
+  resolve_exec();
+
+  if (!P.no_new_privs) load_seccomp(); /* needs CAP_SYS_ADMIN: before the capabilities go */
+  drop_bounding();
+  set_user();
+  set_caps();
+  check_cwd(); /* again as the final user: the directory must still be reachable */
+
+  send_msg(MSG_CREATED, 0, 0, 0, NULL, 0);
+  close(sock_fd);
+  sock_fd = -1;
+  fifo_path = close_fds(fifo_path);
+
+  /* Block until `skiff start` opens the fifo for reading. */
+  char fp[64];
+  fdpath(fp, sizeof fp, fifo_path);
+  int w;
+  do {
+    w = open(fp, O_WRONLY | O_CLOEXEC);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) _exit(1); /* nobody to report to: start sees the process gone */
+  fifo_wr = w;
+  close(fifo_path);
+
+  if (P.nhooks_sc) run_hooks(P.hooks_sc, P.nhooks_sc, hook_states + strlen(hook_states) + 1, "startContainer");
+  if (P.no_new_privs) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(STEP_NNP, errno, "set no_new_privs");
+    load_seccomp();
+  }
+  if (write(fifo_wr, "0", 1) != 1) _exit(1);
+  execve(exec_path, P.args, P.env);
+  fail(STEP_EXEC, errno, "exec %s", P.args[0]);
+}
+
+static void stage1(void) {
+  /* Open every namespace to join before joining any: paths may stop resolving afterwards. */
+  int nsfd[16];
+  for (int i = 0; i < P.njoin; i++) {
+    nsfd[i] = open(P.join[i].path, O_RDONLY | O_CLOEXEC);
+    if (nsfd[i] < 0) fail(STEP_SETNS, errno, "open namespace %s", P.join[i].path);
+  }
+  /* The user namespace first: it grants the rights to join the others. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < P.njoin; i++) {
+      int is_user = P.join[i].type == CLONE_NEWUSER;
+      if (is_user != (pass == 0)) continue;
+      if (setns(nsfd[i], (int)P.join[i].type) < 0) fail(STEP_SETNS, errno, "join namespace %s", P.join[i].path);
+      close(nsfd[i]);
+    }
+
+  if (P.ns_new & CLONE_NEWUSER) {
+    if (unshare(CLONE_NEWUSER) < 0) fail(STEP_UNSHARE, errno, "unshare user namespace");
+    /* The parent writes uid_map/gid_map: it has the rights in the parent namespace. */
+    send_msg(MSG_USERNS_READY, 0, 0, 0, NULL, 0);
+    expect_msg(MSG_USERNS_MAPPED, NULL, 0);
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(STEP_USERNS, errno, "become root in the user namespace");
+  }
+
+  uint32_t rest = P.ns_new & ~(uint32_t)CLONE_NEWUSER;
+  if (rest && unshare((int)rest) < 0) fail(STEP_UNSHARE, errno, "unshare namespaces 0x%x", rest);
+  if ((P.ns_new & CLONE_NEWTIME) && P.time_offsets) write_file("/proc/self/timens_offsets", P.time_offsets, STEP_TIMENS);
+
+  /* Fork so that the child is pid 1 of a new pid namespace (and enters a new time namespace). */
+  pid_t child = fork();
+  if (child < 0) fail(STEP_FORK, errno, "fork container init");
+  if (child > 0) {
+    send_msg(MSG_CHILD_PID, 0, 0, child, NULL, 0);
+    _exit(0);
+  }
+  stage2();
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "skiff-init: this program is started by skiff, not by hand\n");
+    return 2;
+  }
+  sock_fd = atoi(argv[1]);
+  /* CVE-2019-5736: nothing in the container may reach this binary through /proc/PID/exe. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(STEP_PLAN, errno, "set non-dumpable");
+  read_plan();
+
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f) {
+    if (fscanf(f, "%d", &last_cap) != 1) last_cap = CAP_LAST_CAP;
+    fclose(f);
+  }
+  if (P.has_oom) {
+    char v[16];
+    snprintf(v, sizeof v, "%d", P.oom_score_adj);
+    write_file("/proc/self/oom_score_adj", v, STEP_OOM);
+  }
+  stage1();
+  return 0;
+}

@@ -1,0 +1,492 @@
+/*
+ * skiff_native: the Node addon. Small system calls Node does not offer (socketpair, mkfifo,
+ * flock, pidfd, subreaper, SCM_RIGHTS), and posix_spawn of skiff-init. No fork() here: Node is
+ * multi-threaded (see init.c for why the container's first process is a separate program).
+ * Every function is synchronous except waitPid, which blocks on a libuv pool thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+extern char **environ;
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      napi_throw_error(env, NULL, "napi call failed: " #call);                                     \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+/* Throw an Error with .code (e.g. "ENOENT") and .errno, message "<what>: <strerror>". */
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value m, e, code, no;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  const char *name = "EUNKNOWN";
+  switch (err) {
+#define E(x) case x: name = #x; break;
+    E(ENOENT) E(EPERM) E(EACCES) E(EEXIST) E(EINVAL) E(ESRCH) E(EAGAIN) 
+    E(EBADF) E(ENOTDIR) E(ENOSPC) E(EBUSY) E(ECHILD) E(EINTR) E(ENOSYS) E(ECONNREFUSED) E(ETIMEDOUT) E(EPROTO)
+#undef E
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_int32(env, err, &no);
+  napi_set_named_property(env, e, "code", code);
+  napi_set_named_property(env, e, "errno", no);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return (int)argc;
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
+
+/* Returns a malloc'd copy of a JS string. */
+static char *get_str(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+/*
+ * spawnInit(path, fdTarget, preserveFds): start skiff-init with one end of a SOCK_SEQPACKET
+ * socketpair at fd `fdTarget` (chosen above the preserved range by the caller) and fds
+ * 3..3+preserveFds-1 passed on. Signal mask and dispositions are reset (Node blocks and ignores
+ * some, e.g. SIGPIPE, and both survive execve). Returns { pid, fd } with fd the parent's end.
+ */
+static napi_value spawn_init(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  char *path = get_str(env, argv[0]);
+  int32_t target, preserve;
+  if (!path || get_i32(env, argv[1], &target) || get_i32(env, argv[2], &preserve)) {
+    free(path);
+    napi_throw_type_error(env, NULL, "spawnInit(path, fdTarget, preserveFds)");
+    return NULL;
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    free(path);
+    return throw_errno(env, "socketpair", errno);
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  /* dup2 to itself clears FD_CLOEXEC (glibc >= 2.29). */
+  for (int fd = 3; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], target);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  char fdarg[16];
+  snprintf(fdarg, sizeof fdarg, "%d", target);
+  char *const args[] = {path, fdarg, NULL};
+  char *const envp[] = {NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, path, &fa, &attr, args, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(sv[1]);
+  if (rc != 0) {
+    close(sv[0]);
+    char what[600];
+    snprintf(what, sizeof what, "start %s", path);
+    free(path);
+    return throw_errno(env, what, rc);
+  }
+  free(path);
+  napi_value out;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "pid", num(env, pid));
+  napi_set_named_property(env, out, "fd", num(env, sv[0]));
+  return out;
+}
+
+/* sendPlan(fd, buf): u32 length, then the plan in chunks (a packet is at most the socket buffer). */
+static napi_value send_plan(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  int32_t fd;
+  void *data;
+  size_t len;
+  if (get_i32(env, argv[0], &fd) || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendPlan(fd, buffer)");
+    return NULL;
+  }
+  uint32_t total = (uint32_t)len;
+  if (send(fd, &total, sizeof total, MSG_NOSIGNAL) < 0) return throw_errno(env, "send plan", errno);
+  size_t off = 0;
+  while (off < len) {
+    size_t n = len - off > 32768 ? 32768 : len - off;
+    ssize_t w = send(fd, (char *)data + off, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return throw_errno(env, "send plan", errno);
+    off += (size_t)w;
+  }
+  return NULL;
+}
+
+/* sendMsg(fd, type, value, payload?) */
+static napi_value send_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  get_args(env, info, 4, argv);
+  int32_t fd, type;
+  double value = 0;
+  if (get_i32(env, argv[0], &fd) || get_i32(env, argv[1], &type)) {
+    napi_throw_type_error(env, NULL, "sendMsg(fd, type, value, payload?)");
+    return NULL;
+  }
+  napi_get_value_double(env, argv[2], &value);
+  void *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  napi_is_buffer(env, argv[3], &isbuf);
+  if (isbuf) napi_get_buffer_info(env, argv[3], &data, &len);
+  if (len > SKIFF_MSG_MAX) {
+    napi_throw_range_error(env, NULL, "message payload too large");
+    return NULL;
+  }
+  char *buf = malloc(sizeof(struct skiff_msg) + len);
+  if (!buf) return throw_errno(env, "send", ENOMEM);
+  struct skiff_msg m = {.type = (uint32_t)type, .len = (uint32_t)len, .value = (int64_t)value};
+  memcpy(buf, &m, sizeof m);
+  if (len) memcpy(buf + sizeof m, data, len);
+  ssize_t w;
+  do {
+    w = send(fd, buf, sizeof m + len, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  int e = errno;
+  free(buf);
+  if (w < 0) return throw_errno(env, "send to init", e);
+  return NULL;
+}
+
+/* recvMsg(fd) -> { type, step, err, value, payload } or null at EOF. Blocks. */
+static napi_value recv_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  int32_t fd;
+  if (get_i32(env, argv[0], &fd)) {
+    napi_throw_type_error(env, NULL, "recvMsg(fd)");
+    return NULL;
+  }
+  static char buf[sizeof(struct skiff_msg) + SKIFF_MSG_MAX];
+  ssize_t n;
+  do {
+    n = recv(fd, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == ECONNRESET) n = 0;
+    else return throw_errno(env, "receive from init", errno);
+  }
+  napi_value out;
+  if (n == 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  if ((size_t)n < sizeof(struct skiff_msg)) return throw_errno(env, "receive from init: short message", EPROTO);
+  struct skiff_msg m;
+  memcpy(&m, buf, sizeof m);
+  napi_value payload;
+  void *pdata;
+  size_t plen = (size_t)n - sizeof m;
+  napi_create_buffer_copy(env, plen, buf + sizeof m, &pdata, &payload);
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "type", num(env, m.type));
+  napi_set_named_property(env, out, "step", num(env, m.step));
+  napi_set_named_property(env, out, "err", num(env, m.err));
+  napi_set_named_property(env, out, "value", num(env, (double)m.value));
+  napi_set_named_property(env, out, "payload", payload);
+  return out;
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  int32_t fd;
+  if (get_i32(env, argv[0], &fd) == 0 && fd >= 0) close(fd);
+  return NULL;
+}
+
+static napi_value mkfifo_(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  char *path = get_str(env, argv[0]);
+  int32_t mode;
+  if (!path || get_i32(env, argv[1], &mode)) {
+    free(path);
+    napi_throw_type_error(env, NULL, "mkfifo(path, mode)");
+    return NULL;
+  }
+  int rc = mkfifo(path, (mode_t)mode);
+  int e = errno;
+  if (rc == 0) chmod(path, (mode_t)mode); /* mkfifo applies the umask */
+  char what[600];
+  snprintf(what, sizeof what, "mkfifo %s", path);
+  free(path);
+  if (rc < 0) return throw_errno(env, what, e);
+  return NULL;
+}
+
+/* flock(fd, exclusive, wait) -> boolean (false: would block) */
+static napi_value flock_(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  int32_t fd;
+  bool excl = true, wait = true;
+  get_i32(env, argv[0], &fd);
+  napi_get_value_bool(env, argv[1], &excl);
+  napi_get_value_bool(env, argv[2], &wait);
+  int op = (excl ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+  int rc;
+  do {
+    rc = flock(fd, op);
+  } while (rc < 0 && errno == EINTR);
+  napi_value out;
+  if (rc < 0 && errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
+  if (rc < 0) return throw_errno(env, "flock", errno);
+  napi_get_boolean(env, true, &out);
+  return out;
+}
+
+static napi_value set_subreaper(napi_env env, napi_callback_info info) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, "set child subreaper", errno);
+  return NULL;
+}
+
+/* signalPid(pid, sig): through a pidfd, so that the signal reaches the process we checked. */
+static napi_value pidfd_open_(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  int32_t pid;
+  get_i32(env, argv[0], &pid);
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return throw_errno(env, "pidfd_open", errno);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return num(env, fd);
+}
+
+static napi_value pidfd_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  int32_t fd, sig;
+  get_i32(env, argv[0], &fd);
+  get_i32(env, argv[1], &sig);
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, "send signal", errno);
+  return NULL;
+}
+
+/* waitPidSync(pid, nohang) -> null (still running) | { exitCode, signal } */
+static napi_value status_obj(napi_env env, int status) {
+  napi_value out;
+  napi_create_object(env, &out);
+  if (WIFSIGNALED(status)) {
+    napi_set_named_property(env, out, "exitCode", num(env, 128 + WTERMSIG(status)));
+    napi_set_named_property(env, out, "signal", num(env, WTERMSIG(status)));
+  } else {
+    napi_set_named_property(env, out, "exitCode", num(env, WEXITSTATUS(status)));
+    napi_value nul;
+    napi_get_null(env, &nul);
+    napi_set_named_property(env, out, "signal", nul);
+  }
+  return out;
+}
+
+static napi_value wait_pid_sync(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  int32_t pid;
+  bool nohang = false;
+  get_i32(env, argv[0], &pid);
+  napi_get_value_bool(env, argv[1], &nohang);
+  int status = 0;
+  pid_t r;
+  do {
+    r = waitpid(pid, &status, nohang ? WNOHANG : 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, "waitpid", errno);
+  if (r == 0) {
+    napi_value nul;
+    napi_get_null(env, &nul);
+    return nul;
+  }
+  return status_obj(env, status);
+}
+
+/* waitPid(pid) -> Promise<{ exitCode, signal }>, waiting on a pool thread. */
+struct wait_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  pid_t pid;
+  int status, err;
+};
+
+static void wait_execute(napi_env env, void *data) {
+  struct wait_work *w = data;
+  pid_t r;
+  do {
+    r = waitpid(w->pid, &w->status, 0);
+  } while (r < 0 && errno == EINTR);
+  w->err = r < 0 ? errno : 0;
+}
+
+static void wait_complete(napi_env env, napi_status st, void *data) {
+  struct wait_work *w = data;
+  if (w->err) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "waitpid %d: %s", w->pid, strerror(w->err));
+    napi_value m, e;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, NULL, m, &e);
+    napi_reject_deferred(env, w->deferred, e);
+  } else {
+    napi_resolve_deferred(env, w->deferred, status_obj(env, w->status));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value wait_pid(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  int32_t pid;
+  get_i32(env, argv[0], &pid);
+  struct wait_work *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, "waitPid", ENOMEM);
+  w->pid = pid;
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &w->deferred, &promise));
+  napi_create_string_utf8(env, "skiff:waitpid", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, wait_execute, wait_complete, w, &w->work));
+  CHECK(napi_queue_async_work(env, w->work));
+  return promise;
+}
+
+/* recvFd(sockFd) -> { fd, name }: one SCM_RIGHTS message (console socket). Blocks. */
+static napi_value recv_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  int32_t sock;
+  get_i32(env, argv[0], &sock);
+  char name[4096];
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name - 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, "receive console fd", errno);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return throw_errno(env, "receive console fd: no fd in message", EPROTO);
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  name[n] = 0;
+  napi_value out, s;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "fd", num(env, fd));
+  napi_create_string_utf8(env, name, (size_t)n, &s);
+  napi_set_named_property(env, out, "name", s);
+  return out;
+}
+
+/* unixListen(path) -> fd of a listening SOCK_STREAM unix socket; unixAccept(fd) -> fd. */
+static napi_value unix_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  char *path = get_str(env, argv[0]);
+  if (!path) return NULL;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    free(path);
+    return throw_errno(env, "console socket path", ENAMETOOLONG);
+  }
+  strcpy(addr.sun_path, path);
+  free(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "listen on console socket", e);
+  }
+  return num(env, fd);
+}
+
+static napi_value unix_accept(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  int32_t fd, timeout = -1;
+  get_i32(env, argv[0], &fd);
+  get_i32(env, argv[1], &timeout);
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r;
+  do {
+    r = poll(&p, 1, timeout);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return throw_errno(env, "accept on console socket", ETIMEDOUT);
+  int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return throw_errno(env, "accept on console socket", errno);
+  return num(env, c);
+}
+
+#define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      FN("spawnInit", spawn_init),   FN("sendPlan", send_plan),       FN("sendMsg", send_msg),
+      FN("recvMsg", recv_msg),       FN("close", close_fd),           FN("mkfifo", mkfifo_),
+      FN("flock", flock_),           FN("setSubreaper", set_subreaper), FN("pidfdOpen", pidfd_open_),
+      FN("pidfdSignal", pidfd_signal), FN("waitPidSync", wait_pid_sync), FN("waitPid", wait_pid),
+      FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
