@@ -168,18 +168,22 @@ static void __attribute__((noreturn, format(printf, 3, 4))) fail(uint32_t step, 
   va_start(ap, fmt);
   int n = vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
-  if (n < 0) n = 0;
-  if (n >= (int)sizeof detail) n = sizeof detail - 1;
+  (void)n;
+  /* "<what failed>: <strerror>", lower-case like the rest of skiff's messages. */
+  char line[2304];
+  int m = err ? snprintf(line, sizeof line, "%s: %s", detail, strerror(err)) : snprintf(line, sizeof line, "%s", detail);
+  if (m < 0) m = 0;
+  if (m >= (int)sizeof line) m = sizeof line - 1;
+  if (err && m > 0) {
+    char *e = line + strlen(detail) + 2;
+    if (e < line + m && *e >= 'A' && *e <= 'Z') *e = (char)(*e - 'A' + 'a');
+  }
   if (sock_fd >= 0) {
-    send_msg(MSG_ERROR, step, err, 0, detail, (uint32_t)n);
+    send_msg(MSG_ERROR, step, err, 0, line, (uint32_t)m);
   } else if (fifo_wr >= 0) {
     /* After MSG_CREATED: the reader is `skiff start`, which shows this text. */
-    char line[2304];
-    int m = err ? snprintf(line, sizeof line, "%s: %s", detail, strerror(err)) : snprintf(line, sizeof line, "%s", detail);
-    if (m > 0) {
-      ssize_t w = write(fifo_wr, line, (size_t)m);
-      (void)w;
-    }
+    ssize_t w = write(fifo_wr, line, (size_t)m);
+    (void)w;
   }
   _exit(err == ENOENT && step == STEP_EXEC ? 127 : 1);
 }

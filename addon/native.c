@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -475,6 +477,19 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
   return num(env, c);
 }
 
+/* setWinsize(fd, rows, cols): forward a terminal size to a pty master. */
+static napi_value set_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  int32_t fd, rows, cols;
+  get_i32(env, argv[0], &fd);
+  get_i32(env, argv[1], &rows);
+  get_i32(env, argv[2], &cols);
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "set window size", errno);
+  return NULL;
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -483,7 +498,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("recvMsg", recv_msg),       FN("close", close_fd),           FN("mkfifo", mkfifo_),
       FN("flock", flock_),           FN("setSubreaper", set_subreaper), FN("pidfdOpen", pidfd_open_),
       FN("pidfdSignal", pidfd_signal), FN("waitPidSync", wait_pid_sync), FN("waitPid", wait_pid),
-      FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),
+      FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),     FN("setWinsize", set_winsize),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

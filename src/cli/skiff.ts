@@ -1,0 +1,216 @@
+// skiff: runc's command line over the runtime library. Parsing and printing only; each command
+// loads the library modules it needs when it runs, so that start-up stays small.
+import { Command, Option } from 'commander';
+import { writeSync } from 'node:fs';
+import type { Runtime, RuntimeOptions } from '../runtime/runtime';
+
+const VERSION = '0.1.0';
+const SPEC_VERSION = '1.3.0';
+
+let runtimeOpts: RuntimeOptions = {};
+let rtCache: Runtime | undefined;
+
+async function runtime(): Promise<Runtime> {
+  if (!rtCache) {
+    const { openRuntime } = await import('../runtime/runtime');
+    rtCache = openRuntime(runtimeOpts);
+  }
+  return rtCache;
+}
+
+function print(text: string): void {
+  writeSync(1, text.endsWith('\n') ? text : text + '\n');
+}
+
+/** Wrap an action: errors become `skiff: <message>` (and a log line), exit status non-zero. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      process.exitCode = code ?? 0;
+    } catch (e) {
+      await fail(e);
+    }
+  };
+}
+
+async function fail(e: unknown): Promise<void> {
+  const err = e as Error & { exitCode?: number; name?: string };
+  const msg = err?.message ?? String(e);
+  if (err?.name !== 'SkiffError' && runtimeOpts.debug) writeSync(2, `${err?.stack}\n`);
+  writeSync(2, `skiff: ${msg}\n`);
+  if (runtimeOpts.logFile) (await runtime()).log.error(msg);
+  process.exitCode = err?.exitCode ?? 1;
+}
+
+function int(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+const program = new Command('skiff')
+  .description(`An OCI runtime (runtime-spec ${SPEC_VERSION}) with runc's command line`)
+  .version(`skiff version ${VERSION}\nspec: ${SPEC_VERSION}`, '-v, --version')
+  .option('--root <dir>', 'root directory for container state', '/run/skiff')
+  .option('--log <file>', 'write log messages to this file (default: stderr)')
+  .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
+  .option('--debug', 'enable debug output')
+  .option('--systemd-cgroup', 'use the systemd cgroup driver (cgroupsPath as slice:prefix:name)')
+  .option('--rootless <value>', 'accepted for runc compatibility (auto|true|false)')
+  .option('--criu <path>', 'accepted for runc compatibility; checkpoint/restore is not supported')
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (s, write) => write(s.startsWith('error: ') ? `skiff: ${s.slice(7)}` : s) })
+  .hook('preAction', (cmd) => {
+    const o = cmd.opts();
+    runtimeOpts = { root: o.root, logFile: o.log, logFormat: o.logFormat, debug: !!o.debug, systemdCgroup: !!o.systemdCgroup };
+  });
+
+program
+  .command('create')
+  .description('create a container; its process waits for `start`')
+  .argument('<container-id>')
+  .option('-b, --bundle <dir>', 'path to the bundle directory', '.')
+  .option('--console-socket <path>', 'unix socket that receives the pty master (process.terminal)')
+  .option('--pid-file <file>', 'write the container init pid to this file')
+  .option('--no-pivot', 'use chroot instead of pivot_root (for a ramfs root)')
+  .option('--no-new-keyring', 'do not create a new session keyring')
+  .option('--preserve-fds <n>', 'pass N extra file descriptors (3..3+N-1) to the container', int('--preserve-fds'), 0)
+  .action(
+    action(async (id: string, o) => {
+      const { create } = await import('../runtime/create');
+      await create(await runtime(), {
+        id,
+        bundle: o.bundle,
+        consoleSocket: o.consoleSocket,
+        pidFile: o.pidFile,
+        noPivot: o.pivot === false,
+        noNewKeyring: o.newKeyring === false,
+        preserveFds: o.preserveFds,
+      });
+    }),
+  );
+
+program
+  .command('start')
+  .description('run the process of a created container')
+  .argument('<container-id>')
+  .action(
+    action(async (id: string) => {
+      const { start } = await import('../runtime/start');
+      start(await runtime(), id);
+    }),
+  );
+
+program
+  .command('run')
+  .description('create and start a container; in the foreground, wait and exit with its status')
+  .argument('<container-id>')
+  .option('-b, --bundle <dir>', 'path to the bundle directory', '.')
+  .option('--console-socket <path>', 'unix socket that receives the pty master')
+  .option('-d, --detach', 'detach from the container process')
+  .option('--keep', 'do not delete the container after it exits')
+  .option('--pid-file <file>', 'write the container init pid to this file')
+  .option('--no-pivot', 'use chroot instead of pivot_root')
+  .option('--no-new-keyring', 'do not create a new session keyring')
+  .option('--preserve-fds <n>', 'pass N extra file descriptors to the container', int('--preserve-fds'), 0)
+  .action(
+    action(async (id: string, o) => {
+      const { run } = await import('../runtime/run');
+      return run(await runtime(), {
+        id,
+        bundle: o.bundle,
+        consoleSocket: o.consoleSocket,
+        pidFile: o.pidFile,
+        noPivot: o.pivot === false,
+        noNewKeyring: o.newKeyring === false,
+        preserveFds: o.preserveFds,
+        detach: !!o.detach,
+        keep: !!o.keep,
+      });
+    }),
+  );
+
+program
+  .command('state')
+  .description('print the OCI state of a container')
+  .argument('<container-id>')
+  .action(
+    action(async (id: string) => {
+      const { state } = await import('../runtime/query');
+      print(JSON.stringify(state(await runtime(), id), null, 2));
+    }),
+  );
+
+program
+  .command('kill')
+  .description('send a signal (default SIGTERM) to the container init')
+  .argument('<container-id>')
+  .argument('[signal]', 'name (KILL, SIGKILL) or number', 'SIGTERM')
+  .option('-a, --all', 'send to every process of the container')
+  .action(
+    action(async (id: string, sig: string, o) => {
+      const { parseSignal } = await import('../runtime/signals');
+      const { kill } = await import('../runtime/kill');
+      kill(await runtime(), id, parseSignal(sig), !!o.all);
+    }),
+  );
+
+program
+  .command('delete')
+  .description('delete a stopped container (or any, with --force)')
+  .argument('<container-id>')
+  .option('-f, --force', 'kill the container first if it is running')
+  .action(
+    action(async (id: string, o) => {
+      const { deleteContainer } = await import('../runtime/delete');
+      deleteContainer(await runtime(), id, !!o.force);
+    }),
+  );
+
+program
+  .command('list')
+  .alias('ls')
+  .description('list containers')
+  .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .option('-q, --quiet', 'print only the ids')
+  .action(
+    action(async (o) => {
+      const { list } = await import('../runtime/query');
+      const rows = list(await runtime());
+      if (o.quiet) return void print(rows.map((r) => r.id).join('\n'));
+      if (o.format === 'json') return void print(JSON.stringify(rows));
+      const table = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...rows.map((r) => [r.id, String(r.pid), r.status, r.bundle, r.created, r.owner])];
+      const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+      print(table.map((row) => row.map((c, i) => (i < row.length - 1 ? c.padEnd(widths[i] + 2) : c)).join('')).join('\n'));
+    }),
+  );
+
+program
+  .command('spec')
+  .description('write a default config.json in the bundle')
+  .option('-b, --bundle <dir>', 'bundle directory', '.')
+  .option('--rootless', 'a spec for a rootless container')
+  .action(
+    action(async (o) => {
+      const { defaultSpec } = await import('../oci/spec-default');
+      const { existsSync, writeFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const path = join(o.bundle, 'config.json');
+      if (existsSync(path)) throw new Error(`file ${path} exists: remove it first`);
+      writeFileSync(path, JSON.stringify(defaultSpec({ rootless: !!o.rootless }), null, '\t') + '\n');
+    }),
+  );
+
+program
+  .command('features')
+  .description('print the features this runtime supports (JSON)')
+  .action(
+    action(async () => {
+      const { featuresDocument } = await import('../oci/features');
+      print(JSON.stringify(featuresDocument(), null, '    '));
+    }),
+  );
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,177 @@
+// `create`: build the container and leave its init blocked on the exec fifo.
+// Every step registers its undo; a failure runs them in reverse so nothing is left behind.
+import { statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { parseConfigFile } from '../oci/validate';
+import type { Spec } from '../oci/types';
+import { openCgroupManager } from './cgroups';
+import type { CgroupManager } from './cgroups/types';
+import { SkiffError, configError } from './errors';
+import { runHooks } from './hooks';
+import { checkContainerId } from './ids';
+import { native } from './native';
+import { buildCreatePlan } from './plan';
+import { processStartTime } from './procfs';
+import { Msg, STEP_NAMES } from './protocol';
+import type { Runtime } from './runtime';
+import { OCI_VERSION, type ContainerRecord, type OciState, writeFileAtomic } from './state';
+
+export interface CreateOptions {
+  id: string;
+  bundle?: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+}
+
+export async function create(rt: Runtime, opts: CreateOptions): Promise<ContainerRecord> {
+  const id = checkContainerId(opts.id);
+  const bundle = resolve(opts.bundle ?? '.');
+  const spec = parseConfigFile(resolve(bundle, 'config.json'));
+  const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
+  checkRootfs(rootfs);
+
+  const store = rt.store;
+  const lock = store.claim(id);
+  const undo: (() => void)[] = [() => store.remove(id)];
+  try {
+    const fifo = store.fifoPath(id);
+    native().mkfifo(fifo, 0o622);
+
+    const cg: CgroupManager = openCgroupManager({
+      id,
+      cgroupsPath: spec.linux?.cgroupsPath,
+      systemd: rt.systemdCgroup,
+      onWarning: (m: string) => rt.log.warn(m),
+    });
+    cg.create();
+    undo.push(() => cg.destroy());
+    if (spec.linux?.resources) cg.apply(spec.linux.resources);
+
+    const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;
+    const { plan, userns } = buildCreatePlan(spec, {
+      bundle,
+      rootfs,
+      fifoPath: fifo,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: opts.preserveFds ?? 0,
+      noPivot: !!opts.noPivot,
+      seccomp,
+    });
+
+    const preserve = opts.preserveFds ?? 0;
+    const n = native();
+    const init = n.spawnInit(rt.initPath, 3 + preserve, preserve);
+    let containerPid = 0;
+    undo.push(() => {
+      // Kill whatever part of the init is alive, and reap what is ours.
+      for (const pid of [containerPid, init.pid]) if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try { n.waitPidSync(init.pid, false); } catch { /* already reaped */ }
+      n.close(init.fd);
+    });
+    cg.addProcess(init.pid);
+    n.sendPlan(init.fd, plan);
+
+    const state = (status: OciState['status']): OciState => ({
+      ociVersion: OCI_VERSION,
+      id,
+      status,
+      pid: containerPid,
+      bundle,
+      ...(spec.annotations && Object.keys(spec.annotations).length ? { annotations: spec.annotations } : {}),
+    });
+
+    for (;;) {
+      const msg = n.recvMsg(init.fd);
+      if (!msg) throw new SkiffError('init', 'EINIT', 'container init exited before it was ready');
+      if (msg.type === Msg.ERROR) {
+        const detail = msg.payload.toString('utf8') || STEP_NAMES[msg.step] || 'unknown step';
+        throw new SkiffError('init', 'EINIT', detail);
+      }
+      if (msg.type === Msg.USERNS_READY && userns) {
+        writeIdMaps(init.pid, userns.uidMappings, userns.gidMappings);
+        n.sendMsg(init.fd, Msg.USERNS_MAPPED, 0);
+      } else if (msg.type === Msg.CHILD_PID) {
+        containerPid = msg.value;
+        n.waitPidSync(init.pid, false); // stage 1 exits after reporting
+      } else if (msg.type === Msg.HOOKS) {
+        const hooks = spec.hooks ?? {};
+        runHooks('prestart', hooks.prestart, state('creating'));
+        runHooks('createRuntime', hooks.createRuntime, state('creating'));
+        const payload = Buffer.from(`${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`);
+        n.sendMsg(init.fd, Msg.HOOKS_DONE, 0, payload);
+      } else if (msg.type === Msg.CREATED) {
+        break;
+      } else {
+        throw new SkiffError('init', 'EPROTO', `unexpected message ${msg.type} from container init`);
+      }
+    }
+    n.close(init.fd);
+
+    const startTime = processStartTime(containerPid);
+    if (!startTime) throw new SkiffError('init', 'EINIT', 'container init exited before it was ready');
+    const rec: ContainerRecord = {
+      ociVersion: OCI_VERSION,
+      id,
+      pid: containerPid,
+      initStartTime: startTime,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      cgroupPaths: cg.paths(),
+      cgroupsPath: spec.linux?.cgroupsPath,
+      systemdCgroup: rt.systemdCgroup,
+      owner: userInfo().username,
+      config: spec,
+    };
+    store.write(rec);
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(containerPid));
+    return rec;
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch (e) {
+        rt.log.warn(`cleanup after failed create: ${(e as Error).message}`);
+      }
+    }
+    throw err;
+  } finally {
+    lock.release();
+  }
+}
+
+function checkRootfs(rootfs: string): void {
+  let st;
+  try {
+    st = statSync(rootfs);
+  } catch {
+    throw configError('EROOTFS', `rootfs (${JSON.stringify(rootfs)}) does not exist`);
+  }
+  if (!st.isDirectory()) throw configError('EROOTFS', `rootfs (${JSON.stringify(rootfs)}) is not a directory`);
+}
+
+function writeIdMaps(pid: number, uid: { containerID: number; hostID: number; size: number }[], gid: typeof uid): void {
+  const text = (maps: typeof uid) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  try {
+    if (uid.length) writeFileSync(`/proc/${pid}/uid_map`, text(uid));
+    if (gid.length) writeFileSync(`/proc/${pid}/gid_map`, text(gid));
+  } catch (e) {
+    throw new SkiffError('init', 'EUSERNS', `write user namespace id maps: ${(e as Error).message}`);
+  }
+}
+
+async function compileSeccompFor(rt: Runtime, spec: Spec): Promise<{ program: Buffer; flags: number }> {
+  const { compileSeccomp } = await import('./seccomp');
+  const out = compileSeccomp(spec.linux!.seccomp!);
+  if (rt.debug) {
+    const { disassemble } = await import('./seccomp');
+    rt.log.debug(`seccomp program (${out.program.length / 8} instructions):\n${disassemble(out.program)}`);
+  }
+  return { program: out.program, flags: out.flags };
+}
+

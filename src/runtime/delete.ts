@@ -1,0 +1,71 @@
+// `delete`: remove a stopped (or, with force, any) container: its processes, cgroups and state;
+// then the poststop hooks.
+import { rmSync } from 'node:fs';
+import { containerError } from './errors';
+import { runHooks } from './hooks';
+import { signalInit } from './kill';
+import { isAlive } from './procfs';
+import type { Runtime } from './runtime';
+import { type ContainerRecord, ociState } from './state';
+import { cgroupsOf, containerStatus } from './status';
+
+export function deleteContainer(rt: Runtime, id: string, force = false): void {
+  let lock;
+  try {
+    lock = rt.store.lock(id);
+  } catch (e) {
+    if (force) {
+      rmSync(rt.store.dir(id), { recursive: true, force: true });
+      return;
+    }
+    throw e;
+  }
+  let rec: ContainerRecord;
+  try {
+    try {
+      rec = rt.store.read(id);
+    } catch (e) {
+      // A create that died before writing state.json leaves only a directory.
+      rt.store.remove(id);
+      if (force) return;
+      throw e;
+    }
+    const status = containerStatus(rt, rec);
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw containerError('ESTATUS', `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    const cg = cgroupsOf(rt, rec);
+    if (status !== 'stopped') {
+      // A created container is deleted without force (its init never ran the process).
+      if (status === 'paused') cg.killAll(9);
+      signalInit(rec.pid, rec.initStartTime, 9);
+      waitGone(rec);
+    }
+    if (cg.exists()) {
+      // Processes that outlived the init (no pid namespace, or joined ones) go too.
+      if (cg.pids(true).length) {
+        cg.killAll(9);
+        waitEmpty(() => cg.pids(true).length === 0);
+      }
+      cg.destroy();
+    }
+    rt.store.remove(id);
+  } finally {
+    lock.release();
+  }
+  try {
+    runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));
+  } catch (e) {
+    rt.log.warn((e as Error).message); // poststop failures are warnings (runtime spec)
+  }
+}
+
+function waitGone(rec: ContainerRecord): void {
+  waitEmpty(() => !isAlive(rec.pid, rec.initStartTime));
+}
+
+/** Poll briefly (the kernel tears processes down asynchronously), at most ~5 s. */
+function waitEmpty(done: () => boolean): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 1000 && !done(); i++) Atomics.wait(pause, 0, 0, 5);
+}

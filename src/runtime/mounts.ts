@@ -1,0 +1,58 @@
+// config.json mounts -> the mount records of the plan.
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Mount } from '../oci/types';
+import { MS, PROPAGATION_FLAGS, parseMountOptions } from '../oci/mount-options';
+import { configError } from './errors';
+import { MOUNT_EXTRA_SOURCE_IS_FILE, MOUNT_EXTRA_TMPCOPYUP, MOUNT_KIND_BIND } from './protocol';
+
+export interface PlannedMount {
+  source: string;
+  destination: string;
+  fstype: string;
+  data: string;
+  flags: number;
+  propagation: number;
+  attrSet: bigint;
+  attrClr: bigint;
+  kind: number;
+  extra: number;
+}
+
+export function propagationFlags(value: string, field: string): number {
+  const f = PROPAGATION_FLAGS[value];
+  if (f === undefined) throw configError('EPROPAGATION', `invalid config.json: ${field}: unknown propagation ${JSON.stringify(value)}`);
+  return f;
+}
+
+export function planMount(m: Mount, bundle: string, field: string): PlannedMount {
+  if (!isAbsolute(m.destination)) {
+    throw configError('EMOUNT', `invalid config.json: ${field}/destination: ${JSON.stringify(m.destination)} must be an absolute path`);
+  }
+  const opts = parseMountOptions(m.options ?? []);
+  const bind = m.type === 'bind' || (opts.flags & MS.BIND) !== 0;
+  let source = m.source ?? m.type ?? 'none';
+  let extra = opts.tmpcopyup ? MOUNT_EXTRA_TMPCOPYUP : 0;
+  if (bind) {
+    if (!m.source) throw configError('EMOUNT', `invalid config.json: ${field}/source: a bind mount needs a source`);
+    source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
+    try {
+      if (!statSync(source).isDirectory()) extra |= MOUNT_EXTRA_SOURCE_IS_FILE;
+    } catch {
+      // A missing source fails in the init with the kernel's reason, like any other mount.
+    }
+  }
+  return {
+    source,
+    destination: m.destination,
+    fstype: bind ? '' : m.type ?? '',
+    data: opts.data.join(','),
+    flags: opts.flags | (bind ? MS.BIND : 0),
+    // Several propagation options: the last one wins, as the kernel would leave it.
+    propagation: opts.propagation.length ? opts.propagation[opts.propagation.length - 1] : 0,
+    attrSet: BigInt(opts.recursive?.set ?? 0),
+    attrClr: BigInt(opts.recursive?.clear ?? 0),
+    kind: bind ? MOUNT_KIND_BIND : 0,
+    extra,
+  };
+}

@@ -1,0 +1,76 @@
+// The one typed door to the native addon (addon/native.c) and the path of skiff-init.
+// Nothing else in the project loads the .node file.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface InitMessage {
+  type: number;
+  step: number;
+  err: number;
+  value: number;
+  payload: Buffer;
+}
+
+export interface WaitStatus {
+  /** Exit status, or 128+signal when killed by a signal (as a shell reports it). */
+  exitCode: number;
+  signal: number | null;
+}
+
+export interface Native {
+  spawnInit(path: string, fdTarget: number, preserveFds: number): { pid: number; fd: number };
+  sendPlan(fd: number, plan: Buffer): void;
+  sendMsg(fd: number, type: number, value: number, payload?: Buffer): void;
+  /** Blocks until a message arrives; null when the init closed its end. */
+  recvMsg(fd: number): InitMessage | null;
+  close(fd: number): void;
+  mkfifo(path: string, mode: number): void;
+  /** Returns false when `wait` is false and the lock is held elsewhere. */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
+  setSubreaper(): void;
+  pidfdOpen(pid: number): number;
+  pidfdSignal(pidfd: number, signal: number): void;
+  waitPidSync(pid: number, nohang: boolean): WaitStatus | null;
+  waitPid(pid: number): Promise<WaitStatus>;
+  recvFd(sock: number): { fd: number; name: string };
+  unixListen(path: string): number;
+  unixAccept(fd: number, timeoutMs: number): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
+}
+
+/** Where node-gyp put the build: <package>/build/Release, two levels above dist/ or src/runtime/. */
+function buildDir(): string {
+  for (const rel of ['../build/Release', '../../build/Release']) {
+    const dir = join(__dirname, rel);
+    if (existsSync(join(dir, 'skiff_native.node'))) return dir;
+  }
+  throw new Error(`skiff's native addon is not built (run npm install): looked in ${join(__dirname, '../build/Release')}`);
+}
+
+let cached: Native | undefined;
+
+export function native(): Native {
+  if (!cached) cached = require(join(buildDir(), 'skiff_native.node')) as Native;
+  return cached;
+}
+
+export function initPath(): string {
+  return join(buildDir(), 'skiff-init');
+}
+
+/* ---- eBPF for the cgroup v2 device controller (addon/bpf.c; owned by the cgroups library) ---- */
+
+export interface NativeBpf {
+  /** BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program (struct bpf_insn[]); returns its fd. */
+  bpfLoadDeviceProgram(insns: Buffer, license: string): number;
+  /** BPF_PROG_ATTACH (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI[, BPF_F_REPLACE]) to a cgroup v2 directory. */
+  bpfAttachCgroup(progFd: number, cgroupDir: string, replaceProgFd?: number): void;
+  bpfDetachCgroup(progFd: number, cgroupDir: string): void;
+  /** BPF_PROG_QUERY: ids of the device programs attached to the directory. */
+  bpfQueryCgroup(cgroupDir: string): number[];
+  bpfProgFdById(id: number): number;
+}
+
+export function nativeBpf(): NativeBpf {
+  return native() as unknown as NativeBpf;
+}

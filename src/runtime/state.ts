@@ -1,0 +1,176 @@
+// The runtime's state store: <root>/<id>/state.json, written atomically (write, fsync, rename)
+// under a per-container lock (flock on the container's directory).
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Spec } from '../oci/types';
+import { SkiffError, containerError } from './errors';
+import { native } from './native';
+import { isAlive } from './procfs';
+
+export const OCI_VERSION = '1.3.0';
+
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+/** What skiff keeps about a container, beyond the OCI state it prints. */
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  /** Host pid of the container's init. */
+  pid: number;
+  /** Its start time (/proc/PID/stat field 22): a recycled pid never passes for the container. */
+  initStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  /** Cgroup directories per hierarchy ("" key for cgroup2), for delete, exec, ps, pause. */
+  cgroupPaths: Record<string, string>;
+  cgroupsPath?: string;
+  systemdCgroup?: boolean;
+  owner: string;
+  config: Spec;
+}
+
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  status: Status;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+export const DEFAULT_ROOT = '/run/skiff';
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  fifoPath(id: string): string {
+    return join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Make the container's directory, failing if the id is taken, and lock it. */
+  claim(id: string): Lock {
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(this.dir(id), { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw containerError('EEXIST', `container with id ${id} already exists`);
+      throw e;
+    }
+    return Lock.acquire(this.dir(id), id);
+  }
+
+  /** Lock an existing container; fails if it does not exist (or vanished while we waited). */
+  lock(id: string): Lock {
+    return Lock.acquire(this.dir(id), id);
+  }
+
+  read(id: string): ContainerRecord {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new SkiffError('state', 'ECORRUPT', `container ${id}: state.json is corrupt`);
+    }
+  }
+
+  write(rec: ContainerRecord): void {
+    writeFileAtomic(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  /** The container's status, derived from its init process and exec fifo, never stored. */
+  status(rec: ContainerRecord, isPaused: () => boolean = () => false): Status {
+    if (!isAlive(rec.pid, rec.initStartTime)) return 'stopped';
+    if (existsSync(this.fifoPath(rec.id))) return 'created';
+    return isPaused() ? 'paused' : 'running';
+  }
+}
+
+export function ociState(rec: ContainerRecord, status: Status): OciState {
+  const s: OciState = { ociVersion: rec.ociVersion, id: rec.id, status, bundle: rec.bundle };
+  if (status !== 'stopped') s.pid = rec.pid;
+  if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
+  return s;
+}
+
+function notFound(id: string): SkiffError {
+  return containerError('ENOTFOUND', `container ${id} does not exist`);
+}
+
+export class Lock {
+  private constructor(private fd: number) {}
+
+  static acquire(dir: string, id: string): Lock {
+    let fd: number;
+    try {
+      fd = openSync(dir, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw e;
+    }
+    native().flock(fd, true, true);
+    // The holder before us may have deleted the container: then our directory is gone.
+    const held = fstatSync(fd);
+    let now;
+    try {
+      now = statSync(dir);
+    } catch {
+      now = undefined;
+    }
+    if (!now || now.ino !== held.ino || held.nlink === 0) {
+      closeSync(fd);
+      throw notFound(id);
+    }
+    return new Lock(fd);
+  }
+
+  release(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Write then rename, so that readers see the old or the new file, never half of one. */
+export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}

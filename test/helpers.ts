@@ -1,0 +1,93 @@
+// Shared helpers of the container tests: run the real CLI against a private state root, make
+// bundles from the shared busybox rootfs, and check that nothing is left behind.
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..');
+export const SKIFF = join(ROOT, 'bin', 'skiff');
+export const TEST_ROOTFS = join(ROOT, 'test', '.rootfs');
+export const isRoot = process.getuid?.() === 0;
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function tmp(prefix = 'skiff-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Result {
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeout ?? 30_000,
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    killSignal: 'SIGKILL',
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A private --root so tests never see each other's containers (or the machine's). */
+export class Skiff {
+  readonly root: string;
+  constructor() {
+    this.root = tmp('skiff-root-');
+  }
+  run(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): Result {
+    return run(SKIFF, ['--root', this.root, ...args], opts);
+  }
+  ok(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): string {
+    const r = this.run(args, opts);
+    if (r.status !== 0) throw new Error(`skiff ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+  /** Delete every container left in this root, then the root itself. */
+  cleanup(): void {
+    for (const id of safeReaddir(this.root)) this.run(['delete', '--force', id]);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+type Json = Record<string, any>;
+
+/** The config of the example bundle, with the shared rootfs and a few test-friendly defaults. */
+export function baseConfig(args: string[] = ['true']): Json {
+  const cfg = JSON.parse(readFileSync(join(ROOT, 'bundles/busybox/config.json'), 'utf8'));
+  cfg.root = { path: TEST_ROOTFS, readonly: true };
+  cfg.process.args = args;
+  delete cfg.linux.resources.memory;
+  return cfg;
+}
+
+/** A bundle directory holding config.json (the rootfs is shared and read-only). */
+export function makeBundle(cfg: Json): string {
+  const dir = tmp('skiff-bundle-');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  return dir;
+}
+
+export function mountsUnder(prefixes: string[]): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p && prefixes.some((x) => p.startsWith(x)));
+}
+
+export function writeJson(path: string, v: unknown): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, JSON.stringify(v));
+}
