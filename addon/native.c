@@ -111,8 +111,9 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  /* dup2 to itself clears FD_CLOEXEC (glibc >= 2.29). */
-  for (int fd = 3; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
+  /* Node marks every inherited fd close-on-exec at start-up, stdio included; dup2 to itself
+   * clears FD_CLOEXEC (glibc >= 2.29), so stdio and the preserved fds reach the init. */
+  for (int fd = 0; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
   posix_spawn_file_actions_adddup2(&fa, sv[1], target);
   sigset_t none, all;
   sigemptyset(&none);
