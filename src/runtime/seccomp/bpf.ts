@@ -91,12 +91,17 @@ export function encodeProgram(insns: readonly BpfInsn[]): Buffer {
   return buf;
 }
 
-export function writeInsn(buf: Buffer, i: number, code: number, jt: number, jf: number, k: number): void {
+export function writeInsn(buf: Uint8Array, i: number, code: number, jt: number, jf: number, k: number): void {
+  // Plain byte stores: Buffer's write*LE helpers validate every call, which shows on a cold start.
   const o = i * SOCK_FILTER_SIZE;
-  buf.writeUInt16LE(code, o);
-  buf.writeUInt8(jt, o + 2);
-  buf.writeUInt8(jf, o + 3);
-  buf.writeUInt32LE(k >>> 0, o + 4);
+  buf[o] = code & 0xff;
+  buf[o + 1] = (code >>> 8) & 0xff;
+  buf[o + 2] = jt & 0xff;
+  buf[o + 3] = jf & 0xff;
+  buf[o + 4] = k & 0xff;
+  buf[o + 5] = (k >>> 8) & 0xff;
+  buf[o + 6] = (k >>> 16) & 0xff;
+  buf[o + 7] = (k >>> 24) & 0xff;
 }
 
 export function decodeProgram(program: Buffer): BpfInsn[] {

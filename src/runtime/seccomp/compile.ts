@@ -29,7 +29,7 @@
 //   back from syscalls newer than the profile (clone3 → clone). `enosys: false` turns this off.
 
 import { SkiffError } from '../errors';
-import { Abi, abiByName, nativeAbi, resolveSyscall } from './arches';
+import { Abi, abiByName, nativeAbi, syscallTable } from './arches';
 import { Label, ReverseAssembler } from './assembler';
 import {
   BPF_AND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JSET, BPF_MAXINSNS, SECCOMP_DATA_ARCH, SECCOMP_DATA_ARGS, SECCOMP_DATA_NR,
@@ -154,6 +154,7 @@ interface SyscallPlan {
 
 interface AbiPlan {
   abi: Abi;
+  table: Map<string, number>;
   syscalls: Map<number, SyscallPlan>;
   maxNr: number;
 }
@@ -186,31 +187,32 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     flags |= bit;
   }
 
-  const plans: AbiPlan[] = abis.map((abi) => ({ abi, syscalls: new Map(), maxNr: -1 }));
+  const plans: AbiPlan[] = abis.map((abi) => ({ abi, table: syscallTable(abi), syscalls: new Map(), maxNr: -1 }));
   const skipped: string[] = [];
   const seenSkipped = new Set<string>();
 
-  (seccomp.syscalls ?? []).forEach((sc, i) => {
-    const where = `syscalls[${i}]`;
-    if (!sc || !Array.isArray(sc.names) || sc.names.length === 0) throw seccompError('EINVAL', `${where}: names is empty`);
-    const ret = actionRet(sc.action, sc.errnoRet ?? undefined, where);
+  const rules = seccomp.syscalls ?? [];
+  for (let i = 0; i < rules.length; i++) {
+    const sc = rules[i];
+    if (!sc || !Array.isArray(sc.names) || sc.names.length === 0) throw seccompError('EINVAL', `syscalls[${i}]: names is empty`);
+    const ret = actionRet(sc.action, sc.errnoRet ?? undefined, `syscalls[${i}]`);
     if (sc.action === 'SCMP_ACT_NOTIFY') needsListener = true;
-    const cmps = (sc.args ?? []).map((a, j) => parseArg(a, `${where}.args[${j}]`));
+    const cmps = sc.args && sc.args.length > 0 ? sc.args.map((a, j) => parseArg(a, `syscalls[${i}].args[${j}]`)) : undefined;
     for (const name of sc.names) {
       let known = false;
       for (const p of plans) {
-        const nr = resolveSyscall(p.abi, name);
+        const nr = p.table.get(name);
         if (nr === undefined) continue;
         known = true;
         if (nr > p.maxNr) p.maxNr = nr;
         let plan = p.syscalls.get(nr);
         if (!plan) p.syscalls.set(nr, (plan = { conditional: [], name }));
-        if (cmps.length > 0) {
+        if (cmps) {
           plan.conditional.push({ cmps, ret });
         } else if (plan.unconditional === undefined) {
           plan.unconditional = ret;
         } else if (plan.unconditional !== ret) {
-          throw seccompError('ECONFLICT', `${where}: syscall ${name} already has a rule with another action`);
+          throw seccompError('ECONFLICT', `syscalls[${i}]: syscall ${name} already has a rule with another action`);
         }
       }
       if (!known && !seenSkipped.has(name)) {
@@ -218,7 +220,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
         skipped.push(name);
       }
     }
-  });
+  }
 
   if (needsListener) {
     flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
@@ -268,32 +270,33 @@ function emitLoadBefore(asm: ReverseAssembler, label: Label, offset: number): La
 /** Cover the 32-bit number space of one audit arch with segments, merged where the outcome is the same. */
 function buildSegments(list: AbiPlan[], defaultRet: number, enosysRet: number | undefined): Segment[] {
   const out: Segment[] = [];
-  const add = (seg: Segment) => {
-    if (seg.lo > seg.hi) return;
-    const last = out[out.length - 1];
-    if (last && seg.ret !== undefined && last.ret === seg.ret && last.hi + 1 === seg.lo) last.hi = seg.hi;
-    else out.push(seg);
+  // Called once per syscall of the profile: no allocation when the range extends the previous one.
+  const add = (lo: number, hi: number, ret: number | undefined, plan: SyscallPlan | undefined, abi: Abi) => {
+    if (lo > hi) return;
+    const last = out.length > 0 ? out[out.length - 1] : undefined;
+    if (last !== undefined && ret !== undefined && last.ret === ret && last.hi + 1 === lo) last.hi = hi;
+    else out.push({ lo, hi, ret, plan, abi });
   };
-  const sorted = [...list].sort((a, b) => a.abi.nrMin - b.abi.nrMin);
+  const sorted = list.length > 1 ? [...list].sort((a, b) => a.abi.nrMin - b.abi.nrMin) : list;
   let cursor = 0;
   for (const p of sorted) {
-    const { abi } = p;
+    const { abi, syscalls } = p;
     // Numbers between ABIs of one audit arch (only x86_64/x32 share one) belong to an ABI not in the filter.
-    add({ lo: cursor, hi: abi.nrMin - 1, ret: BAD_ARCH_RET, abi });
+    add(cursor, abi.nrMin - 1, BAD_ARCH_RET, undefined, abi);
     let at = abi.nrMin;
-    const nrs = [...p.syscalls.keys()].sort((a, b) => a - b);
-    for (const nr of nrs) {
-      add({ lo: at, hi: nr - 1, ret: defaultRet, abi });
-      const plan = p.syscalls.get(nr)!;
-      if (plan.conditional.length === 0) add({ lo: nr, hi: nr, ret: plan.unconditional ?? defaultRet, abi });
-      else add({ lo: nr, hi: nr, plan, abi });
+    const nrs = Uint32Array.from(syscalls.keys()).sort(); // numeric sort, no comparator calls
+    for (let i = 0; i < nrs.length; i++) {
+      const nr = nrs[i];
+      add(at, nr - 1, defaultRet, undefined, abi);
+      const plan = syscalls.get(nr)!;
+      if (plan.conditional.length === 0) add(nr, nr, plan.unconditional ?? defaultRet, undefined, abi);
+      else add(nr, nr, undefined, plan, abi);
       at = nr + 1;
     }
-    if (enosysRet !== undefined && p.maxNr >= 0) add({ lo: at, hi: abi.nrMax, ret: enosysRet, abi });
-    else add({ lo: at, hi: abi.nrMax, ret: defaultRet, abi });
+    add(at, abi.nrMax, enosysRet !== undefined && p.maxNr >= 0 ? enosysRet : defaultRet, undefined, abi);
     cursor = abi.nrMax + 1;
   }
-  if (cursor <= 0xffffffff) add({ lo: cursor, hi: 0xffffffff, ret: BAD_ARCH_RET, abi: sorted[sorted.length - 1].abi });
+  if (cursor <= 0xffffffff) add(cursor, 0xffffffff, BAD_ARCH_RET, undefined, sorted[sorted.length - 1].abi);
   return out;
 }
 
