@@ -29,7 +29,7 @@ await Promise.all(
       target: 'node20',
       sourcemap: 'linked',
       // Native modules are loaded from disk at run time, never bundled.
-      external: ['better-sqlite3', '*.node'],
+      external: ['better-sqlite3', '@napi-rs/xattr', '*.node'],
       logLevel: 'warning',
     }),
   ),
