@@ -1,7 +1,7 @@
 // Shared helpers of the container tests: run the real CLI against a private state root, make
 // bundles from the shared busybox rootfs, and check that nothing is left behind.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,7 +20,24 @@ export function tmp(prefix = 'skiff-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Result {
+export interface RunOpts {
+  input?: string;
+  timeout?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /**
+   * The command leaves a container running that inherits its stdio (create, run -d): capture
+   * through files, not pipes, or waiting for EOF would wait for the container.
+   */
+  detached?: boolean;
+}
+
+export function run(cmd: string, args: string[], opts: RunOpts = {}): Result {
+  let files: { dir: string; out: number; err: number } | undefined;
+  if (opts.detached) {
+    const dir = tmp('skiff-out-');
+    files = { dir, out: openSync(join(dir, 'out'), 'w+'), err: openSync(join(dir, 'err'), 'w+') };
+  }
   const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
     encoding: 'utf8',
     input: opts.input,
@@ -28,9 +45,19 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
     env: opts.env ?? process.env,
     cwd: opts.cwd,
     killSignal: 'SIGKILL',
+    stdio: files ? ['ignore', files.out, files.err] : 'pipe',
   });
   if (r.error) throw r.error;
-  return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
+  let stdout = r.stdout;
+  let stderr = r.stderr;
+  if (files) {
+    closeSync(files.out);
+    closeSync(files.err);
+    stdout = readFileSync(join(files.dir, 'out'), 'utf8');
+    stderr = readFileSync(join(files.dir, 'err'), 'utf8');
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+  return { status: r.status ?? 128 + 9, stdout, stderr };
 }
 
 /** A private --root so tests never see each other's containers (or the machine's). */
@@ -39,10 +66,11 @@ export class Skiff {
   constructor() {
     this.root = tmp('skiff-root-');
   }
-  run(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): Result {
-    return run(SKIFF, ['--root', this.root, ...args], opts);
+  run(args: string[], opts: RunOpts = {}): Result {
+    const detached = opts.detached ?? (args[0] === 'create' || (args[0] === 'run' && (args.includes('-d') || args.includes('--detach'))));
+    return run(SKIFF, ['--root', this.root, ...args], { ...opts, detached });
   }
-  ok(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): string {
+  ok(args: string[], opts: RunOpts = {}): string {
     const r = this.run(args, opts);
     if (r.status !== 0) throw new Error(`skiff ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;

@@ -179,7 +179,7 @@ program
     action(async (o) => {
       const { list } = await import('../runtime/query');
       const rows = list(await runtime());
-      if (o.quiet) return void print(rows.map((r) => r.id).join('\n'));
+      if (o.quiet) return void (rows.length && print(rows.map((r) => r.id).join('\n')));
       if (o.format === 'json') return void print(JSON.stringify(rows));
       const table = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...rows.map((r) => [r.id, String(r.pid), r.status, r.bundle, r.created, r.owner])];
       const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));

@@ -5,8 +5,8 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseConfigFile } from '../oci/validate';
 import type { Spec } from '../oci/types';
-import { openCgroupManager } from './cgroups';
-import type { CgroupManager } from './cgroups/types';
+import { DEFAULT_ALLOWED_DEVICES, openCgroupManager } from './cgroups';
+import type { CgroupManager, LinuxResources } from './cgroups/types';
 import { SkiffError, configError } from './errors';
 import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
@@ -49,7 +49,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     });
     cg.create();
     undo.push(() => cg.destroy());
-    if (spec.linux?.resources) cg.apply(spec.linux.resources);
+    if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
     const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;
     const { plan, userns } = buildCreatePlan(spec, {
@@ -143,6 +143,23 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
   } finally {
     lock.release();
   }
+}
+
+/**
+ * The config's device rules, then what every container needs and its own linux.devices (as runc
+ * does): engines send only "deny all" and expect the runtime to allow its default nodes.
+ */
+function effectiveResources(spec: Spec): LinuxResources {
+  const res = spec.linux!.resources!;
+  if (!res.devices?.length) return res;
+  const own = (spec.linux?.devices ?? []).map((d) => ({
+    allow: true,
+    type: d.type === 'u' ? 'c' : d.type,
+    major: Number(d.major ?? -1),
+    minor: Number(d.minor ?? -1),
+    access: 'rwm',
+  }));
+  return { ...res, devices: [...res.devices, ...DEFAULT_ALLOWED_DEVICES, ...own] };
 }
 
 function checkRootfs(rootfs: string): void {
