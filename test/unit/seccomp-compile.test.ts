@@ -151,12 +151,20 @@ describe('actions', () => {
   it('sets NEW_LISTENER when a rule or the default notifies', () => {
     const byRule = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] }, { nativeArch: 'x86_64' });
     expect(byRule.needsListener).toBe(true);
-    expect(byRule.flags).toBe(SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    expect(byRule.flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW | SECCOMP_FILTER_FLAG_NEW_LISTENER);
     const byDefault = compileSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' }, { nativeArch: 'x86_64' });
     expect(byDefault.needsListener).toBe(true);
-    const none = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { nativeArch: 'x86_64' });
+    const none = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: [] }, { nativeArch: 'x86_64' });
     expect(none.needsListener).toBe(false);
     expect(none.flags).toBe(0);
+  });
+
+  it('uses SPEC_ALLOW when the section has no flags, as runc and crun do, and nothing for an empty list', () => {
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: null }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: [] }, { nativeArch: 'x86_64' }).flags).toBe(0);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_LOG);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { nativeArch: 'x86_64', flagsWhenUnset: 0 }).flags).toBe(0);
   });
 
   it('maps every spec flag, adding TSYNC_ESRCH when TSYNC meets NEW_LISTENER', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSeccomp, defaultDockerProfile, dockerProfileToOci, type LinuxSeccomp, type SeccompOperator } from '../../src/runtime/seccomp';
-import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_TSYNC_ESRCH } from '../../src/runtime/seccomp/bpf';
+import { SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_TSYNC_ESRCH } from '../../src/runtime/seccomp/bpf';
 
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const enabled = process.platform === 'linux' && process.arch === 'x64' && hasGcc;
@@ -55,6 +55,7 @@ describe.skipIf(!enabled)('seccomp filters in the real kernel', () => {
   it("loads Docker's default profile: unshare and keyctl fail with EPERM, getpid works, clone3 says ENOSYS", () => {
     const oci = dockerProfileToOci(defaultDockerProfile(), { capabilities: ['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'], arch: 'x86_64' });
     const { program, flags } = compileSeccomp(oci, { nativeArch: 'x86_64' });
+    expect(flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
     const r = load(program, flags, [call(SYS.getpid), call(SYS.unshare, CLONE_NEWUSER), call(SYS.keyctl, 0), call(SYS.add_key, 0), call(SYS.clone3, 0, 0)]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

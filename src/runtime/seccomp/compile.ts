@@ -24,6 +24,7 @@
 // - Argument values are uint64 and compared unsigned, high word then low word. On 32-bit ABIs (x86, x32,
 //   arm) only the low 32 bits are compared, as libseccomp does.
 // - Unknown syscall names are skipped (reported in `skipped`), as runc does.
+// - No `flags` in the section: SECCOMP_FILTER_FLAG_SPEC_ALLOW, as runc (>= 1.1.5) and crun do.
 // - runc's -ENOSYS rule: unless the default action is ALLOW or LOG, a syscall numbered above the highest
 //   one the profile names (per ABI) returns ENOSYS instead of the default action, so that programs fall
 //   back from syscalls newer than the profile (clone3 → clone). `enosys: false` turns this off.
@@ -45,6 +46,13 @@ export interface CompileOptions {
   nativeArch?: string;
   /** runc's -ENOSYS for syscalls newer than the profile (default true; see above). */
   enosys?: boolean;
+  /**
+   * Flags when the section has no `flags` at all (an empty list means none): runc and crun then use
+   * SECCOMP_FILTER_FLAG_SPEC_ALLOW, so that seccomp does not force the Speculative Store Bypass
+   * mitigation (a large slowdown of interpreters). Default SPEC_ALLOW; kernels before 4.17 refuse it,
+   * a loader there retries without.
+   */
+  flagsWhenUnset?: number;
 }
 
 const EPERM = 1;
@@ -180,7 +188,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     if (!abis.includes(abi)) abis.push(abi);
   }
 
-  let flags = 0;
+  let flags = seccomp.flags === undefined || seccomp.flags === null ? (opts.flagsWhenUnset ?? SECCOMP_FILTER_FLAG_SPEC_ALLOW) : 0;
   for (const f of seccomp.flags ?? []) {
     const bit = FLAG_BITS[f];
     if (bit === undefined) throw seccompError('EINVAL', `unknown flag ${JSON.stringify(f)}`);
