@@ -137,7 +137,7 @@ describe.skipIf(!isRoot)('config.json inside the container', () => {
         'ls /sys/firmware | wc -l',
         'echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-refused',
         'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable || echo sys-refused',
-        "grep ' /sys ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1",
+        "awk '$5 == \"/sys\" { split($6, o, \",\"); print o[1] }' /proc/self/mountinfo",
       ].join('; '),
     );
     expect(out.split('\n')).toEqual(['0', '0', 'sysrq-refused', 'sys-refused', 'ro', '']);
