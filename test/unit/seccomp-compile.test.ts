@@ -271,12 +271,11 @@ describe('argument comparisons', () => {
     expect(decide(program, X86_64, GETPID, [0, 0, 0, 0, 0, 0xdeadn])).toBe('ERRNO(1)');
   });
 
-  it('tries conditional rules first, in order, then the unconditional rule of the syscall', () => {
+  it('tries conditional rules in order, the first match deciding, then the default', () => {
     const { program } = compileSeccomp(
       {
         defaultAction: 'SCMP_ACT_ALLOW',
         syscalls: [
-          { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 2 },
           { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 3, args: [{ index: 0, value: 7, op: 'SCMP_CMP_EQ' }] },
           { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 4, args: [{ index: 0, value: 5, op: 'SCMP_CMP_GT' }] },
         ],
@@ -285,7 +284,33 @@ describe('argument comparisons', () => {
     );
     expect(decide(program, X86_64, GETPID, [7])).toBe('ERRNO(3)');
     expect(decide(program, X86_64, GETPID, [6])).toBe('ERRNO(4)');
-    expect(decide(program, X86_64, GETPID, [1])).toBe('ERRNO(2)');
+    expect(decide(program, X86_64, GETPID, [1])).toBe('ALLOW');
+  });
+
+  it('merges rules per syscall as runc and libseccomp do', () => {
+    const { program } = compileSeccomp(
+      {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        syscalls: [
+          // The first unconditional rule wins over later ones (podman's profile allows setns, then denies it).
+          { names: ['setns'], action: 'SCMP_ACT_ALLOW' },
+          { names: ['setns'], action: 'SCMP_ACT_ERRNO', errnoRet: 9 },
+          // An unconditional rule overrides conditional rules, before or after it.
+          { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 3, args: [{ index: 0, value: 7, op: 'SCMP_CMP_EQ' }] },
+          { names: ['getpid'], action: 'SCMP_ACT_TRACE', errnoRet: 5 },
+          { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 4, args: [{ index: 0, value: 5, op: 'SCMP_CMP_GT' }] },
+          // A rule that repeats the default action is dropped (runc), so it does not shadow the next one.
+          { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 9, op: 'SCMP_CMP_EQ' }] },
+          { names: ['kill'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x100, op: 'SCMP_CMP_LT' }] },
+        ],
+      },
+      { nativeArch: 'x86_64' },
+    );
+    const kill = nr('SCMP_ARCH_X86_64', 'kill');
+    expect(decide(program, X86_64, nr('SCMP_ARCH_X86_64', 'setns'))).toBe('ALLOW');
+    for (const a of [7, 6, 1]) expect(decide(program, X86_64, GETPID, [a])).toBe('TRACE(5)');
+    expect(decide(program, X86_64, kill, [1, 9])).toBe('ALLOW');
+    expect(decide(program, X86_64, kill, [0x100, 9])).toBe('ERRNO(1)');
   });
 
   it('rejects bad input with a seccomp error', () => {
@@ -299,7 +324,7 @@ describe('argument comparisons', () => {
       { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_KILL', errnoRet: 1 }] },
       { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_PPC64LE'] },
       { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_BOGUS' as never] },
-      { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ERRNO' }, { names: ['getpid'], action: 'SCMP_ACT_KILL' }] },
+      { defaultAction: 'SCMP_ACT_ALLOW', defaultErrnoRet: 1 },
     ];
     for (const s of bad) {
       let err: unknown;

@@ -1,6 +1,6 @@
 // Docker's default profile: conversion to OCI (caps, arches, minKernel) and the decisions of the
 // compiled filter, checked with the BPF interpreter.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SkiffError } from '../../src/runtime/errors';
@@ -66,6 +66,26 @@ describe('dockerProfileToOci', () => {
     expect(() => dockerProfileToOci({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'read', names: ['write'], action: 'SCMP_ACT_ALLOW' }] }, { capabilities: [], arch: 'x86_64' })).toThrow(/either 'name' or 'names'/);
     const legacy = dockerProfileToOci({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'read', action: 'SCMP_ACT_ERRNO' }] }, { capabilities: [], arch: 'x86_64' });
     expect(legacy.syscalls).toEqual([{ names: ['read'], action: 'SCMP_ACT_ERRNO' }]);
+  });
+});
+
+const PODMAN_CONFIG = join(__dirname, '../../../shared/reference/podman-config.json');
+
+describe.skipIf(!existsSync(PODMAN_CONFIG))("podman's generated config.json (containers/common profile)", () => {
+  it('compiles, with its allow-then-deny duplicates resolved as runc does', () => {
+    const spec = JSON.parse(readFileSync(PODMAN_CONFIG, 'utf8'));
+    const { program, flags } = compileSeccomp(spec.linux.seccomp, { nativeArch: 'x86_64' });
+    checkSeccompProgram(program);
+    expect(flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    const run = (n: number, args: number[] = []) => describeRet(runSeccompFilter(program, { nr: n, arch: AUDIT_ARCH_X86_64, args }));
+    const x = (name: string) => nr('SCMP_ARCH_X86_64', name);
+    expect(run(x('setns'))).toBe('ALLOW'); // allowed first, denied later: the first rule wins
+    expect(run(x('read'))).toBe('ALLOW');
+    expect(run(x('bpf'))).toBe('ERRNO(1)');
+    expect(run(x('kexec_load'))).toBe('ERRNO(1)');
+    expect(run(x('personality'), [8])).toBe('ALLOW');
+    expect(run(x('personality'), [0x400000])).toBe('ERRNO(38)'); // defaultErrnoRet 38
+    expect(run(x('add_key'))).toBe('ERRNO(38)');
   });
 });
 

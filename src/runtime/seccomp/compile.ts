@@ -17,10 +17,12 @@
 // - x86_64 and x32 share AUDIT_ARCH_X86_64; x32 calls have bit 30 set in nr. Numbers at or above
 //   0x40000000 are the x32 ABI: with x32 not in the filter they take the bad-arch action (libseccomp
 //   does the same), and x86_64 rules never match them; with only x32, x86_64 numbers are the bad arch.
-// - Several rules for one syscall: rules with argument conditions are tried in the order given, the
-//   first whose conditions all hold (AND) decides; otherwise a rule without conditions decides; otherwise
-//   the default action. Several conditional rules with one action therefore act as an OR.
-//   Two unconditional rules with different actions for one syscall are an error (libseccomp refuses).
+// - Rules are merged per syscall as runc and libseccomp do: a rule whose action is the default action
+//   is dropped (runc skips it; its names still count for the ENOSYS rule below); the first rule without
+//   argument conditions decides the syscall, and then conditional rules for it are ignored, before or
+//   after it (libseccomp keeps the widest rule); otherwise the conditional rules are tried in the order
+//   given, the first whose conditions all hold (AND) decides, else the default action. Several
+//   conditional rules with one action therefore act as an OR.
 // - Argument values are uint64 and compared unsigned, high word then low word. On 32-bit ABIs (x86, x32,
 //   arm) only the low 32 bits are compared, as libseccomp does.
 // - Unknown syscall names are skipped (reported in `skipped`), as runc does.
@@ -155,6 +157,7 @@ interface Rule {
 /** What one syscall number does in one ABI. */
 interface SyscallPlan {
   conditional: Rule[];
+  /** Action of the first rule without conditions; it overrides the conditional rules. */
   unconditional?: number;
   /** Name of the syscall, for messages. */
   name: string;
@@ -206,6 +209,8 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     const ret = actionRet(sc.action, sc.errnoRet ?? undefined, `syscalls[${i}]`);
     if (sc.action === 'SCMP_ACT_NOTIFY') needsListener = true;
     const cmps = sc.args && sc.args.length > 0 ? sc.args.map((a, j) => parseArg(a, `syscalls[${i}].args[${j}]`)) : undefined;
+    // runc drops a rule that repeats the default action (libseccomp refuses it).
+    const redundant = ret === defaultRet;
     for (const name of sc.names) {
       let known = false;
       for (const p of plans) {
@@ -213,15 +218,11 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
         if (nr === undefined) continue;
         known = true;
         if (nr > p.maxNr) p.maxNr = nr;
+        if (redundant) continue;
         let plan = p.syscalls.get(nr);
         if (!plan) p.syscalls.set(nr, (plan = { conditional: [], name }));
-        if (cmps) {
-          plan.conditional.push({ cmps, ret });
-        } else if (plan.unconditional === undefined) {
-          plan.unconditional = ret;
-        } else if (plan.unconditional !== ret) {
-          throw seccompError('ECONFLICT', `syscalls[${i}]: syscall ${name} already has a rule with another action`);
-        }
+        if (cmps) plan.conditional.push({ cmps, ret });
+        else if (plan.unconditional === undefined) plan.unconditional = ret; // the first one wins
       }
       if (!known && !seenSkipped.has(name)) {
         seenSkipped.add(name);
@@ -297,7 +298,7 @@ function buildSegments(list: AbiPlan[], defaultRet: number, enosysRet: number | 
       const nr = nrs[i];
       add(at, nr - 1, defaultRet, undefined, abi);
       const plan = syscalls.get(nr)!;
-      if (plan.conditional.length === 0) add(nr, nr, plan.unconditional ?? defaultRet, undefined, abi);
+      if (plan.unconditional !== undefined || plan.conditional.length === 0) add(nr, nr, plan.unconditional ?? defaultRet, undefined, abi);
       else add(nr, nr, undefined, plan, abi);
       at = nr + 1;
     }
@@ -319,7 +320,7 @@ function emitTree(asm: ReverseAssembler, segs: Segment[], i: number, j: number, 
 
 function emitOutcome(asm: ReverseAssembler, seg: Segment, defaultRet: number): Label {
   if (!seg.plan) return asm.ret(seg.ret!);
-  const fallbackRet = seg.plan.unconditional ?? defaultRet;
+  const fallbackRet = defaultRet; // a syscall with an unconditional rule never gets here
   const rules = [...seg.plan.conditional];
   // Trailing rules that end where the fallback ends change nothing.
   while (rules.length > 0 && rules[rules.length - 1].ret === fallbackRet) rules.pop();
