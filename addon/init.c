@@ -825,11 +825,17 @@ static void resolve_exec(void) {
   fail(STEP_EXEC, 0, "exec: \"%s\": executable file not found in $PATH", arg0);
 }
 
+static const char *const rlimit_names[] = {
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+
 static void set_rlimits(void) {
   for (int i = 0; i < P.nrlimits; i++) {
     struct rlimit rl = {.rlim_cur = P.rlimits[i]->soft, .rlim_max = P.rlimits[i]->hard};
-    if (setrlimit((int)P.rlimits[i]->resource, &rl) < 0)
-      fail(STEP_RLIMIT, errno, "setrlimit %u (soft %llu, hard %llu)", P.rlimits[i]->resource,
+    uint32_t r = P.rlimits[i]->resource;
+    if (setrlimit((int)r, &rl) < 0)
+      fail(STEP_RLIMIT, errno, "setrlimit %s (soft %llu, hard %llu)", r < 16 ? rlimit_names[r] : "?",
            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
   }
 }
