@@ -493,6 +493,9 @@ static napi_value set_winsize(napi_env env, napi_callback_info info) {
 
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
+/* addon/bpf.c: cgroup v2 device filter (bpfLoadDeviceProgram, bpfAttachCgroup, ...). */
+napi_value skiff_bpf_init(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       FN("spawnInit", spawn_init),   FN("sendPlan", send_plan),       FN("sendMsg", send_msg),
@@ -502,6 +505,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),     FN("setWinsize", set_winsize),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  skiff_bpf_init(env, exports);
   return exports;
 }
 
