@@ -421,8 +421,7 @@ function maskedWord(
   if (datum === 0) return word(offset, () => asm.branch(BPF_JSET, mask, f, t));
   if (mask === WORD) return word(offset, () => asm.branch(BPF_JEQ, datum, t, f));
   return word(offset, () => {
-    const test = asm.branch(BPF_JEQ, datum, t, f);
-    asm.jump(test);
-    return asm.alu(BPF_AND, mask);
+    asm.branch(BPF_JEQ, datum, t, f);
+    return asm.alu(BPF_AND, mask); // runs right before the branch just emitted
   });
 }
