@@ -13,19 +13,31 @@ import { unpackLayerStream } from '../../src/engine/store/unpack';
 import { sha256 } from '../../src/engine/store/digest';
 import { ensureTools } from '../fixtures/images/tools';
 
-type Entry = tarStream.Headers & { body?: string | Buffer };
+interface Entry {
+  name: string;
+  type?: 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo';
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: Date;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  pax?: Record<string, string>;
+  body?: string | Buffer;
+}
 
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on("data", (c) => { chunks.push(c as Buffer); });
     pack.on('end', resolve);
     pack.on('error', reject);
   });
   for (const e of entries) {
     const { body, ...h } = e;
-    await new Promise<void>((resolve, reject) => pack.entry({ mtime: new Date(1_600_000_000_000), uid: 0, gid: 0, ...h } as tarStream.Headers, body ?? '', (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => pack.entry({ ...{ mtime: new Date(1_600_000_000_000), uid: 0, gid: 0 }, ...h } as tarStream.Header, body ?? '', (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
   await done;

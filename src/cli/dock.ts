@@ -1,0 +1,340 @@
+// dock: the companion engine's command line. Argument parsing and output only; the work is done
+// by src/engine. Errors print `dock: <what failed>: <why>` on stderr and exit non-zero.
+
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+// Engine modules are loaded lazily by the commands that need them: start-up reads only this file.
+type Store = import('../engine/store/store').ImageStore;
+
+const program = new Command();
+program
+  .name('dock')
+  .description('A container engine: images from OCI registries, containers run by the skiff runtime')
+  .option('--root <dir>', 'engine state directory (env DOCK_ROOT)', undefined)
+  .option('--config <dir>', 'directory of the Docker client config.json with registry credentials (env DOCKER_CONFIG)')
+  .option('--insecure-registry <host>', 'allow plain HTTP and unverified TLS for this registry (repeatable; env DOCK_INSECURE_REGISTRIES)', collect, [])
+  .option('--debug', 'print stack traces of errors')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `dock: ${str.slice(7)}` : str) });
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+interface Globals {
+  root?: string;
+  config?: string;
+  insecureRegistry: string[];
+  debug?: boolean;
+}
+
+function globals(): Globals {
+  const g = program.opts<Globals>();
+  if (g.config) process.env.DOCKER_CONFIG = g.config;
+  return g;
+}
+
+async function openStore(): Promise<Store> {
+  const { ImageStore, engineRoot } = await import('../engine/store/store');
+  return ImageStore.open(engineRoot(globals().root));
+}
+
+async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore();
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function clientOpts() {
+  return { insecureRegistries: globals().insecureRegistry };
+}
+
+async function progressFor(quiet?: boolean) {
+  const { defaultProgress } = await import('../engine/images/progress');
+  return defaultProgress(quiet);
+}
+
+/** Go-template subset for --format: {{.Field}}, {{json .}}, {{json .Field}}, "table" header. */
+function renderFormat(format: string, rows: Array<Record<string, unknown>>, headers: Record<string, string>): string {
+  let tpl = format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const table = tpl.startsWith('table');
+  if (table) tpl = tpl.slice(5).trimStart();
+  const render = (row: Record<string, unknown>, header: boolean) =>
+    tpl.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
+      if (header) return field ? (headers[field] ?? field.toUpperCase()) : '';
+      const v = field ? row[field] : row;
+      if (json) return JSON.stringify(v);
+      return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    });
+  const lines = rows.map((r) => render(r, false));
+  if (table) lines.unshift(render({}, true));
+  return lines.length ? (table ? columns(lines.map((l) => l.split('\t'))) : lines.join('\n')) + '\n' : '';
+}
+
+function columns(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n');
+}
+
+// ---- pull / push ------------------------------------------------------------------------------
+
+const pullCmd = (cmd: Command) =>
+  cmd
+    .argument('<image>', 'image reference, e.g. busybox, debian:bookworm, host:5000/app@sha256:...')
+    .option('--platform <os/arch[/variant]>', 'platform to pull from a multi-platform image (default: this host)')
+    .option('-q, --quiet', 'print only the image reference')
+    .action(async (image: string, o: { platform?: string; quiet?: boolean }) => {
+      const { pullImage } = await import('../engine/images/pull');
+      const { parsePlatform } = await import('../engine/registry/manifest');
+      const progress = await progressFor(o.quiet);
+      await withStore(async (store) => {
+        try {
+          const r = await pullImage(store, image, { ...clientOpts(), platform: o.platform ? parsePlatform(o.platform) : undefined, progress });
+          progress.close();
+          process.stdout.write(o.quiet ? `${r.reference}\n` : `${r.reference}\n`);
+        } finally {
+          progress.close();
+        }
+      });
+    });
+
+const pushCmd = (cmd: Command) =>
+  cmd
+    .argument('<image>', 'local image name to push, e.g. localhost:5000/app:1')
+    .option('-q, --quiet', 'print nothing but errors')
+    .action(async (image: string, o: { quiet?: boolean }) => {
+      const { pushImage } = await import('../engine/images/push');
+      const progress = await progressFor(o.quiet);
+      await withStore(async (store) => {
+        try {
+          await pushImage(store, image, { ...clientOpts(), progress });
+        } finally {
+          progress.close();
+        }
+      });
+    });
+
+// ---- local images ------------------------------------------------------------------------------
+
+const lsCmd = (cmd: Command) =>
+  cmd
+    .argument('[repository]', 'show only this repository (name or name:tag)')
+    .option('-q, --quiet', 'only image ids')
+    .option('-a, --all', 'all images (same as default: there are no intermediate images)')
+    .option('--digests', 'show digests')
+    .option('--no-trunc', 'do not truncate ids')
+    .option('-f, --filter <filter>', 'filter: dangling=true|false, reference=<pattern>', collect, [])
+    .option('--format <template>', 'Go-template-like format, e.g. "{{.Repository}}:{{.Tag}}" or "table {{.ID}}\\t{{.Size}}"')
+    .action(async (repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc: boolean; filter: string[]; format?: string }) => {
+      const { imageRows } = await import('../engine/images/inspect');
+      await withStore(async (store) => {
+        let rows = imageRows(store);
+        for (const f of o.filter) {
+          const [k, v] = f.split('=', 2);
+          if (k === 'dangling') rows = rows.filter((r) => (r.Tag === '<none>') === (v === 'true'));
+          else if (k === 'reference') {
+            const re = new RegExp('^' + v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+            rows = rows.filter((r) => re.test(r.Repository) || re.test(`${r.Repository}:${r.Tag}`));
+          } else throw new (await import('../engine/images/errors')).ImageError('EUSAGE', `unsupported filter "${k}"`);
+        }
+        if (repository) {
+          const [repo, tag] = repository.includes(':') && !repository.endsWith(']') ? [repository.slice(0, repository.lastIndexOf(':')), repository.slice(repository.lastIndexOf(':') + 1)] : [repository, undefined];
+          rows = rows.filter((r) => r.Repository === repo && (tag === undefined || r.Tag === tag));
+        }
+        const shortId = (id: string) => (o.trunc ? id.slice(7, 19) : id);
+        if (o.quiet) {
+          const ids = [...new Set(rows.map((r) => shortId(r.ID)))];
+          process.stdout.write(ids.map((i) => i + '\n').join(''));
+          return;
+        }
+        const shaped = rows.map((r) => ({ ...r, ID: shortId(r.ID) }));
+        const format = o.format ?? `table {{.Repository}}\t{{.Tag}}${o.digests ? '\t{{.Digest}}' : ''}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
+        process.stdout.write(renderFormat(format, shaped, { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', Size: 'SIZE' }));
+      });
+    });
+
+const rmiCmd = (cmd: Command) =>
+  cmd
+    .argument('<image...>', 'images to remove (names or ids)')
+    .option('-f, --force', 'remove even if a container uses it, or it has several names')
+    .option('--no-prune', 'do not delete unused content now')
+    .action(async (images: string[], o: { force?: boolean; prune: boolean }) => {
+      const { removeImage } = await import('../engine/images/remove');
+      await withStore(async (store) => {
+        let failed: unknown = null;
+        for (const img of images) {
+          try {
+            const r = await removeImage(store, img, { force: o.force, noPrune: !o.prune });
+            for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
+            for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
+          } catch (err) {
+            failed = err;
+            reportError(err);
+          }
+        }
+        if (failed) process.exitCode = 1;
+      });
+    });
+
+const tagCmd = (cmd: Command) =>
+  cmd
+    .argument('<source>', 'existing image (name or id)')
+    .argument('<target>', 'new name')
+    .action(async (source: string, target: string) => {
+      const { findImage } = await import('../engine/images/lookup');
+      const { parseReference, formatReference } = await import('../engine/registry/reference');
+      await withStore(async (store) => {
+        const { image } = findImage(store, source);
+        const ref = parseReference(target);
+        if (ref.digest) throw new (await import('../engine/images/errors')).ImageError('EUSAGE', `cannot tag with a digest: ${target}`);
+        store.tag(image.id, formatReference(ref));
+      });
+    });
+
+const inspectCmd = (cmd: Command) =>
+  cmd
+    .argument('<image...>', 'images (names or ids)')
+    .option('-f, --format <template>', 'format each result with a Go-template-like string')
+    .action(async (images: string[], o: { format?: string }) => {
+      const { inspectImage } = await import('../engine/images/inspect');
+      await withStore(async (store) => {
+        const docs = [];
+        for (const i of images) docs.push(await inspectImage(store, i));
+        if (o.format) process.stdout.write(renderFormat(o.format, docs, {}));
+        else process.stdout.write(JSON.stringify(docs, null, 4) + '\n');
+      });
+    });
+
+const historyCmd = (cmd: Command) =>
+  cmd
+    .argument('<image>', 'image (name or id)')
+    .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-H, --human <bool>', 'human-readable sizes and dates', 'true')
+    .option('--format <template>', 'Go-template-like format')
+    .action(async (image: string, o: { quiet?: boolean; trunc: boolean; human: string; format?: string }) => {
+      const { imageHistory, humanSize, timeAgo } = await import('../engine/images/inspect');
+      await withStore(async (store) => {
+        const rows = await imageHistory(store, image);
+        const human = o.human !== 'false';
+        const shaped = rows.map((r) => ({
+          ID: r.id === '<missing>' || !o.trunc ? r.id : r.id.slice(7, 19),
+          CreatedSince: human ? timeAgo(r.created) : (r.created ?? ''),
+          CreatedAt: r.created ?? '',
+          CreatedBy: o.trunc && r.createdBy.length > 45 ? r.createdBy.slice(0, 44) + '…' : r.createdBy,
+          Size: human ? humanSize(r.size) : String(r.size),
+          Comment: r.comment,
+        }));
+        if (o.quiet) {
+          process.stdout.write(shaped.map((r) => r.ID + '\n').join(''));
+          return;
+        }
+        process.stdout.write(
+          renderFormat(o.format ?? 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', shaped, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }),
+        );
+      });
+    });
+
+const pruneCmd = (cmd: Command) =>
+  cmd
+    .option('-a, --all', 'remove all images not used by a container, not only dangling ones')
+    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
+    .action(async (o: { all?: boolean }) => {
+      const { pruneImages } = await import('../engine/images/remove');
+      const { humanSize } = await import('../engine/images/inspect');
+      await withStore(async (store) => {
+        const r = await pruneImages(store, { all: o.all });
+        if (r.deleted.length) process.stdout.write('Deleted Images:\n' + r.deleted.map((d) => `deleted: ${d}\n`).join('') + '\n');
+        process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+      });
+    });
+
+// ---- login / logout -------------------------------------------------------------------------
+
+program
+  .command('login')
+  .description('Log in to a registry (credentials stored in the Docker config.json)')
+  .argument('[server]', 'registry host[:port]', 'docker.io')
+  .option('-u, --username <name>', 'user name')
+  .option('-p, --password <password>', 'password (prefer --password-stdin)')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(async (server: string, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+    const { RegistryClient } = await import('../engine/registry/client');
+    const { storeCredentials, dockerConfigPath } = await import('../engine/registry/auth');
+    const { ImageError } = await import('../engine/images/errors');
+    const domain = registryDomain(server);
+    let password = o.password;
+    if (o.passwordStdin) {
+      if (password) throw new ImageError('EUSAGE', '--password and --password-stdin are mutually exclusive');
+      password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    }
+    if (!o.username || password === undefined) throw new ImageError('EUSAGE', 'login needs --username and --password or --password-stdin');
+    globals();
+    const creds = { username: o.username, password };
+    await new RegistryClient(domain, { ...clientOpts(), credentials: creds }).login();
+    storeCredentials(domain, creds);
+    process.stderr.write(`WARNING! Your password will be stored unencrypted in ${dockerConfigPath()}.\n`);
+    process.stdout.write('Login Succeeded\n');
+  });
+
+program
+  .command('logout')
+  .description('Remove the stored credentials of a registry')
+  .argument('[server]', 'registry host[:port]', 'docker.io')
+  .action(async (server: string) => {
+    const { removeCredentials } = await import('../engine/registry/auth');
+    globals();
+    const domain = registryDomain(server);
+    if (removeCredentials(domain)) process.stdout.write(`Removing login credentials for ${domain}\n`);
+    else process.stdout.write(`Not logged in to ${domain}\n`);
+  });
+
+function registryDomain(server: string): string {
+  const s = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return s === 'index.docker.io' || s === 'registry-1.docker.io' ? 'docker.io' : s;
+}
+
+// ---- wiring: top-level verbs and the `image` group ------------------------------------------
+
+pullCmd(program.command('pull').description('Download an image from a registry'));
+pushCmd(program.command('push').description('Upload an image to a registry'));
+lsCmd(program.command('images').description('List images'));
+rmiCmd(program.command('rmi').description('Remove images'));
+tagCmd(program.command('tag').description('Give an image another name'));
+historyCmd(program.command('history').description('Show the history of an image'));
+
+const image = program.command('image').description('Manage images');
+pullCmd(image.command('pull').description('Download an image from a registry'));
+pushCmd(image.command('push').description('Upload an image to a registry'));
+lsCmd(image.command('ls').alias('list').description('List images'));
+rmiCmd(image.command('rm').alias('remove').description('Remove images'));
+tagCmd(image.command('tag').description('Give an image another name'));
+inspectCmd(image.command('inspect').description('Show the details of images'));
+historyCmd(image.command('history').description('Show the history of an image'));
+pruneCmd(image.command('prune').description('Remove unused images'));
+
+// ---- errors -----------------------------------------------------------------------------------
+
+function reportError(err: unknown): void {
+  const e = err as Error & { domain?: string; code?: string };
+  if (program.opts<Globals>().debug && e?.stack) process.stderr.write(e.stack + '\n');
+  const known = e && typeof e.domain === 'string';
+  const msg = known ? e.message : `unexpected error: ${e?.message ?? String(err)}`;
+  process.stderr.write(`dock: ${msg}\n`);
+}
+
+program
+  .parseAsync(process.argv)
+  .then(() => {
+    // Keep-alive sockets must not hold the process open.
+    process.exit(process.exitCode ?? 0);
+  })
+  .catch((err) => {
+    reportError(err);
+    process.exit(1);
+  });
