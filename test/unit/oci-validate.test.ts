@@ -63,6 +63,12 @@ describe('validateConfig accepts', () => {
     expect(spec.process!.rlimits![0].soft).toBe(1024);
   });
 
+  it('an empty namespace path as "create a new one", as runc does', () => {
+    const spec = base();
+    spec.linux!.namespaces![0] = { type: 'pid', path: '' };
+    expect(() => validateConfig(spec)).not.toThrow();
+  });
+
   it('sysctls the kernel namespaces, with their namespace', () => {
     const spec = base();
     spec.linux!.sysctl = { 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '10', 'net.ipv4.ip_forward': '1', 'net/ipv4/conf/eth0.100/forwarding': '1', 'kernel.domainname': 'x' };
@@ -183,6 +189,9 @@ describe('validateConfig refuses, with one precise line', () => {
       'invalid config.json: /linux/devices/0: major and minor are required for a device of type "c"',
     );
     expect(why((s) => (s.linux!.devices = [{ type: 'p', path: 'fifo' }]))).toBe('invalid config.json: /linux/devices/0/path: must be an absolute path, got "fifo"');
+    expect(() =>
+      validateConfig(parseJsonText(stringifyJson({ ...base(), hooks: { poststop: [{ path: '/bin/true', timeout: 10n ** 20n }] } }), 'config.json')),
+    ).toThrow('invalid config.json: /hooks/poststop/0/timeout: is too large, got 100000000000000000000');
     expect(why((s) => (s.hooks = { createRuntime: [{ path: 'hook.sh' }] }))).toBe(
       'invalid config.json: /hooks/createRuntime/0/path: must be an absolute path, got "hook.sh"',
     );
