@@ -15,7 +15,7 @@ export interface FeaturesOptions {
   commit?: string;
   /** cgroup drivers and controllers the runtime implements. Default: v1 and v2, no systemd, no rdma. */
   cgroup?: { v1?: boolean; v2?: boolean; systemd?: boolean; systemdUser?: boolean; rdma?: boolean };
-  /** Architectures the seccomp compiler has syscall tables for. Default: x86_64, x86, x32, aarch64, arm. */
+  /** Architectures the seccomp compiler has syscall tables for. Default: those of src/runtime/seccomp/tables. */
   seccompArchs?: SeccompArch[];
   /** Seccomp filter flags the kernel accepts (probed at run time); left out when not given. */
   seccompSupportedFlags?: SeccompFlag[];
@@ -59,7 +59,15 @@ export const SECCOMP_FLAGS: readonly SeccompFlag[] = [
   'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
 ];
 
-const DEFAULT_SECCOMP_ARCHS: readonly SeccompArch[] = ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64'];
+// The syscall tables src/runtime/seccomp/tables has (oci cannot import runtime: keep in step).
+const DEFAULT_SECCOMP_ARCHS: readonly SeccompArch[] = [
+  'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_ARM',
+  'SCMP_ARCH_RISCV64',
+  'SCMP_ARCH_X32',
+  'SCMP_ARCH_X86',
+  'SCMP_ARCH_X86_64',
+];
 
 /** Annotation prefix of skiff's own annotations (reverse domain of the project). */
 export const ANNOTATION_PREFIX = 'io.github.skiff.';
