@@ -145,6 +145,17 @@ export function readProcsRecursive(dir: string): number[] {
   return out;
 }
 
+/**
+ * The directory of an existing sub-cgroup of `dir` (exec --cgroup). The relative path is cleaned
+ * so that it cannot leave `dir`.
+ */
+export function subCgroupDir(dir: string, sub: string): string {
+  if (sub.includes('\0')) throw cgroupError('EINVAL', `invalid sub-cgroup ${JSON.stringify(sub)}`);
+  const target = path.join(dir, path.posix.normalize('/' + sub));
+  if (!fs.existsSync(target)) throw cgroupError('ENOENT', `sub-cgroup ${target} does not exist`);
+  return target;
+}
+
 /** Write a pid to cgroup.procs, retrying EINVAL (the task may still be in TASK_NEW), as runc does. */
 export function writeProc(dir: string, pid: number): void {
   for (let attempt = 0; ; attempt++) {
@@ -164,30 +175,28 @@ export function writeProc(dir: string, pid: number): void {
 
 /**
  * Remove a cgroup directory and its child cgroups, deepest first. cgroupfs directories hold only
- * control files, which rmdir(2) removes with the directory. EBUSY with processes listed in
- * cgroup.procs fails at once (destroy kills nothing); EBUSY without (tasks still exiting, the kernel
- * still releasing the css) is retried for about a second. A missing directory is fine.
+ * control files, which rmdir(2) removes with the directory. EBUSY is retried until `deadline`
+ * (processes just killed take a moment to leave; the kernel releases a css asynchronously); if
+ * processes are still listed then, the error names them. destroy kills nothing. A missing
+ * directory is fine.
  */
-export function removeCgroupDir(dir: string, timeoutMs = 1000): void {
-  for (const child of childCgroups(dir)) removeCgroupDir(child, timeoutMs);
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+export function removeCgroupDir(dir: string, deadline = Date.now() + 2000): void {
+  for (const child of childCgroups(dir)) removeCgroupDir(child, deadline);
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     try {
       fs.rmdirSync(dir);
       return;
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT') return;
-      if (code === 'EBUSY') {
-        // Live processes will not leave by themselves: fail at once, saying who is there.
-        const left = readProcs(dir);
-        if (left.length > 0) {
-          throw cgroupError('EBUSY', `failed to remove cgroup ${dir}: processes are still in it (pids ${left.slice(0, 10).join(', ')}${left.length > 10 ? ', ...' : ''})`, err);
-        }
-        if (Date.now() < deadline) {
-          sleepSync(delay);
-          continue;
-        }
+      if (code === 'EBUSY' && Date.now() < deadline) {
+        sleepSync(Math.min(delay, Math.max(1, deadline - Date.now())));
+        continue;
+      }
+      const left = code === 'EBUSY' ? readProcs(dir) : [];
+      if (left.length > 0) {
+        const list = left.slice(0, 10).join(', ') + (left.length > 10 ? ', ...' : '');
+        throw cgroupError('EBUSY', `failed to remove cgroup ${dir}: processes are still in it (pids ${list})`, err);
       }
       throw cgroupError(code ?? 'EIO', `failed to remove cgroup ${dir}: ${osReason(err)}`, err);
     }

@@ -137,8 +137,12 @@ export interface CgroupManager {
   create(): void;
   /** Write every limit given in `resources`. Throws SkiffError('cgroup') naming file and value. */
   apply(resources: LinuxResources): void;
-  /** Move a process (all its threads) into the cgroup in every hierarchy. */
-  addProcess(pid: number): void;
+  /**
+   * Move a process (all its threads) into the cgroup in every hierarchy. `sub` (runc's
+   * `exec --cgroup`) puts it into an existing sub-cgroup instead: one relative path for every
+   * hierarchy, or per controller (v1 controller names; key "" for the rest, and for v2).
+   */
+  addProcess(pid: number, sub?: string | Record<string, string>): void;
   /** `runc update`: only the given fields change; honours memory.checkBeforeUpdate. */
   update(resources: LinuxResources): void;
   /** Freeze every process and wait until the kernel reports FROZEN. */

@@ -21,6 +21,7 @@ import {
   readUint,
   readUintOptional,
   removeCgroupDir,
+  subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
@@ -345,8 +346,11 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
     writeCgroupFile(dir, file, value);
   }
 
-  addProcess(pid: number): void {
-    for (const h of this.active()) writeProc(h.dir, pid);
+  addProcess(pid: number, sub?: string | Record<string, string>): void {
+    for (const h of this.active()) {
+      const rel = typeof sub === 'string' ? sub : sub && (h.controllers.map((c) => sub[c]).find((v) => v !== undefined) ?? sub['']);
+      writeProc(rel ? subCgroupDir(h.dir, rel) : h.dir, pid);
+    }
   }
 
   canFreeze(): boolean {
@@ -419,6 +423,7 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
   }
 
   killAll(signal: NodeJS.Signals | number): void {
+    if (!this.exists()) return;
     signalAll(this, signal);
   }
 
@@ -506,11 +511,13 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
   destroy(): void {
     const errors: string[] = [];
     const done = new Set<string>();
+    // One deadline for all hierarchies: a live process fails the first one after the wait, the rest at once.
+    const deadline = Date.now() + 2000;
     for (const h of this.hierarchies) {
       if (done.has(h.dir)) continue;
       done.add(h.dir);
       try {
-        removeCgroupDir(h.dir);
+        removeCgroupDir(h.dir, deadline);
       } catch (err) {
         if (h.skipped) continue;
         errors.push((err as Error).message);

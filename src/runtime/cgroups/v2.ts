@@ -22,6 +22,7 @@ import {
   readUint,
   readUintOptional,
   removeCgroupDir,
+  subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
@@ -287,9 +288,13 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
     }
   }
 
-  addProcess(pid: number): void {
+  addProcess(pid: number, sub?: string | Record<string, string>): void {
     if (this.disabled) return;
-    writeProc(this.dir, pid);
+    const rel = typeof sub === 'string' ? sub : sub?.[''];
+    if (sub && typeof sub !== 'string' && Object.keys(sub).some((k) => k !== '')) {
+      throw cgroupError('EINVAL', `per-controller sub-cgroups (${Object.keys(sub).join(', ')}) need cgroup v1; on v2 give one path`);
+    }
+    writeProc(rel ? subCgroupDir(this.dir, rel) : this.dir, pid);
   }
 
   canFreeze(): boolean {
@@ -331,7 +336,7 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
 
   /** SIGKILL through cgroup.kill (5.14+): atomic, recursive, no race with fork. */
   killAll(signal: NodeJS.Signals | number): void {
-    if (this.disabled) return;
+    if (!this.exists()) return;
     if (signalNumber(signal) === constants.signals.SIGKILL && fileExists(this.dir, 'cgroup.kill')) {
       writeCgroupFile(this.dir, 'cgroup.kill', '1');
       return;
