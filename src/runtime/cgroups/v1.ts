@@ -406,19 +406,18 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
     return state !== undefined && state.trim() === 'FROZEN';
   }
 
-  /** The hierarchy whose cgroup.procs lists the container's processes. */
-  private procsDir(): string {
+  /** The hierarchy whose cgroup.procs lists the container's processes (none when rootless skipped all). */
+  private procsDir(): string | undefined {
     for (const c of ['pids', 'freezer', 'memory', 'devices', 'cpu']) {
       const h = this.hierarchy(c);
       if (h && !h.skipped) return h.dir;
     }
-    const h = this.active()[0];
-    if (!h) throw cgroupError('ENOENT', 'no cgroup hierarchy available to list processes');
-    return h.dir;
+    return this.active()[0]?.dir;
   }
 
   pids(recursive = false): number[] {
     const dir = this.procsDir();
+    if (!dir) return [];
     return recursive ? readProcsRecursive(dir) : readProcs(dir);
   }
 
