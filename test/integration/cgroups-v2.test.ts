@@ -4,12 +4,14 @@
 // touched (controllers: []), so the machine's subtree_control stays as it was. Every cgroup is made
 // under /skiff-test-v2-<pid> and removed at the end.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openCgroupManager, type CgroupManager } from '../../src/runtime/cgroups';
 import { CGROUP2_SUPER_MAGIC } from '../../src/runtime/cgroups/detect';
 import { removeCgroupDir } from '../../src/runtime/cgroups/files';
+import { compileDeviceFilter } from '../../src/runtime/cgroups/devicefilter';
+import { emulateDeviceRules } from '../../src/runtime/cgroups/devices';
 import { nativeBpf } from '../../src/runtime/native';
 
 function cgroup2Root(): string | undefined {
@@ -128,6 +130,31 @@ describe.skipIf(!enabled)('cgroup v2 driver (real cgroup2 hierarchy)', () => {
     await proc.exited;
     expect(proc.out()).toMatch(/null=0/);
     expect(proc.out()).toMatch(/00 00 00 00/);
+  });
+
+  it('the addon attaches with BPF_F_REPLACE and detaches programs', () => {
+    const cg = manager();
+    cg.create();
+    const dir = cg.paths()[''];
+    const n = nativeBpf();
+    const { bytes, license } = compileDeviceFilter(emulateDeviceRules([]));
+    const a = n.bpfLoadDeviceProgram(bytes, license);
+    const b = n.bpfLoadDeviceProgram(bytes, license);
+    try {
+      n.bpfAttachCgroup(a, dir);
+      const [idA] = n.bpfQueryCgroup(dir);
+      n.bpfAttachCgroup(b, dir, a);
+      const after = n.bpfQueryCgroup(dir);
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(idA);
+      n.bpfDetachCgroup(b, dir);
+      expect(n.bpfQueryCgroup(dir)).toEqual([]);
+      expect(() => n.bpfDetachCgroup(b, dir)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      expect(() => n.bpfLoadDeviceProgram(Buffer.alloc(8), license)).toThrow(/BPF_PROG_LOAD.*: (invalid argument|permission denied)/i);
+    } finally {
+      closeSync(a);
+      closeSync(b);
+    }
   });
 
   it('a deny of write alone blocks an O_RDWR open but not a read', async () => {
