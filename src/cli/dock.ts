@@ -254,6 +254,102 @@ const pruneCmd = (cmd: Command) =>
       });
     });
 
+// ---- archives and rootfs imports -------------------------------------------------------------
+
+const saveCmd = (cmd: Command) =>
+  cmd
+    .argument('<image...>', 'images to save (names or ids)')
+    .option('-o, --output <file>', 'write to this file instead of standard output')
+    .option('--format <format>', 'docker (docker-archive + OCI layout, as docker save writes) or oci (OCI layout, stored blobs)', 'docker')
+    .action(async (images: string[], o: { output?: string; format: string }) => {
+      const { saveImages } = await import('../engine/images/archive');
+      const { ImageError } = await import('../engine/images/errors');
+      if (o.format !== 'docker' && o.format !== 'oci' && o.format !== 'docker-archive' && o.format !== 'oci-archive') throw new ImageError('EUSAGE', `unknown format "${o.format}": docker or oci`);
+      if (!o.output && process.stdout.isTTY) throw new ImageError('EUSAGE', 'refusing to write an archive to a terminal: use -o FILE or a redirection');
+      const { createWriteStream, renameSync, rmSync } = await import('node:fs');
+      await withStore(async (store) => {
+        const format = o.format.startsWith('oci') ? 'oci' : 'docker';
+        if (o.output) {
+          const tmp = `${o.output}.${process.pid}.tmp`;
+          try {
+            await saveImages(store, images, createWriteStream(tmp), format);
+            renameSync(tmp, o.output);
+          } finally {
+            rmSync(tmp, { force: true });
+          }
+        } else await saveImages(store, images, process.stdout, format);
+      });
+    });
+
+const loadCmd = (cmd: Command) =>
+  cmd
+    .option('-i, --input <file>', 'read from this file instead of standard input')
+    .option('-q, --quiet', 'print only errors')
+    .action(async (o: { input?: string; quiet?: boolean }) => {
+      const { loadImages } = await import('../engine/images/archive');
+      const { familiarReference, parseReference } = await import('../engine/registry/reference');
+      const { createReadStream } = await import('node:fs');
+      await withStore(async (store) => {
+        const loaded = await loadImages(store, o.input ? createReadStream(o.input) : process.stdin);
+        if (o.quiet) return;
+        for (const l of loaded) {
+          if (l.tags.length) for (const t of l.tags) process.stdout.write(`Loaded image: ${familiarReference(parseReference(t))}\n`);
+          else process.stdout.write(`Loaded image ID: ${l.id}\n`);
+        }
+      });
+    });
+
+const importCmd = (cmd: Command) =>
+  cmd
+    .argument('<file>', 'root filesystem tarball (plain, gzip or zstd), or - for standard input')
+    .argument('[reference]', 'name for the image, e.g. myroot:1')
+    .option('-m, --message <text>', 'commit message of the history entry')
+    .option('-c, --change <instruction>', 'Dockerfile-like config change: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL (repeatable)', collect, [])
+    .action(async (file: string, reference: string | undefined, o: { message?: string; change: string[] }) => {
+      const { importRootfs } = await import('../engine/images/import');
+      const { createReadStream } = await import('node:fs');
+      const config = parseChanges(o.change);
+      await withStore(async (store) => {
+        const id = await importRootfs(store, file === '-' ? process.stdin : createReadStream(file), { reference, message: o.message, config });
+        process.stdout.write(`${id}\n`);
+      });
+    });
+
+function parseChanges(changes: string[]): Record<string, unknown> {
+  const cfg: Record<string, unknown> = {};
+  const list = (v: string) => (v.trim().startsWith('[') ? (JSON.parse(v) as string[]) : ['/bin/sh', '-c', v.trim()]);
+  for (const c of changes) {
+    const m = /^\s*(\w+)\s+(.*)$/s.exec(c);
+    if (!m) throw new Error(`invalid --change "${c}"`);
+    const [, op, arg] = m;
+    switch (op.toUpperCase()) {
+      case 'CMD':
+        cfg.Cmd = list(arg);
+        break;
+      case 'ENTRYPOINT':
+        cfg.Entrypoint = list(arg);
+        break;
+      case 'ENV':
+        cfg.Env = [...((cfg.Env as string[]) ?? []), arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=')];
+        break;
+      case 'WORKDIR':
+        cfg.WorkingDir = arg.trim();
+        break;
+      case 'USER':
+        cfg.User = arg.trim();
+        break;
+      case 'LABEL': {
+        const [k, ...v] = arg.split('=');
+        cfg.Labels = { ...((cfg.Labels as Record<string, string>) ?? {}), [k.trim()]: v.join('=').trim().replace(/^"|"$/g, '') };
+        break;
+      }
+      default:
+        throw new Error(`unsupported --change instruction "${op}"`);
+    }
+  }
+  return cfg;
+}
+
 // ---- login / logout -------------------------------------------------------------------------
 
 program
@@ -317,6 +413,32 @@ tagCmd(image.command('tag').description('Give an image another name'));
 inspectCmd(image.command('inspect').description('Show the details of images'));
 historyCmd(image.command('history').description('Show the history of an image'));
 pruneCmd(image.command('prune').description('Remove unused images'));
+saveCmd(image.command('save').description('Write images to a tar archive'));
+loadCmd(image.command('load').description('Read images from a tar archive'));
+importCmd(image.command('import').description('Make an image from a root filesystem tarball'));
+saveCmd(program.command('save').description('Write images to a tar archive'));
+loadCmd(program.command('load').description('Read images from a tar archive'));
+importCmd(program.command('import').description('Make an image from a root filesystem tarball'));
+image
+  .command('bootstrap')
+  .description('Make a Debian image with debootstrap, e.g. dock image bootstrap debian:bookworm')
+  .argument('<reference>', 'image name; the tag is the Debian suite (bookworm, trixie, stable...)')
+  .option('--mirror <url>', 'Debian archive (default: the one apt uses on this machine)')
+  .option('--variant <variant>', 'debootstrap variant', 'minbase')
+  .option('--include <packages>', 'extra packages, comma-separated')
+  .option('-q, --quiet', 'do not show debootstrap output')
+  .action(async (reference: string, o: { mirror?: string; variant: string; include?: string; quiet?: boolean }) => {
+    const { bootstrapDebian } = await import('../engine/images/bootstrap');
+    await withStore(async (store) => {
+      const r = await bootstrapDebian(store, reference, {
+        mirror: o.mirror,
+        variant: o.variant,
+        include: o.include?.split(',').filter(Boolean),
+        log: o.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+      });
+      process.stdout.write(`${r.id}\n`);
+    });
+  });
 
 // ---- errors -----------------------------------------------------------------------------------
 
