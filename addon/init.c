@@ -914,6 +914,33 @@ static int close_fds(int keep) {
 
 /* ---------- the two stages ---------- */
 
+/* What every process needs before it may run: terminal, limits, cwd, user and capabilities.
+ * Shared by the container's init (create) and `exec`. */
+static void prepare_process(void) {
+  setup_console();
+  set_rlimits();
+  if (P.has_personality && personality(P.personality) < 0) fail(STEP_PERSONALITY, errno, "personality");
+  check_cwd();
+  resolve_exec();
+
+  if (!P.no_new_privs) load_seccomp(); /* needs CAP_SYS_ADMIN: before the capabilities go */
+  drop_bounding();
+  set_user();
+  set_caps();
+  check_cwd(); /* again as the final user: the directory must still be reachable */
+
+}
+
+/* The last steps, right before execve: no_new_privs and seccomp (when it must come last). */
+static void __attribute__((noreturn)) exec_process(void) {
+  if (P.no_new_privs) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(STEP_NNP, errno, "set no_new_privs");
+    load_seccomp();
+  }
+  execve(exec_path, P.args, P.env);
+  fail(STEP_EXEC, errno, "exec %s", P.args[0]);
+}
+
 static char hook_states[SKIFF_MSG_MAX + 2];
 
 static void stage2(void) {
@@ -966,17 +993,7 @@ static void stage2(void) {
   if (P.domainname && setdomainname(P.domainname, strlen(P.domainname)) < 0)
     fail(STEP_DOMAINNAME, errno, "setdomainname %s", P.domainname);
   setup_sysctls();
-  setup_console();
-  set_rlimits();
-  if (P.has_personality && personality(P.personality) < 0) fail(STEP_PERSONALITY, errno, "personality");
-  check_cwd();
-  resolve_exec();
-
-  if (!P.no_new_privs) load_seccomp(); /* needs CAP_SYS_ADMIN: before the capabilities go */
-  drop_bounding();
-  set_user();
-  set_caps();
-  check_cwd(); /* again as the final user: the directory must still be reachable */
+  prepare_process();
 
   send_msg(MSG_CREATED, 0, 0, 0, NULL, 0);
   close(sock_fd);
@@ -995,16 +1012,24 @@ static void stage2(void) {
   close(fifo_path);
 
   if (P.nhooks_sc) run_hooks(P.hooks_sc, P.nhooks_sc, hook_states + strlen(hook_states) + 1, "startContainer");
-  if (P.no_new_privs) {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(STEP_NNP, errno, "set no_new_privs");
-    load_seccomp();
-  }
   if (write(fifo_wr, "0", 1) != 1) _exit(1);
-  execve(exec_path, P.args, P.env);
-  fail(STEP_EXEC, errno, "exec %s", P.args[0]);
+  exec_process();
+}
+
+/* Exec mode (`skiff exec`): stage 1 joined the container's namespaces (setns into its mount
+ * namespace also moved us to its root); only the process settings remain. */
+static void stage2_exec(void) {
+  if (setsid() < 0) fail(STEP_SETSID, errno, "setsid");
+  prepare_process();
+  sock_fd = close_fds(sock_fd);
+  /* The socket is close-on-exec: after this message the parent sees EOF on success, or an error. */
+  send_msg(MSG_EXECED, 0, 0, 0, NULL, 0);
+  exec_process();
 }
 
 static void stage1(void) {
+  /* exec: the console socket is a host path, unreachable once we are in the container. */
+  if (P.mode == 1) connect_console();
   /* Open every namespace to join before joining any: paths may stop resolving afterwards. */
   int nsfd[16];
   for (int i = 0; i < P.njoin; i++) {
@@ -1039,7 +1064,8 @@ static void stage1(void) {
     send_msg(MSG_CHILD_PID, 0, 0, child, NULL, 0);
     _exit(0);
   }
-  stage2();
+  if (P.mode == 1) stage2_exec();
+  else stage2();
 }
 
 int main(int argc, char **argv) {

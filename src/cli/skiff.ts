@@ -60,6 +60,7 @@ const program = new Command('skiff')
   .option('--systemd-cgroup', 'use the systemd cgroup driver (cgroupsPath as slice:prefix:name)')
   .option('--rootless <value>', 'accepted for runc compatibility (auto|true|false)')
   .option('--criu <path>', 'accepted for runc compatibility; checkpoint/restore is not supported')
+  .enablePositionalOptions()
   .showSuggestionAfterError()
   .configureOutput({ outputError: (s, write) => write(s.startsWith('error: ') ? `skiff: ${s.slice(7)}` : s) })
   .hook('preAction', (cmd) => {
@@ -128,6 +129,59 @@ program
         preserveFds: o.preserveFds,
         detach: !!o.detach,
         keep: !!o.keep,
+      });
+    }),
+  );
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+program
+  .command('exec')
+  .description('run a process in a running container')
+  .argument('<container-id>')
+  .argument('[command...]', 'the command and its arguments')
+  .option('-p, --process <file>', 'process.json with the whole process (instead of a command)')
+  .option('-t, --tty', 'allocate a pseudo-terminal')
+  .option('--console-socket <path>', 'unix socket that receives the pty master')
+  .option('-d, --detach', 'detach from the process')
+  .option('--pid-file <file>', 'write the process pid to this file')
+  .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+  .option('--cwd <dir>', 'working directory inside the container')
+  .option('-u, --user <uid[:gid]>', 'user to run as')
+  .option('-g, --additional-gids <gid>', 'additional group (repeatable)', collect, [])
+  .option('-c, --cap <cap>', 'add a capability (repeatable)', collect, [])
+  .option('--no-new-privs', 'set no_new_privs for the process')
+  .option('--apparmor <profile>', 'AppArmor profile of the process')
+  .option('--process-label <label>', 'SELinux label of the process')
+  .option('--preserve-fds <n>', 'pass N extra file descriptors to the process', int('--preserve-fds'), 0)
+  .option('--cgroup <path>', 'run in this sub-cgroup of the container ([controller:]path)')
+  .option('--ignore-paused', 'allow exec in a paused container')
+  .passThroughOptions() // options after the command belong to it: exec ID sh -c '...'
+  .action(
+    action(async (id: string, command: string[], o) => {
+      const { exec } = await import('../runtime/exec');
+      const proc = o.process ? (await import('../oci/validate')).parseProcessFile(o.process) : undefined;
+      return exec(await runtime(), {
+        id,
+        process: proc,
+        args: command,
+        tty: !!o.tty,
+        consoleSocket: o.consoleSocket,
+        detach: !!o.detach,
+        pidFile: o.pidFile,
+        env: o.env,
+        cwd: o.cwd,
+        user: o.user,
+        additionalGids: o.additionalGids.map(Number),
+        caps: o.cap,
+        noNewPrivs: o.newPrivs === false ? true : undefined,
+        apparmor: o.apparmor,
+        processLabel: o.processLabel,
+        preserveFds: o.preserveFds,
+        cgroup: o.cgroup,
+        ignorePaused: !!o.ignorePaused,
       });
     }),
   );

@@ -30,7 +30,7 @@ export interface CreateOptions {
 export async function create(rt: Runtime, opts: CreateOptions): Promise<ContainerRecord> {
   const id = checkContainerId(opts.id);
   const bundle = resolve(opts.bundle ?? '.');
-  const spec = parseConfigFile(resolve(bundle, 'config.json'));
+  const spec = parseConfigFile(resolve(bundle, 'config.json'), { requireProcess: true });
   const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
   checkRootfs(rootfs);
 
@@ -152,9 +152,9 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
 function effectiveResources(spec: Spec): LinuxResources {
   const res = spec.linux!.resources!;
   if (!res.devices?.length) return res;
-  const own = (spec.linux?.devices ?? []).map((d) => ({
+  const own = (spec.linux?.devices ?? []).filter((d) => d.type !== 'p').map((d) => ({
     allow: true,
-    type: d.type === 'u' ? 'c' : d.type,
+    type: d.type === 'u' ? 'c' : (d.type as 'c' | 'b'),
     major: Number(d.major ?? -1),
     minor: Number(d.minor ?? -1),
     access: 'rwm',
@@ -182,7 +182,7 @@ function writeIdMaps(pid: number, uid: { containerID: number; hostID: number; si
   }
 }
 
-async function compileSeccompFor(rt: Runtime, spec: Spec): Promise<{ program: Buffer; flags: number }> {
+export async function compileSeccompFor(rt: Runtime, spec: Spec): Promise<{ program: Buffer; flags: number }> {
   const { compileSeccomp } = await import('./seccomp');
   const out = compileSeccomp(spec.linux!.seccomp!);
   if (rt.debug) {

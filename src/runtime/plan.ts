@@ -2,23 +2,19 @@
 // All decisions are made here, in TypeScript; the init only carries them out.
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Hook, LinuxDevice, Mount, Spec } from '../oci/types';
+import type { Hook, LinuxDevice, Mount, Process, Spec } from '../oci/types';
 import { RLIMITS, isRlimitType } from '../oci/rlimits';
 import { capMask } from './capabilities';
 import { configError } from './errors';
 import { planMount, type PlannedMount, propagationFlags } from './mounts';
 import { PlanWriter, StructWriter } from './plan-writer';
-import { CLONE_FLAGS, MOUNT_KIND_BIND, Tag } from './protocol';
+import { CLONE_FLAGS, MOUNT_KIND_BIND, NS_PROC_NAMES, Tag } from './protocol';
 
-export interface CreatePlanContext {
+export interface CreatePlanContext extends ProcessContext {
   bundle: string;
   rootfs: string;
   fifoPath: string;
-  consoleSocket?: string;
-  preserveFds: number;
   noPivot: boolean;
-  /** Seccomp program already compiled, when the config has one. */
-  seccomp?: { program: Buffer; flags: number };
   /** Mounts the cgroup driver wants for a `cgroup` mount of config.json, if any. */
   cgroupMounts?: (m: Mount) => PlannedMount[];
 }
@@ -136,7 +132,30 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
   }
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.strings(Tag.SYSCTL, k, v);
 
-  // The process.
+  writeProcess(w, proc, ctx);
+  w.strings(Tag.FIFO, ctx.fifoPath);
+
+  const hooks = spec.hooks ?? {};
+  for (const h of hooks.createContainer ?? []) writeHook(w, Tag.HOOK_CREATE_CONTAINER, h);
+  for (const h of hooks.startContainer ?? []) writeHook(w, Tag.HOOK_START_CONTAINER, h);
+  const hasCreateHooks = [hooks.prestart, hooks.createRuntime, hooks.createContainer, hooks.startContainer].some((l) => l?.length);
+  if (hasCreateHooks) w.flag(Tag.RUNTIME_HOOKS);
+
+  return {
+    plan: w.finish(),
+    userns: newUserns ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : undefined,
+    hasCreateHooks,
+  };
+}
+
+export interface ProcessContext {
+  consoleSocket?: string;
+  preserveFds: number;
+  seccomp?: { program: Buffer; flags: number };
+}
+
+/** The process records, shared by the container's init and `exec`. */
+function writeProcess(w: PlanWriter, proc: Process, ctx: ProcessContext): void {
   for (const a of proc.args ?? []) w.strings(Tag.ARG, a);
   for (const e of proc.env ?? []) w.strings(Tag.ENV, e);
   w.strings(Tag.CWD, proc.cwd);
@@ -176,20 +195,23 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
     w.strings(Tag.CONSOLE_SOCKET, ctx.consoleSocket);
     if (proc.consoleSize) w.u32(Tag.CONSOLE_SIZE, proc.consoleSize.height, proc.consoleSize.width);
   }
-  w.strings(Tag.FIFO, ctx.fifoPath);
   if (ctx.preserveFds) w.u32(Tag.PRESERVE_FDS, ctx.preserveFds);
+}
 
-  const hooks = spec.hooks ?? {};
-  for (const h of hooks.createContainer ?? []) writeHook(w, Tag.HOOK_CREATE_CONTAINER, h);
-  for (const h of hooks.startContainer ?? []) writeHook(w, Tag.HOOK_START_CONTAINER, h);
-  const hasCreateHooks = [hooks.prestart, hooks.createRuntime, hooks.createContainer, hooks.startContainer].some((l) => l?.length);
-  if (hasCreateHooks) w.flag(Tag.RUNTIME_HOOKS);
+export interface ExecPlanContext extends ProcessContext {
+  /** Host pid of the container's init, whose namespaces the process joins. */
+  initPid: number;
+}
 
-  return {
-    plan: w.finish(),
-    userns: newUserns ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : undefined,
-    hasCreateHooks,
-  };
+/** Plan of `exec`: join every namespace of the container, then run `proc` in it. */
+export function buildExecPlan(spec: Spec, proc: Process, ctx: ExecPlanContext): Buffer {
+  const w = new PlanWriter();
+  w.u32(Tag.MODE, 1);
+  for (const ns of spec.linux?.namespaces ?? []) {
+    w.struct(Tag.NS_JOIN, u32(CLONE_FLAGS[ns.type]), `/proc/${ctx.initPid}/ns/${NS_PROC_NAMES[ns.type]}`);
+  }
+  writeProcess(w, proc, ctx);
+  return w.finish();
 }
 
 function writeMount(w: PlanWriter, p: PlannedMount): void {

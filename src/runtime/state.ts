@@ -2,6 +2,7 @@
 // under a per-container lock (flock on the container's directory).
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseJson, stringifyJson } from '../oci/json';
 import type { Spec } from '../oci/types';
 import { SkiffError, containerError } from './errors';
 import { native } from './native';
@@ -79,14 +80,15 @@ export class StateStore {
       throw e;
     }
     try {
-      return JSON.parse(text) as ContainerRecord;
+      return parseJson(text) as ContainerRecord;
     } catch {
       throw new SkiffError('state', 'ECORRUPT', `container ${id}: state.json is corrupt`);
     }
   }
 
   write(rec: ContainerRecord): void {
-    writeFileAtomic(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+    // stringifyJson: config.json may hold uint64 values (rlimits, seccomp masks) parsed as bigint.
+    writeFileAtomic(join(this.dir(rec.id), 'state.json'), stringifyJson(rec));
   }
 
   remove(id: string): void {
