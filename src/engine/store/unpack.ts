@@ -11,7 +11,25 @@
 // whatever its number of whiteouts. Their metadata is then applied from here like any entry.
 
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  promises as fsp,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -142,39 +160,34 @@ export async function unpackLayerStream(src: Readable, dest: string, opts: Unpac
     if (checkedDirs.has(rel)) return;
     await ensureDir(dirname(rel) === '.' ? '' : dirname(rel));
     const p = abs(rel);
-    let st;
-    try {
-      st = await fsp.lstat(p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    let st = lstatSync(p, { throwIfNoEntry: false });
     if (st && st.isSymbolicLink()) throw layerError(label, `entry path goes through the symlink "/${rel}"`);
     if (st && !st.isDirectory()) {
       if (specials.has(rel)) specials.delete(rel);
       await fsp.rm(p, { force: true });
       st = undefined;
     }
-    if (!st) await fsp.mkdir(p, { mode: 0o755 });
+    if (!st) mkdirSync(p, { mode: 0o755 });
     checkedDirs.add(rel);
   };
 
   const clear = async (rel: string) => {
     specials.delete(rel);
     const p = abs(rel);
-    const st = await fsp.lstat(p).catch(() => null);
+    const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) {
       await fsp.rm(p, { recursive: true, force: true });
       for (const d of [...checkedDirs]) if (d === rel || d.startsWith(rel + '/')) checkedDirs.delete(d);
       for (const d of [...dirMeta.keys()]) if (d === rel || d.startsWith(rel + '/')) dirMeta.delete(d);
     } else {
-      await fsp.unlink(p);
+      unlinkSync(p);
     }
   };
 
-  const applyMeta = async (p: string, m: Meta, isLink: boolean) => {
-    await fsp.lchown(p, m.uid, m.gid);
-    if (!isLink) await fsp.chmod(p, m.mode & 0o7777);
+  // Metadata calls are synchronous: they are short, and a trip through libuv's thread pool for
+  // each of them costs more than the call itself when a layer has thousands of small files.
+  const setXattrs = (p: string, m: Meta, isLink: boolean) => {
     for (const [k, v] of m.xattrs) {
       try {
         setAttributeSync(p, k, v);
@@ -183,7 +196,29 @@ export async function unpackLayerStream(src: Readable, dest: string, opts: Unpac
         if (!(isLink && k.startsWith('user.'))) throw layerError(label, `cannot set xattr ${k} on "${p.slice(dest.length)}": ${(err as Error).message}`);
       }
     }
-    await fsp.lutimes(p, m.mtime, m.mtime);
+  };
+  const applyMeta = async (p: string, m: Meta, isLink: boolean) => {
+    lchownSync(p, m.uid, m.gid);
+    if (!isLink) chmodSync(p, m.mode & 0o7777);
+    setXattrs(p, m, isLink);
+    lutimesSync(p, m.mtime, m.mtime);
+  };
+  const SMALL_FILE = 4 << 20;
+  const writeSmallFile = async (p: string, body: Readable, size: number, m: Meta) => {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+    const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fchownSync(fd, m.uid, m.gid);
+      fchmodSync(fd, m.mode & 0o7777);
+      setXattrs(p, m, false);
+      futimesSync(fd, m.mtime, m.mtime);
+    } finally {
+      closeSync(fd);
+    }
   };
 
   const onEntry = async (header: tarStream.Header, body: Readable): Promise<void> => {
@@ -223,9 +258,9 @@ export async function unpackLayerStream(src: Readable, dest: string, opts: Unpac
     const p = abs(rel);
     switch (header.type) {
       case 'directory': {
-        const st = await fsp.lstat(p).catch(() => null);
+        const st = lstatSync(p, { throwIfNoEntry: false });
         if (st && !st.isDirectory()) await clear(rel);
-        if (!st || !st.isDirectory()) await fsp.mkdir(p, { mode: 0o700 });
+        if (!st || !st.isDirectory()) mkdirSync(p, { mode: 0o700 });
         checkedDirs.add(rel);
         dirMeta.set(rel, meta);
         body.resume();
@@ -234,6 +269,10 @@ export async function unpackLayerStream(src: Readable, dest: string, opts: Unpac
       case 'file':
       case 'contiguous-file': {
         await clear(rel);
+        if ((header.size ?? 0) <= SMALL_FILE) {
+          await writeSmallFile(p, body, header.size ?? 0, meta);
+          return;
+        }
         await pipeline(body, createWriteStream(p, { flags: 'wx', mode: 0o600 }));
         await applyMeta(p, meta, false);
         return;
@@ -241,7 +280,7 @@ export async function unpackLayerStream(src: Readable, dest: string, opts: Unpac
       case 'symlink': {
         body.resume();
         await clear(rel);
-        await fsp.symlink(header.linkname ?? '', p);
+        symlinkSync(header.linkname ?? '', p);
         await applyMeta(p, meta, true);
         return;
       }
