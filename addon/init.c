@@ -85,6 +85,10 @@ struct hook_item {
 struct pair {
   const char *a, *b;
 };
+struct affinity {
+  const void *mask; /* cpu_set_t bytes; NULL: not set */
+  uint32_t len;
+};
 
 static struct {
   uint32_t mode;
@@ -139,7 +143,7 @@ static struct {
   const struct plan_sched *sched;
   int has_ioprio;
   int32_t ioprio_class, ioprio_prio;
-  const char *cpu_affinity;
+  struct affinity affinity_initial, affinity_final;
   const char *apparmor;
   const char *selinux;
   int detached_exec;
@@ -354,7 +358,13 @@ static void read_plan(void) {
     case T_PERSONALITY: P.has_personality = 1; P.personality = *(uint32_t *)v; break;
     case T_SCHED: P.sched = (const struct plan_sched *)v; break;
     case T_IOPRIO: P.has_ioprio = 1; P.ioprio_class = ((int32_t *)v)[0]; P.ioprio_prio = ((int32_t *)v)[1]; break;
-    case T_CPU_AFFINITY: P.cpu_affinity = v; break;
+    case T_CPU_AFFINITY: {
+      if (len < 8) fail(STEP_PLAN, EPROTO, "short cpu affinity record");
+      struct affinity *a = *(uint32_t *)v == 0 ? &P.affinity_initial : &P.affinity_final;
+      a->mask = v + 8;
+      a->len = len - 8;
+      break;
+    }
     case T_APPARMOR: P.apparmor = v; break;
     case T_SELINUX: P.selinux = v; break;
     case T_DETACHED_EXEC: P.detached_exec = 1; break;
@@ -880,11 +890,107 @@ static void set_user(void) {
   if (u->umask != UINT32_MAX) umask((mode_t)u->umask);
 }
 
+/* ---------- scheduling, affinity and LSM labels (process settings of runtime-spec 1.2+) ---------- */
+
+/* struct sched_attr of sched_setattr(2) (glibc has no wrapper). */
+struct sched_attr_v1 {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static void set_scheduling(void) {
+  if (P.sched) {
+    struct sched_attr_v1 a = {
+        .size = sizeof a,
+        .sched_policy = P.sched->policy,
+        .sched_flags = P.sched->flags,
+        .sched_nice = (int32_t)(int64_t)P.sched->nice,
+        .sched_priority = P.sched->priority,
+        .sched_runtime = P.sched->runtime,
+        .sched_deadline = P.sched->deadline,
+        .sched_period = P.sched->period,
+    };
+    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+      fail(STEP_SCHED, errno, "sched_setattr (policy %u, priority %u, nice %d)", a.sched_policy, a.sched_priority, a.sched_nice);
+  }
+  if (P.has_ioprio) {
+    /* IOPRIO_PRIO_VALUE(class, level) for IOPRIO_WHO_PROCESS, this process. */
+    int value = (P.ioprio_class << 13) | P.ioprio_prio;
+    if (syscall(SYS_ioprio_set, 1, 0, value) < 0)
+      fail(STEP_IOPRIO, errno, "ioprio_set (class %d, priority %d)", P.ioprio_class, P.ioprio_prio);
+  }
+}
+
+static void set_affinity(const struct affinity *a, const char *which) {
+  if (!a->mask) return;
+  if (syscall(SYS_sched_setaffinity, 0, a->len, a->mask) < 0) fail(STEP_AFFINITY, errno, "set execCPUAffinity.%s", which);
+}
+
+/*
+ * AppArmor profile and SELinux label of the process, both applied by the kernel at execve.
+ * The runtime refuses them before it starts the init when the host lacks the LSM (lsm.ts); the
+ * attr files are reached through the container's /proc.
+ */
+static void write_attr(const char *const *paths, const char *data, uint32_t step, const char *what) {
+  for (int i = 0; paths[i]; i++) {
+    int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && paths[i + 1]) continue;
+    if (fd < 0) fail(step, errno, "%s: open %s", what, paths[i]);
+    ssize_t w = write(fd, data, strlen(data));
+    int e = errno;
+    close(fd);
+    if (w < 0) fail(step, e, "%s", what);
+    return;
+  }
+}
+
+static void apply_lsm_labels(void) {
+  char buf[4200];
+  if (P.apparmor) {
+    static const char *const paths[] = {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec", NULL};
+    snprintf(buf, sizeof buf, "exec %s", P.apparmor);
+    write_attr(paths, buf, STEP_APPARMOR, "apply apparmor profile");
+  }
+  if (P.selinux) {
+    static const char *const paths[] = {"/proc/thread-self/attr/exec", NULL};
+    write_attr(paths, P.selinux, STEP_SELINUX, "set selinux exec label");
+  }
+}
+
+/* MSG_SECCOMP_FD: the listener fd to the parent as SCM_RIGHTS, then wait for MSG_SECCOMP_DONE. */
+static void send_listener_fd(int fd) {
+  if (sock_fd < 0) fail(STEP_SECCOMP, EPROTO, "seccomp listener fd: the runtime is no longer listening");
+  struct skiff_msg m = {.type = MSG_SECCOMP_FD};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t w;
+  do {
+    w = sendmsg(sock_fd, &msg, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) fail(STEP_SECCOMP, errno, "send seccomp listener fd to the runtime");
+  expect_msg(MSG_SECCOMP_DONE, NULL, 0);
+}
+
 static void load_seccomp(void) {
   if (!P.seccomp) return;
   struct sock_fprog prog = {.len = (unsigned short)P.seccomp_len, .filter = (struct sock_filter *)P.seccomp};
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, P.seccomp_flags, &prog);
   if (r < 0) fail(STEP_SECCOMP, errno, "load seccomp filter");
+  if (P.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+    /* r is the notify listener fd: the parent passes it on to listenerPath with the state. */
+    send_listener_fd((int)r);
+    close((int)r);
+  }
 }
 
 static void check_cwd(void) {
@@ -923,20 +1029,31 @@ static void prepare_process(void) {
   check_cwd();
   resolve_exec();
 
+  set_scheduling(); /* SCHED_FIFO/RR and IOPRIO_CLASS_RT need capabilities the process may not keep */
+  apply_lsm_labels(); /* before seccomp and while still privileged, as runc does */
   if (!P.no_new_privs) load_seccomp(); /* needs CAP_SYS_ADMIN: before the capabilities go */
   drop_bounding();
   set_user();
   set_caps();
   check_cwd(); /* again as the final user: the directory must still be reachable */
 
-}
-
-/* The last steps, right before execve: no_new_privs and seccomp (when it must come last). */
-static void __attribute__((noreturn)) exec_process(void) {
+  /*
+   * With no_new_privs, seccomp is loaded here, as the last step while the init socket is still
+   * open, and not right before execve: an SCMP_ACT_NOTIFY filter gives a listener fd that must
+   * reach the parent (MSG_SECCOMP_FD), and the socket is closed at MSG_CREATED (exec mode:
+   * MSG_EXECED). runc does the same (standard_init_linux.go: seccomp after syncParentReady but
+   * before the pipe is closed, before the wait on the exec fifo). What runs after it under the
+   * filter is small: the fifo open and write, startContainer hooks, close_range and execve.
+   */
   if (P.no_new_privs) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(STEP_NNP, errno, "set no_new_privs");
     load_seccomp();
   }
+}
+
+/* The last step: execCPUAffinity.final, then execve. */
+static void __attribute__((noreturn)) exec_process(void) {
+  set_affinity(&P.affinity_final, "final");
   execve(exec_path, P.args, P.env);
   fail(STEP_EXEC, errno, "exec %s", P.args[0]);
 }
@@ -1028,6 +1145,8 @@ static void stage2_exec(void) {
 }
 
 static void stage1(void) {
+  /* execCPUAffinity.initial: where the init does its work (final is set right before execve). */
+  set_affinity(&P.affinity_initial, "initial");
   /* exec: the console socket is a host path, unreachable once we are in the container. */
   if (P.mode == 1) connect_console();
   /* Open every namespace to join before joining any: paths may stop resolving afterwards. */

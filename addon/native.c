@@ -216,10 +216,18 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
     return NULL;
   }
   static char buf[sizeof(struct skiff_msg) + SKIFF_MSG_MAX];
+  /* A message may carry one fd (MSG_SECCOMP_FD): receive it close-on-exec, as .fd. */
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
   ssize_t n;
   do {
-    n = recv(fd, buf, sizeof buf, 0);
+    n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  int passed = -1;
+  for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+      memcpy(&passed, CMSG_DATA(c), sizeof passed);
   if (n < 0) {
     if (errno == ECONNRESET) n = 0;
     else return throw_errno(env, "receive from init", errno);
@@ -242,7 +250,62 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "err", num(env, m.err));
   napi_set_named_property(env, out, "value", num(env, (double)m.value));
   napi_set_named_property(env, out, "payload", payload);
+  if (passed >= 0) napi_set_named_property(env, out, "fd", num(env, passed));
   return out;
+}
+
+/*
+ * unixSendFd(path, fd, payload): connect to the SOCK_STREAM unix socket at `path` and send
+ * `payload` with `fd` as SCM_RIGHTS in one message, then close the connection (the seccomp
+ * listener fd and the container process state to listenerPath, runtime-spec "seccomp notify").
+ */
+static napi_value unix_send_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  char *path = get_str(env, argv[0]);
+  int32_t fd;
+  void *data = NULL;
+  size_t len = 0;
+  if (!path || get_i32(env, argv[1], &fd) || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    free(path);
+    napi_throw_type_error(env, NULL, "unixSendFd(path, fd, payload)");
+    return NULL;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  char what[600];
+  snprintf(what, sizeof what, "connect to %s", path);
+  if (strlen(path) >= sizeof addr.sun_path) {
+    free(path);
+    return throw_errno(env, what, ENAMETOOLONG);
+  }
+  strcpy(addr.sun_path, path);
+  free(path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket", errno);
+  if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int e = errno;
+    close(s);
+    return throw_errno(env, what, e);
+  }
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {.iov_base = data, .iov_len = len};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t w;
+  do {
+    w = sendmsg(s, &mh, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  int e = errno;
+  close(s);
+  snprintf(what, sizeof what, "send to %s", addr.sun_path);
+  if (w < 0) return throw_errno(env, what, e);
+  if ((size_t)w != len) return throw_errno(env, what, EMSGSIZE);
+  return NULL;
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
@@ -503,6 +566,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("flock", flock_),           FN("setSubreaper", set_subreaper), FN("pidfdOpen", pidfd_open_),
       FN("pidfdSignal", pidfd_signal), FN("waitPidSync", wait_pid_sync), FN("waitPid", wait_pid),
       FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),     FN("setWinsize", set_winsize),
+      FN("unixSendFd", unix_send_fd),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   skiff_bpf_init(env, exports);

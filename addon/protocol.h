@@ -21,8 +21,15 @@
  *    | MSG_CREATED        | init->parent | -                                   | ready, about to wait on the exec fifo   |
  *    | MSG_EXECED         | init->parent | -                                   | exec mode: about to execve (cloexec)    |
  *    | MSG_ERROR          | init->parent | step, err (errno), payload = detail | any failure; the init exits after it    |
+ *    | MSG_SECCOMP_FD     | init->parent | SCM_RIGHTS: the seccomp listener fd | filter loaded with NEW_LISTENER         |
+ *    | MSG_SECCOMP_DONE   | parent->init | -                                   | fd and state sent to listenerPath       |
  *
  *    The parent treats EOF before MSG_CREATED as a failure of the init.
+ *
+ *    Seccomp with SCMP_ACT_NOTIFY: the init loads the filter while the socket is still open (before
+ *    MSG_CREATED, or MSG_EXECED in exec mode), sends the listener fd with MSG_SECCOMP_FD and waits
+ *    for MSG_SECCOMP_DONE; the parent, which knows the container state, connects to listenerPath
+ *    and sends the state JSON with the fd (runtime-spec, "seccomp notify").
  *
  * 3. After MSG_CREATED the socket is closed. The init blocks opening the exec fifo for writing;
  *    `start` opens it for reading. The init writes "0" right before execve; failures after that
@@ -43,6 +50,8 @@ enum skiff_msg_type {
   MSG_CREATED = 6,
   MSG_EXECED = 7,
   MSG_ERROR = 8,
+  MSG_SECCOMP_FD = 9,
+  MSG_SECCOMP_DONE = 10,
 };
 
 struct skiff_msg {
@@ -133,7 +142,7 @@ enum skiff_tag {
   T_PERSONALITY,       /* u32 domain */
   T_SCHED,             /* struct plan_sched */
   T_IOPRIO,            /* i32 class, i32 priority */
-  T_CPU_AFFINITY,      /* string: cpu list for execCPUAffinity.final (e.g. "0-1,3") */
+  T_CPU_AFFINITY,      /* u32 0 initial / 1 final, u32 zero, cpu_set_t bytes (execCPUAffinity) */
   T_APPARMOR,          /* string profile */
   T_SELINUX,           /* string label */
   T_NOTIFY_SOCKET,     /* string: host path of NOTIFY_SOCKET to bind into the container */

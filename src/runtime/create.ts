@@ -12,6 +12,8 @@ import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
 import { native } from './native';
 import { buildCreatePlan } from './plan';
+import { cgroupMountPlanner } from './cgroup-mounts';
+import { sendSeccompListener } from './seccomp-notify';
 import { processStartTime } from './procfs';
 import { Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
@@ -59,6 +61,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
       noPivot: !!opts.noPivot,
+      cgroupMounts: cgroupMountPlanner(cg, spec),
       seccomp,
     });
 
@@ -103,6 +106,9 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
         runHooks('createRuntime', hooks.createRuntime, state('creating'));
         const payload = Buffer.from(`${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`);
         n.sendMsg(init.fd, Msg.HOOKS_DONE, 0, payload);
+      } else if (msg.type === Msg.SECCOMP_FD && msg.fd !== undefined) {
+        sendSeccompListener(spec, msg.fd, containerPid, state('creating'));
+        n.sendMsg(init.fd, Msg.SECCOMP_DONE, 0);
       } else if (msg.type === Msg.CREATED) {
         break;
       } else {

@@ -10,7 +10,8 @@ import { native } from './native';
 import { buildExecPlan } from './plan';
 import { Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
-import { writeFileAtomic } from './state';
+import { sendSeccompListener } from './seccomp-notify';
+import { ociState, writeFileAtomic } from './state';
 import { cgroupsOf, containerStatus } from './status';
 
 export interface ExecOptions {
@@ -73,6 +74,9 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
         if (msg.type === Msg.CHILD_PID) {
           pid = msg.value;
           n.waitPidSync(init.pid, false);
+        } else if (msg.type === Msg.SECCOMP_FD && msg.fd !== undefined) {
+          sendSeccompListener(rec.config, msg.fd, pid, ociState(rec, 'running'));
+          n.sendMsg(init.fd, Msg.SECCOMP_DONE, 0);
         } else if (msg.type === Msg.EXECED) {
           execed = true;
         } else {

@@ -9,6 +9,8 @@ export interface InitMessage {
   err: number;
   value: number;
   payload: Buffer;
+  /** An fd passed with the message (SCM_RIGHTS, close-on-exec): MSG_SECCOMP_FD. */
+  fd?: number;
 }
 
 export interface WaitStatus {
@@ -36,6 +38,8 @@ export interface Native {
   unixListen(path: string): number;
   unixAccept(fd: number, timeoutMs: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** Connect to a unix stream socket and send `payload` with `fd` (SCM_RIGHTS) in one message. */
+  unixSendFd(path: string, fd: number, payload: Buffer): void;
 }
 
 /** Where node-gyp put the build: <package>/build/Release, two levels above dist/ or src/runtime/. */

@@ -8,6 +8,7 @@ import { capMask } from './capabilities';
 import { configError } from './errors';
 import { planMount, type PlannedMount, propagationFlags } from './mounts';
 import { PlanWriter, StructWriter } from './plan-writer';
+import { writeExecCpuAffinity, writePersonality, writeProcessSettings } from './process-settings';
 import { CLONE_FLAGS, MOUNT_KIND_BIND, NS_PROC_NAMES, Tag } from './protocol';
 
 export interface CreatePlanContext extends ProcessContext {
@@ -133,6 +134,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.strings(Tag.SYSCTL, k, v);
 
   writeProcess(w, proc, ctx);
+  writePersonality(w, linux.personality);
   w.strings(Tag.FIFO, ctx.fifoPath);
 
   const hooks = spec.hooks ?? {};
@@ -184,6 +186,7 @@ function writeProcess(w: PlanWriter, proc: Process, ctx: ProcessContext): void {
       .done();
     w.struct(Tag.CAPS, head);
   }
+  writeProcessSettings(w, proc, '/process');
   if (proc.noNewPrivileges) w.flag(Tag.NO_NEW_PRIVS);
   if (proc.oomScoreAdj !== undefined) w.i32(Tag.OOM_SCORE_ADJ, proc.oomScoreAdj);
   if (ctx.seccomp) {
@@ -211,6 +214,8 @@ export function buildExecPlan(spec: Spec, proc: Process, ctx: ExecPlanContext): 
     w.struct(Tag.NS_JOIN, u32(CLONE_FLAGS[ns.type]), `/proc/${ctx.initPid}/ns/${NS_PROC_NAMES[ns.type]}`);
   }
   writeProcess(w, proc, ctx);
+  writePersonality(w, spec.linux?.personality);
+  writeExecCpuAffinity(w, proc, '/process');
   return w.finish();
 }
 

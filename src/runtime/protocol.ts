@@ -9,6 +9,8 @@ export const Msg = {
   CREATED: 6,
   EXECED: 7,
   ERROR: 8,
+  SECCOMP_FD: 9,
+  SECCOMP_DONE: 10,
 } as const;
 
 /** Index = enum skiff_step; what the init was doing, for error messages. */
