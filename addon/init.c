@@ -71,6 +71,8 @@
 struct mount_item {
   const struct plan_mount *m;
   const char *source, *dest, *fstype, *data;
+  const char *uidmap, *gidmap; /* MOUNT_EXTRA_IDMAP: maps of the user namespace to idmap with */
+  int tree;                    /* the detached, id-mapped tree (open_tree), or -1 */
 };
 struct device_item {
   const struct plan_device *d;
@@ -154,6 +156,7 @@ static struct {
 static int sock_fd = -1;   /* init socket, until MSG_CREATED */
 static int fifo_wr = -1;   /* exec fifo opened for writing, after `start` */
 static int rootfd = -1;    /* O_PATH fd of the rootfs, before pivot_root */
+static int fifo_fd = -1;   /* O_PATH fd of the exec fifo, from stage 1 until it is reopened */
 
 static void send_msg(uint32_t type, uint32_t step, int err, int64_t value, const void *payload, uint32_t len) {
   if (sock_fd < 0) return;
@@ -270,6 +273,12 @@ static void read_plan(void) {
       mi->dest = mi->source + strlen(mi->source) + 1;
       mi->fstype = mi->dest + strlen(mi->dest) + 1;
       mi->data = mi->fstype + strlen(mi->fstype) + 1;
+      mi->tree = -1;
+      if (mi->m->extra & MOUNT_EXTRA_IDMAP) {
+        mi->uidmap = mi->data + strlen(mi->data) + 1;
+        mi->gidmap = mi->uidmap + strlen(mi->uidmap) + 1;
+        if (mi->gidmap >= v + len) fail(STEP_PLAN, EPROTO, "truncated id-mapped mount record");
+      }
       break;
     }
     case T_DEVICE:
@@ -529,6 +538,84 @@ static int copy_tree(int src, int dst, int depth) {
 
 /* ---------- mounts ---------- */
 
+/* ---------- id-mapped mounts ---------- */
+
+/*
+ * A user namespace with the given maps, as an fd: a child unshares it and waits while we (still
+ * privileged in the parent namespace) write its maps and open /proc/CHILD/ns/user.
+ */
+static int make_userns(const char *uidmap, const char *gidmap, const char *dest) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) fail(STEP_MOUNT, errno, "id-mapped mount %s: pipe", dest);
+  pid_t c = fork();
+  if (c < 0) fail(STEP_MOUNT, errno, "id-mapped mount %s: fork", dest);
+  if (c == 0) {
+    close(p[0]);
+    char ok = unshare(CLONE_NEWUSER) == 0 ? '1' : '0';
+    if (write(p[1], &ok, 1) != 1) _exit(1);
+    for (;;) pause(); /* until the parent has what it needs and kills us */
+  }
+  close(p[1]);
+  char ok = '0';
+  ssize_t n;
+  do {
+    n = read(p[0], &ok, 1);
+  } while (n < 0 && errno == EINTR);
+  close(p[0]);
+  int fd = -1, err = 0;
+  const char *step = "unshare a user namespace";
+  char path[64];
+  if (n == 1 && ok == '1') {
+    step = "write its uid_map";
+    snprintf(path, sizeof path, "/proc/%d/uid_map", c);
+    int f = open(path, O_WRONLY | O_CLOEXEC);
+    if (f < 0 || write(f, uidmap, strlen(uidmap)) != (ssize_t)strlen(uidmap)) err = errno;
+    if (f >= 0) close(f);
+    if (!err) {
+      step = "write its gid_map";
+      snprintf(path, sizeof path, "/proc/%d/gid_map", c);
+      f = open(path, O_WRONLY | O_CLOEXEC);
+      if (f < 0 || write(f, gidmap, strlen(gidmap)) != (ssize_t)strlen(gidmap)) err = errno;
+      if (f >= 0) close(f);
+    }
+    if (!err) {
+      step = "open its user namespace";
+      snprintf(path, sizeof path, "/proc/%d/ns/user", c);
+      fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+    }
+  } else {
+    err = EPERM;
+  }
+  kill(c, SIGKILL);
+  while (waitpid(c, NULL, 0) < 0 && errno == EINTR) {}
+  if (fd < 0) fail(STEP_MOUNT, err, "id-mapped mount %s: %s", dest, step);
+  return fd;
+}
+
+/*
+ * Before any namespace is entered: clone each id-mapped bind source into a detached tree
+ * (open_tree OPEN_TREE_CLONE) and idmap it (mount_setattr MOUNT_ATTR_IDMAP). This needs
+ * CAP_SYS_ADMIN over the source filesystem, which the container's user namespace lacks; the
+ * detached tree is attached later, in the container's mount namespace, with move_mount.
+ */
+static void prepare_idmapped_mounts(void) {
+  for (int i = 0; i < P.nmounts; i++) {
+    struct mount_item *mi = &P.mounts[i];
+    if (!(mi->m->extra & MOUNT_EXTRA_IDMAP)) continue;
+    unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((mi->m->flags & MS_REC) ? AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, mi->source, tflags);
+    if (tree < 0) fail(STEP_MOUNT, errno, "id-mapped mount %s: clone %s", mi->dest, mi->source);
+    int userns = make_userns(mi->uidmap, mi->gidmap, mi->dest);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+    unsigned aflags = AT_EMPTY_PATH | ((mi->m->extra & MOUNT_EXTRA_IDMAP_RECURSIVE) ? AT_RECURSIVE : 0);
+    if (syscall(SYS_mount_setattr, tree, "", aflags, &attr, sizeof attr) < 0)
+      fail(STEP_MOUNT, errno, "id-mapped mount %s: idmap %s", mi->dest, mi->source);
+    close(userns);
+    mi->tree = tree;
+  }
+}
+
 static void do_mount(const struct mount_item *mi) {
   const struct plan_mount *m = mi->m;
   int is_bind = m->kind == MOUNT_KIND_BIND;
@@ -541,7 +628,11 @@ static void do_mount(const struct mount_item *mi) {
   if (m->extra & MOUNT_EXTRA_TMPCOPYUP) below = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
   const char *data = *mi->data ? mi->data : NULL;
-  if (is_bind) {
+  if (mi->tree >= 0) {
+    if (syscall(SYS_move_mount, mi->tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      fail(STEP_MOUNT, errno, "attach id-mapped mount of %s to %s", mi->source, mi->dest);
+    close(mi->tree);
+  } else if (is_bind) {
     unsigned long bflags = MS_BIND | (m->flags & MS_REC);
     if (mount(mi->source, tpath, NULL, bflags, NULL) < 0)
       fail(STEP_MOUNT, errno, "bind mount %s to %s", mi->source, mi->dest);
@@ -1079,12 +1170,7 @@ static void stage2(void) {
   if (P.setup_dev || P.ndevices || P.nsymlinks) make_devices();
 
   /* The exec fifo and the console socket live on the host: open them before pivot_root. */
-  int fifo_path = -1;
-  if (P.fifo) {
-    fifo_path = open(P.fifo, O_PATH | O_CLOEXEC);
-    if (fifo_path < 0) fail(STEP_FIFO, errno, "open exec fifo %s", P.fifo);
-  }
-  connect_console();
+  int fifo_path = fifo_fd; /* opened in stage 1, with the console socket */
 
   if (P.runtime_hooks) {
     /* The parent runs prestart/createRuntime hooks now, then sends the state for ours:
@@ -1148,7 +1234,18 @@ static void stage1(void) {
   /* execCPUAffinity.initial: where the init does its work (final is set right before execve). */
   set_affinity(&P.affinity_initial, "initial");
   /* exec: the console socket is a host path, unreachable once we are in the container. */
-  if (P.mode == 1) connect_console();
+  /*
+   * The exec fifo and the console socket are host paths: reach them now, with the caller's
+   * credentials, before any namespace is entered. In a user namespace the container's root may
+   * not search the state directory (a 0700 --root) or the console socket's; and exec mode joins
+   * the container's mount namespace, where the host paths do not resolve.
+   */
+  connect_console();
+  if (P.fifo) {
+    fifo_fd = open(P.fifo, O_PATH | O_CLOEXEC);
+    if (fifo_fd < 0) fail(STEP_FIFO, errno, "open exec fifo %s", P.fifo);
+  }
+  if (P.mode == 0) prepare_idmapped_mounts(); /* while still privileged on the host */
   /* Open every namespace to join before joining any: paths may stop resolving afterwards. */
   int nsfd[16];
   for (int i = 0; i < P.njoin; i++) {
@@ -1166,9 +1263,14 @@ static void stage1(void) {
 
   if (P.ns_new & CLONE_NEWUSER) {
     if (unshare(CLONE_NEWUSER) < 0) fail(STEP_UNSHARE, errno, "unshare user namespace");
-    /* The parent writes uid_map/gid_map: it has the rights in the parent namespace. */
+    /* The parent writes uid_map/gid_map: it has the rights in the parent namespace. A
+     * non-dumpable process's /proc/PID files belong to root, so an unprivileged parent (or
+     * newuidmap, which checks the owner) could not open them: be dumpable just while the maps are
+     * written, as runc's nsexec does. No process of the container exists yet. */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) fail(STEP_USERNS, errno, "set dumpable for the id maps");
     send_msg(MSG_USERNS_READY, 0, 0, 0, NULL, 0);
     expect_msg(MSG_USERNS_MAPPED, NULL, 0);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(STEP_USERNS, errno, "set non-dumpable");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(STEP_USERNS, errno, "become root in the user namespace");
   }
 

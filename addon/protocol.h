@@ -113,7 +113,7 @@ enum skiff_tag {
   T_ROOT_READONLY,     /* - */
   T_ROOT_PROPAGATION,  /* u32 MS_* propagation flags for the rootfs (rootfsPropagation) */
   T_NO_PIVOT,          /* - : chroot instead of pivot_root */
-  T_MOUNT,             /* struct plan_mount + strings source, destination, fstype, data */
+  T_MOUNT,             /* struct plan_mount + strings source, destination, fstype, data [, uid_map, gid_map] */
   T_DEVICE,            /* struct plan_device + string path (inside the container) */
   T_SYMLINK,           /* strings target, linkpath */
   T_MASK,              /* string path */
@@ -161,6 +161,9 @@ struct plan_mount {
 
 enum { MOUNT_KIND_NORMAL = 0, MOUNT_KIND_BIND = 1 };
 enum { MOUNT_EXTRA_TMPCOPYUP = 1, MOUNT_EXTRA_SOURCE_IS_FILE = 2, MOUNT_EXTRA_CGROUP = 4 };
+/* Id-mapped bind mount: two more strings follow data, the uid_map and gid_map text of the user
+ * namespace to idmap it with; RECURSIVE: every submount too (ridmap). */
+enum { MOUNT_EXTRA_IDMAP = 8, MOUNT_EXTRA_IDMAP_RECURSIVE = 16 };
 
 struct plan_device {
   uint32_t type; /* 'c', 'b', 'p' */

@@ -53,7 +53,7 @@ function int(name: string) {
 const program = new Command('skiff')
   .description(`An OCI runtime (runtime-spec ${SPEC_VERSION}) with runc's command line`)
   .version(`skiff version ${VERSION}\nspec: ${SPEC_VERSION}`, '-v, --version')
-  .option('--root <dir>', 'root directory for container state', '/run/skiff')
+  .option('--root <dir>', 'root directory for container state (default /run/skiff; $XDG_RUNTIME_DIR/skiff when not root)')
   .option('--log <file>', 'write log messages to this file (default: stderr)')
   .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
   .option('--debug', 'enable debug output')

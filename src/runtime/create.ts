@@ -1,6 +1,6 @@
 // `create`: build the container and leave its init blocked on the exec fifo.
 // Every step registers its undo; a failure runs them in reverse so nothing is left behind.
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseConfigFile } from '../oci/validate';
@@ -14,6 +14,7 @@ import { native } from './native';
 import { buildCreatePlan } from './plan';
 import { cgroupMountPlanner } from './cgroup-mounts';
 import { sendSeccompListener } from './seccomp-notify';
+import { isRootless, writeIdMaps } from './userns';
 import { processStartTime } from './procfs';
 import { Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
@@ -47,6 +48,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       id,
       cgroupsPath: spec.linux?.cgroupsPath,
       systemd: rt.systemdCgroup,
+      rootless: isRootless(),
       onWarning: (m: string) => rt.log.warn(m),
     });
     cg.create();
@@ -176,16 +178,6 @@ function checkRootfs(rootfs: string): void {
     throw configError('EROOTFS', `rootfs (${JSON.stringify(rootfs)}) does not exist`);
   }
   if (!st.isDirectory()) throw configError('EROOTFS', `rootfs (${JSON.stringify(rootfs)}) is not a directory`);
-}
-
-function writeIdMaps(pid: number, uid: { containerID: number; hostID: number; size: number }[], gid: typeof uid): void {
-  const text = (maps: typeof uid) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-  try {
-    if (uid.length) writeFileSync(`/proc/${pid}/uid_map`, text(uid));
-    if (gid.length) writeFileSync(`/proc/${pid}/gid_map`, text(gid));
-  } catch (e) {
-    throw new SkiffError('init', 'EUSERNS', `write user namespace id maps: ${(e as Error).message}`);
-  }
 }
 
 export async function compileSeccompFor(rt: Runtime, spec: Spec): Promise<{ program: Buffer; flags: number }> {

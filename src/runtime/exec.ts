@@ -11,6 +11,7 @@ import { buildExecPlan } from './plan';
 import { Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
 import { sendSeccompListener } from './seccomp-notify';
+import { isRootless } from './userns';
 import { ociState, writeFileAtomic } from './state';
 import { cgroupsOf, containerStatus } from './status';
 
@@ -127,6 +128,8 @@ function processFromFlags(base: Process, o: ExecOptions): Process {
 
 /** runc's --cgroup: "path" for every hierarchy, or "controller:path" for one v1 controller. */
 function joinCgroup(rt: Runtime, rec: Parameters<typeof cgroupsOf>[1], pid: number, sub?: string): void {
+  // Created without any cgroup (rootless, nothing delegated): there is nothing to join.
+  if (isRootless() && !Object.keys(rec.cgroupPaths ?? {}).length && !sub) return;
   const cg = cgroupsOf(rt, rec);
   if (!sub) return cg.addProcess(pid);
   const m = /^([^:/]+):(.+)$/.exec(sub);

@@ -80,10 +80,11 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
   if (ctx.noPivot) w.flag(Tag.NO_PIVOT);
 
   // Mounts, in order.
+  const containerMaps = newUserns ? { uid: linux.uidMappings ?? [], gid: linux.gidMappings ?? [] } : undefined;
   let devIsOurs = false;
   let hasDevPts = false;
   for (const [i, m] of (spec.mounts ?? []).entries()) {
-    const planned = m.type === 'cgroup' && ctx.cgroupMounts ? ctx.cgroupMounts(m) : [planMount(m, ctx.bundle, `/mounts/${i}`)];
+    const planned = m.type === 'cgroup' && ctx.cgroupMounts ? ctx.cgroupMounts(m) : [planMount(m, ctx.bundle, `/mounts/${i}`, containerMaps)];
     for (const p of planned) writeMount(w, p);
     if (m.destination === '/dev' || m.destination === '/dev/') devIsOurs = planned.every((p) => p.kind !== MOUNT_KIND_BIND);
     if (m.destination === '/dev/pts') hasDevPts = true;
@@ -228,7 +229,8 @@ function writeMount(w: PlanWriter, p: PlannedMount): void {
     .u32(p.kind)
     .u32(p.extra)
     .done();
-  w.struct(Tag.MOUNT, head, p.source, p.destination, p.fstype, p.data);
+  const idmap = p.idmap ? [p.idmap.uidMap, p.idmap.gidMap] : [];
+  w.struct(Tag.MOUNT, head, p.source, p.destination, p.fstype, p.data, ...idmap);
 }
 
 function writeHook(w: PlanWriter, tag: number, h: Hook): void {

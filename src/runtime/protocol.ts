@@ -72,6 +72,10 @@ export const Tag = {
 export const MOUNT_KIND_BIND = 1;
 export const MOUNT_EXTRA_TMPCOPYUP = 1;
 export const MOUNT_EXTRA_SOURCE_IS_FILE = 2;
+/** Id-mapped bind mount: the record carries uid_map and gid_map text after its four strings. */
+export const MOUNT_EXTRA_IDMAP = 8;
+/** ... and the idmapping applies to every submount (ridmap). */
+export const MOUNT_EXTRA_IDMAP_RECURSIVE = 16;
 
 /** Namespace type -> CLONE_NEW* flag. */
 export const CLONE_FLAGS: Record<string, number> = {

@@ -1,7 +1,8 @@
 // The runtime library's context: where state lives, how to log, which cgroup driver.
 import { appendFileSync } from 'node:fs';
 import { initPath } from './native';
-import { DEFAULT_ROOT, StateStore } from './state';
+import { StateStore } from './state';
+import { defaultStateRoot } from './userns';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -31,7 +32,7 @@ export interface Runtime {
 }
 
 export function openRuntime(opts: RuntimeOptions = {}): Runtime {
-  const root = opts.root ?? DEFAULT_ROOT;
+  const root = opts.root ?? defaultStateRoot();
   const log = makeLogger(opts);
   return {
     root,
