@@ -212,6 +212,106 @@ program
   );
 
 program
+  .command('update')
+  .description('update the resource limits of a container')
+  .argument('<container-id>')
+  .option('-r, --resources <file>', "linux.resources JSON to apply ('-' for stdin); the other flags are then ignored")
+  .option('--memory <size>', 'memory limit (bytes, or 64m, 1g; -1 for unlimited)')
+  .option('--memory-reservation <size>', 'memory soft limit')
+  .option('--memory-swap <size>', 'memory + swap limit; -1 for unlimited swap')
+  .addOption(new Option('--kernel-memory <size>', 'kernel memory limit (obsolete)').hideHelp())
+  .addOption(new Option('--kernel-memory-tcp <size>', 'kernel TCP buffer limit (obsolete)').hideHelp())
+  .option('--cpu-quota <us>', 'CFS quota: CPU time allowed per period, in microseconds')
+  .option('--cpu-period <us>', 'CFS period, in microseconds')
+  .option('--cpu-burst <us>', 'CFS burst, in microseconds')
+  .option('--cpu-share <n>', 'CPU shares (relative weight)')
+  .addOption(new Option('--cpu-shares <n>', 'same as --cpu-share').hideHelp())
+  .option('--cpu-rt-period <us>', 'realtime period, in microseconds')
+  .option('--cpu-rt-runtime <us>', 'realtime runtime per period, in microseconds')
+  .option('--cpu-idle <0|1>', 'SCHED_IDLE for the cgroup')
+  .option('--cpuset-cpus <list>', 'CPUs to run on (0-3,7)')
+  .option('--cpuset-mems <list>', 'memory nodes to use')
+  .option('--pids-limit <n>', 'maximum number of processes (-1: unlimited)')
+  .option('--blkio-weight <n>', 'block I/O weight (10-1000)')
+  .option('--l3-cache-schema <schema>', 'Intel RDT L3 cache schema (not supported)')
+  .option('--mem-bw-schema <schema>', 'Intel RDT memory bandwidth schema (not supported)')
+  .action(
+    action(async (id: string, o) => {
+      const u = await import('../runtime/update');
+      const rt = await runtime();
+      const resources = o.resources
+        ? u.resourcesFromDocument(o.resources)
+        : u.resourcesFromFlags({ ...o, cpuShare: o.cpuShare ?? o.cpuShares }, (m) => rt.log.warn(m));
+      u.update(rt, id, resources);
+    }),
+  );
+
+program
+  .command('ps')
+  .description('list the processes of a container')
+  .argument('<container-id>')
+  .argument('[ps-args...]', 'arguments for ps (default -ef), after --')
+  .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .passThroughOptions() // ps ID -- -o pid,comm
+  .action(
+    action(async (id: string, args: string[], o) => {
+      const ps = await import('../runtime/ps');
+      const psArgs = args[0] === '--' ? args.slice(1) : args;
+      if (o.format === 'json') {
+        if (psArgs.length) throw new Error('ps arguments cannot be used with --format json');
+        return void print(JSON.stringify(ps.containerPids(await runtime(), id)));
+      }
+      writeSync(1, ps.psTable(await runtime(), id, psArgs));
+    }),
+  );
+
+program
+  .command('pause')
+  .description('freeze every process of a running container')
+  .argument('<container-id>')
+  .action(
+    action(async (id: string) => {
+      const { pause } = await import('../runtime/pause');
+      pause(await runtime(), id);
+    }),
+  );
+
+program
+  .command('resume')
+  .description('thaw a paused container')
+  .argument('<container-id>')
+  .action(
+    action(async (id: string) => {
+      const { resume } = await import('../runtime/pause');
+      resume(await runtime(), id);
+    }),
+  );
+
+program
+  .command('events')
+  .description('print container events (stats, oom) as JSON lines until it stops')
+  .argument('<container-id>')
+  .option('--interval <duration>', 'time between stats events (Go duration: 5s, 500ms)', '5s')
+  .option('--stats', 'print the stats once and exit')
+  .action(
+    action(async (id: string, o) => {
+      const ev = await import('../runtime/events');
+      const rt = await runtime();
+      if (o.stats) return void print(JSON.stringify(ev.statsEvent(rt, id)));
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      try {
+        await ev.streamEvents(rt, id, { intervalMs: ev.parseDuration(o.interval), signal: stop.signal, onEvent: (e) => print(JSON.stringify(e)) });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // the reader left: not an error
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    }),
+  );
+
+program
   .command('delete')
   .description('delete a stopped container (or any, with --force)')
   .argument('<container-id>')

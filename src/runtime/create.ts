@@ -12,6 +12,7 @@ import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
 import { native } from './native';
 import { buildCreatePlan } from './plan';
+import { cgroupMountPlanner } from './cgroup-mounts';
 import { sendSeccompListener } from './seccomp-notify';
 import { isRootless, writeIdMaps } from './userns';
 import { processStartTime } from './procfs';
@@ -62,6 +63,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
       noPivot: !!opts.noPivot,
+      cgroupMounts: cgroupMountPlanner(cg, spec),
       seccomp,
     });
 

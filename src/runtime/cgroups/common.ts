@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import type { Disposable } from './types';
+import type { OomWatch } from './types';
 import { cgroupError, errnoOf } from './files';
 
 export function signalNumber(signal: NodeJS.Signals | number | string): number {
@@ -58,7 +58,7 @@ export function signalAll(m: Signallable, signal: NodeJS.Signals | number): void
  * Run `check` every `intervalMs` and, when `watchFile` is given, whenever inotify reports that file
  * modified (cgroup v2 notifies modifications of memory.events). Neither keeps the process alive.
  */
-export function pollWatcher(check: () => void, intervalMs: number, watchFile?: string): Disposable {
+export function pollWatcher(check: () => void, intervalMs: number, watchFile?: string): OomWatch {
   let disposed = false;
   const safeCheck = () => {
     if (disposed) return;
@@ -80,6 +80,7 @@ export function pollWatcher(check: () => void, intervalMs: number, watchFile?: s
     }
   }
   return {
+    check: safeCheck,
     dispose() {
       disposed = true;
       clearInterval(timer);

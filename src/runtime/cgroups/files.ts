@@ -203,25 +203,55 @@ export function removeCgroupDir(dir: string, deadline = Date.now() + 2000): void
   }
 }
 
-/** mkdir -p, returning the directories it created (outermost first), for undo on failure. */
+/**
+ * mkdir -p, returning the directories it created (outermost first), for undo on failure. A parent
+ * may vanish between the existence check and the mkdir (another container's destroy removing an
+ * empty shared parent, see removeEmptyParents): ENOENT starts the walk again, a few times.
+ */
 export function mkdirAll(dir: string): string[] {
-  const missing: string[] = [];
-  let cur = dir;
-  while (!fs.existsSync(cur)) {
-    missing.unshift(cur);
-    const parent = path.dirname(cur);
-    if (parent === cur) break;
-    cur = parent;
-  }
   const made: string[] = [];
-  for (const d of missing) {
+  for (let attempt = 0; ; attempt++) {
+    const missing: string[] = [];
+    let cur = dir;
+    while (!fs.existsSync(cur)) {
+      missing.unshift(cur);
+      const parent = path.dirname(cur);
+      if (parent === cur) break;
+      cur = parent;
+    }
+    let raced = false;
+    for (const d of missing) {
+      try {
+        fs.mkdirSync(d, 0o755);
+        made.push(d);
+      } catch (err) {
+        if (errnoOf(err) === 'EEXIST') continue;
+        if (errnoOf(err) === 'ENOENT' && attempt < 5) {
+          raced = true;
+          break;
+        }
+        throw cgroupError(errnoOf(err) ?? 'EIO', `failed to create cgroup ${d}: ${osReason(err)}`, err);
+      }
+    }
+    if (!raced) return made;
+  }
+}
+
+/**
+ * After a cgroup was removed: remove its ancestors inside `top` (skiff's parent cgroup, `/skiff` by
+ * default, created on demand by create), deepest first, while they are empty. `top` itself goes
+ * too. Other containers share these parents: EBUSY (the kernel's answer for a cgroup with children
+ * or processes), ENOTEMPTY, ENOENT (someone else removed it) or EACCES/EPERM end the walk quietly;
+ * a parent that is still used simply stays. `cgPath` and `top` are cgroup paths ("/skiff/a").
+ */
+export function removeEmptyParents(hierarchyRoot: string, cgPath: string, top: string): void {
+  const inside = (p: string) => p === top || p.startsWith(top === '/' ? '/' : top + '/');
+  if (top === '/' || !inside(cgPath)) return;
+  for (let p = path.posix.dirname(cgPath); inside(p); p = path.posix.dirname(p)) {
     try {
-      fs.mkdirSync(d, 0o755);
-      made.push(d);
-    } catch (err) {
-      if (errnoOf(err) === 'EEXIST') continue;
-      throw cgroupError(errnoOf(err) ?? 'EIO', `failed to create cgroup ${d}: ${osReason(err)}`, err);
+      fs.rmdirSync(path.join(hierarchyRoot, p));
+    } catch {
+      return; // in use (EBUSY/ENOTEMPTY), gone already (ENOENT) or not ours to remove
     }
   }
-  return made;
 }

@@ -16,12 +16,12 @@
 
 import { DEFAULT_CGROUP_ROOT, detectCgroupVersion, systemdRunning } from './detect';
 import { cgroupError } from './files';
-import { isSystemdPath, resolveCgroupPath } from './paths';
+import { DEFAULT_PARENT, cleanCgroupPath, isSystemdPath, resolveCgroupPath } from './paths';
 import type { CgroupManager, CgroupManagerOptions } from './types';
 import { CgroupV1Manager } from './v1';
 import { CgroupV2Manager } from './v2';
 
-export type { CgroupManager, CgroupManagerOptions, Disposable, LinuxResources, OomEvent, Stats } from './types';
+export type { CgroupManager, CgroupManagerOptions, Disposable, LinuxResources, OomEvent, OomWatch, Stats } from './types';
 export { cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2 } from './convert';
 export { DEFAULT_ALLOWED_DEVICES, emulateDeviceRules } from './devices';
 export { compileDeviceFilter, disassemble } from './devicefilter';
@@ -45,8 +45,10 @@ export function openCgroupManager(opts: CgroupManagerOptions): CgroupManager {
   const path = resolveCgroupPath({ id: opts.id, cgroupsPath: opts.cgroupsPath, parent: opts.parent });
   const warn = opts.onWarning ?? (() => {});
   const rootless = !!opts.rootless;
+  // The parent skiff creates on demand is removed again by destroy once empty (see removeEmptyParents).
+  const parent = cleanCgroupPath(opts.parent ?? DEFAULT_PARENT);
   if (detectCgroupVersion(root) === 2) {
-    return new CgroupV2Manager({ root, path, rootless, warn, bpf: opts.bpf, controllers: opts.controllers });
+    return new CgroupV2Manager({ root, path, rootless, warn, bpf: opts.bpf, controllers: opts.controllers, parent });
   }
-  return new CgroupV1Manager({ root, path, rootless, warn });
+  return new CgroupV1Manager({ root, path, rootless, warn, parent });
 }

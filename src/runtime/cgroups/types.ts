@@ -94,6 +94,11 @@ export interface Disposable {
   dispose(): void;
 }
 
+/** A running OOM watch: `check()` looks once more at once (e.g. when the container just exited). */
+export interface OomWatch extends Disposable {
+  check(): void;
+}
+
 export interface OomEvent {
   /** Total OOM kills counted by the kernel for this cgroup so far (0 when only under_oom is known). */
   oomKills: number;
@@ -155,7 +160,7 @@ export interface CgroupManager {
   killAll(signal: NodeJS.Signals | number): void;
   stats(): Stats;
   /** Call `onOom` each time the kernel reports an OOM in this cgroup, until disposed. */
-  oomEvents(onOom: (event: OomEvent) => void, opts?: OomWatchOptions): Disposable;
+  oomEvents(onOom: (event: OomEvent) => void, opts?: OomWatchOptions): OomWatch;
   /** rmdir the cgroup (and descendants) in every hierarchy, retrying EBUSY briefly; kills nothing. */
   destroy(): void;
   /** Whether the cgroup directory exists (in the first hierarchy for v1). */

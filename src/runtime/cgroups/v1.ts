@@ -21,12 +21,13 @@ import {
   readUint,
   readUintOptional,
   removeCgroupDir,
+  removeEmptyParents,
   subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 
 interface Hierarchy extends V1Hierarchy {
@@ -46,6 +47,8 @@ export interface V1Options {
   rootless: boolean;
   warn: (message: string) => void;
   hierarchies?: V1Hierarchy[];
+  /** skiff's parent cgroup ("/skiff"): destroy removes it, and parents below it, once empty. */
+  parent?: string;
 }
 
 export class CgroupV1Manager implements CgroupManager, Signallable {
@@ -55,9 +58,11 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
   private readonly hierarchies: Hierarchy[];
   private readonly rootless: boolean;
   private readonly onWarning: (message: string) => void;
+  private readonly parent?: string;
 
   constructor(opts: V1Options) {
     this.path = opts.path;
+    this.parent = opts.parent;
     this.rootless = opts.rootless;
     this.onWarning = opts.warn;
     const hs = opts.hierarchies ?? listV1Hierarchies(opts.root);
@@ -495,7 +500,7 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
    * interface (cgroup.event_control) would need native code and a thread; a 250 ms poll of one
    * small file is cheap and cannot miss a kill, since the counter only grows.
    */
-  oomEvents(onOom: (event: OomEvent) => void, opts: OomWatchOptions = {}): Disposable {
+  oomEvents(onOom: (event: OomEvent) => void, opts: OomWatchOptions = {}): OomWatch {
     const dir = this.need('memory', 'memory (OOM events)');
     const read = () => parseFlatKeyed(readCgroupFile(dir, 'memory.oom_control'));
     let prev = read();
@@ -523,6 +528,7 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
       }
     }
     if (errors.length) throw cgroupError('EBUSY', errors.join('; '));
+    if (this.parent) for (const h of this.active()) removeEmptyParents(h.mountpoint, this.path, this.parent);
   }
 
   exists(): boolean {

@@ -22,12 +22,13 @@ import {
   readUint,
   readUintOptional,
   removeCgroupDir,
+  removeEmptyParents,
   subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 import { constants } from 'node:os';
 
@@ -39,6 +40,8 @@ export interface V2Options {
   /** Controllers to enable down to the cgroup (default: all the root offers). */
   controllers?: string[];
   bpf?: BpfOps;
+  /** skiff's parent cgroup ("/skiff"): destroy removes it, and parents below it, once empty. */
+  parent?: string;
 }
 
 /** cgroup core files a `unified` entry must not touch: they move, kill or freeze processes. */
@@ -63,6 +66,7 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
   private readonly onWarning: (message: string) => void;
   private readonly wantControllers?: string[];
   private bpfOps?: BpfOps;
+  private readonly parent?: string;
   /** Rootless without a writable delegation: nothing is done. */
   private disabled = false;
 
@@ -74,6 +78,7 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
     this.onWarning = opts.warn;
     this.wantControllers = opts.controllers;
     this.bpfOps = opts.bpf;
+    this.parent = opts.parent;
   }
 
   warn(message: string): void {
@@ -405,7 +410,7 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
    * once; a poll backs it up in case a watch cannot be set. An event is reported whenever either
    * counter grows.
    */
-  oomEvents(onOom: (event: OomEvent) => void, opts: OomWatchOptions = {}): Disposable {
+  oomEvents(onOom: (event: OomEvent) => void, opts: OomWatchOptions = {}): OomWatch {
     if (!fileExists(this.dir, 'memory.events')) {
       throw cgroupError('ENOTSUP', `cannot watch OOM events: the memory controller is not available in ${this.dir}`);
     }
@@ -424,6 +429,7 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
 
   destroy(): void {
     removeCgroupDir(this.dir);
+    if (this.parent && !this.disabled) removeEmptyParents(this.root, this.path, this.parent);
   }
 
   exists(): boolean {
