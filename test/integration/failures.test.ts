@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Skiff, baseConfig, isRoot, makeBundle, mountsUnder, tmp } from '../helpers';
+import { Skiff, TEST_ROOTFS, baseConfig, isRoot, makeBundle, mountsUnder, tmp } from '../helpers';
 
 /** Processes whose cgroup names the container (the default cgroup path is /skiff/<id>). */
 function processesOf(id: string): number[] {
@@ -36,7 +36,10 @@ describe.skipIf(!isRoot)('failing create leaves nothing behind', () => {
   function expectFailure(cfgOrBundle: Record<string, any> | string, message: string | RegExp, cmd = 'create') {
     const id = `fail${n++}`;
     const bundle = typeof cfgOrBundle === 'string' ? cfgOrBundle : makeBundle(cfgOrBundle);
-    const before = mountsUnder(['/tmp', '/run/skiff', '/work']).length;
+    // The container's own mounts live in its mount namespace; what could leak onto the host are
+    // mounts of its rootfs, bundle or state (other test files mount under /tmp at the same time).
+    const watched = [TEST_ROOTFS, bundle, skiff.root];
+    const before = mountsUnder(watched).length;
     const r = skiff.run([cmd, '-b', bundle, id]);
     expect(r.status, r.stderr).not.toBe(0);
     const lines = r.stderr.trim().split('\n');
@@ -46,7 +49,7 @@ describe.skipIf(!isRoot)('failing create leaves nothing behind', () => {
     expect(existsSync(join(skiff.root, id)), 'state dir').toBe(false);
     expect(cgroupDirsOf(id), 'cgroups').toEqual([]);
     expect(processesOf(id), 'processes').toEqual([]);
-    expect(mountsUnder(['/tmp', '/run/skiff', '/work']).length, 'mounts').toBe(before);
+    expect(mountsUnder(watched).length, 'mounts').toBe(before);
   }
 
   it('missing rootfs', () => {
