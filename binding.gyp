@@ -11,6 +11,13 @@
       "sources": ["addon/init.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "ldflags": ["-static-libgcc"]
+    },
+    {
+      "target_name": "skiff-supervisor",
+      "type": "executable",
+      "sources": ["addon/supervisor.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "ldflags": ["-static"]
     }
   ]
 }

@@ -541,6 +541,39 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
   return num(env, c);
 }
 
+/* unixConnect(path) -> fd of a connected SOCK_STREAM unix socket (close-on-exec, blocking). A
+ * path too long for sun_path may be given as "/proc/self/fd/DIRFD/name". */
+static napi_value unix_connect(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  char *path = get_str(env, argv[0]);
+  if (!path) {
+    napi_throw_type_error(env, NULL, "unixConnect(path)");
+    return NULL;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  char what[600];
+  snprintf(what, sizeof what, "connect to %s", path);
+  if (strlen(path) >= sizeof addr.sun_path) {
+    free(path);
+    return throw_errno(env, what, ENAMETOOLONG);
+  }
+  strcpy(addr.sun_path, path);
+  free(path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket", errno);
+  int rc;
+  do {
+    rc = connect(s, (struct sockaddr *)&addr, sizeof addr);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int e = errno;
+    close(s);
+    return throw_errno(env, what, e);
+  }
+  return num(env, s);
+}
+
 /* setWinsize(fd, rows, cols): forward a terminal size to a pty master. */
 static napi_value set_winsize(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -566,7 +599,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("flock", flock_),           FN("setSubreaper", set_subreaper), FN("pidfdOpen", pidfd_open_),
       FN("pidfdSignal", pidfd_signal), FN("waitPidSync", wait_pid_sync), FN("waitPid", wait_pid),
       FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),     FN("setWinsize", set_winsize),
-      FN("unixSendFd", unix_send_fd),
+      FN("unixSendFd", unix_send_fd), FN("unixConnect", unix_connect),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   skiff_bpf_init(env, exports);

@@ -15,6 +15,7 @@ program
   .option('--config <dir>', 'directory of the Docker client config.json with registry credentials (env DOCKER_CONFIG)')
   .option('--insecure-registry <host>', 'allow plain HTTP and unverified TLS for this registry (repeatable; env DOCK_INSECURE_REGISTRIES)', collect, [])
   .option('--debug', 'print stack traces of errors')
+  .enablePositionalOptions()
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `dock: ${str.slice(7)}` : str) });
 
@@ -437,6 +438,650 @@ image
         log: o.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
       });
       process.stdout.write(`${r.id}\n`);
+    });
+  });
+
+// ---- containers ---------------------------------------------------------------------------------
+// The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.
+
+type Engine = import('../engine/containers/engine').Engine;
+
+async function withEngine<T>(fn: (e: Engine) => Promise<T>): Promise<T> {
+  const { openEngine } = await import('../engine/containers/engine');
+  const engine = await openEngine(globals().root, { debug: globals().debug });
+  try {
+    return await fn(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+const runFlags = (cmd: Command) =>
+  cmd
+    .option('--name <name>', 'name of the container')
+    .option('-i, --interactive', 'keep standard input open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
+    .option('-v, --volume <spec>', 'bind mount or volume: SRC:DST[:ro,rw,shared,...], NAME:DST, or DST (repeatable)', collect, [])
+    .option('--mount <spec>', 'type=bind|volume|tmpfs,source=...,target=...[,readonly] (repeatable)', collect, [])
+    .option('--tmpfs <spec>', 'tmpfs mount: DST[:OPTIONS] (repeatable)', collect, [])
+    .option('--volumes-from <container[:ro|rw]>', 'mount the volumes of another container (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid (and group) to run as')
+    .option('--entrypoint <cmd>', "override the image's entrypoint")
+    .option('-h, --hostname <name>', 'container host name')
+    .option('-m, --memory <bytes>', 'memory limit, e.g. 512m')
+    .option('--memory-swap <bytes>', 'memory plus swap limit; -1 for unlimited swap')
+    .option('--cpus <number>', 'number of CPUs, e.g. 0.5')
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--cpuset-cpus <list>', 'CPUs allowed, e.g. 0-1')
+    .option('--pids-limit <n>', 'process limit (-1 for unlimited)')
+    .option('--device <host[:ctr[:rwm]]>', 'add a host device (repeatable)', collect, [])
+    .option('--cap-add <cap>', 'add a capability (repeatable; ALL)', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability (repeatable; ALL)', collect, [])
+    .option('--privileged', 'all capabilities, all devices, no seccomp, writable /sys')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--security-opt <opt>', 'seccomp=FILE|unconfined, no-new-privileges (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'resource limit (repeatable)', collect, [])
+    .option('--init', "run an init inside the container that forwards signals and reaps processes")
+    .option('--restart <policy>', 'no, on-failure[:N], always, unless-stopped', 'no')
+    .option('--health-cmd <cmd>', 'command to check health (run with /bin/sh -c)')
+    .option('--health-interval <duration>', 'time between checks (default 30s)')
+    .option('--health-timeout <duration>', 'maximum time for one check (default 30s)')
+    .option('--health-retries <n>', 'consecutive failures before unhealthy (default 3)')
+    .option('--health-start-period <duration>', 'start-up time during which failures do not count')
+    .option('--no-healthcheck', "disable the image's health check")
+    .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--stop-signal <signal>', 'signal to stop the container (default SIGTERM)')
+    .option('--stop-timeout <seconds>', 'seconds to wait before SIGKILL on stop (default 10)')
+    .option('--network <mode>', 'none (default) or host', 'none')
+    .option('--log-opt <key=value>', 'json-file log options: max-size, max-file (repeatable)', collect, [])
+    .argument('<image>', 'image name or id')
+    .argument('[command...]', 'command and arguments')
+    .passThroughOptions();
+
+type RunOpts = import('../engine/containers/config').RunFlags & { healthcheck?: boolean; d?: boolean; detach?: boolean };
+
+function toFlags(o: RunOpts & Record<string, unknown>): import('../engine/containers/config').RunFlags {
+  return { ...o, noHealthcheck: o.healthcheck === false };
+}
+
+/** Foreground: attach (claiming the exit), start, wait, then handle the exit here. */
+async function runForeground(engine: Engine, doc: import('../engine/containers/types').ContainerDoc, opts: { stdin: boolean }): Promise<number> {
+  const { startContainer } = await import('../engine/containers/start');
+  const { attach } = await import('../engine/containers/attach');
+  const { handleExit } = await import('../engine/containers/exit');
+  const { containerDir } = await import('../engine/containers/paths');
+  const { kill: runtimeKill } = await import('../runtime/kill');
+  const { parseSignal } = await import('../runtime/signals');
+  const dir = containerDir(engine.paths, doc.Id);
+  let session: Promise<{ exitCode: number | null }> | undefined;
+  const started = await startContainer(engine, doc, {
+    beforeStart: () =>
+      new Promise<void>((ready, fail) => {
+        session = attach(dir, { stdin: opts.stdin, stdout: true, stderr: true, claim: true, tty: doc.Config.Tty, onReady: ready });
+        session.catch(fail);
+      }),
+  });
+  // --sig-proxy: our signals go to the container (with a tty, ^C reaches it through the terminal).
+  const proxy = (s: NodeJS.Signals) => {
+    try {
+      runtimeKill(engine.rt, doc.Id, parseSignal(s));
+    } catch {
+      /* not running */
+    }
+  };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  for (const s of sigs) process.on(s, proxy);
+  const r = await session!;
+  for (const s of sigs) process.off(s, proxy);
+  if (r.exitCode === null) return 0; // detached (ctrl-p ctrl-q): the container runs on
+  await handleExit(engine, doc.Id, started.State.Pid);
+  return r.exitCode;
+}
+
+const runCmd = (cmd: Command) =>
+  runFlags(cmd)
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--rm', 'remove the container when it exits')
+    .action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
+      const { createContainer } = await import('../engine/containers/create');
+      const { startContainer } = await import('../engine/containers/start');
+      await withEngine(async (engine) => {
+        const doc = await createContainer(engine, image, toFlags(o), command);
+        if (o.detach) {
+          await startContainer(engine, doc);
+          process.stdout.write(`${doc.Id}\n`);
+          return;
+        }
+        process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive });
+      });
+    });
+
+const createCmd = (cmd: Command) =>
+  runFlags(cmd).action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
+    const { createContainer } = await import('../engine/containers/create');
+    await withEngine(async (engine) => {
+      const doc = await createContainer(engine, image, { ...toFlags(o), detach: true }, command);
+      process.stdout.write(`${doc.Id}\n`);
+    });
+  });
+
+/** Runs `fn` for each named container, reporting errors one by one (Docker's multi-target verbs). */
+async function eachContainer(names: string[], fn: (e: Engine, d: import('../engine/containers/types').ContainerDoc, name: string) => Promise<void>): Promise<void> {
+  await withEngine(async (engine) => {
+    for (const n of names) {
+      try {
+        await fn(engine, engine.containers.find(n), n);
+      } catch (err) {
+        reportError(err);
+        process.exitCode = 1;
+      }
+    }
+  });
+}
+
+const startCmd = (cmd: Command) =>
+  cmd
+    .argument('<container...>', 'containers to start')
+    .option('-a, --attach', 'attach standard output and error and wait for the exit')
+    .option('-i, --interactive', "attach the container's standard input")
+    .action(async (names: string[], o: { attach?: boolean; interactive?: boolean }) => {
+      const { startContainer } = await import('../engine/containers/start');
+      if (o.attach || o.interactive) {
+        await withEngine(async (engine) => {
+          const doc = engine.containers.find(names[0]);
+          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive && doc.Config.OpenStdin });
+        });
+        return;
+      }
+      await eachContainer(names, async (engine, doc, name) => {
+        await startContainer(engine, doc);
+        process.stdout.write(`${name}\n`);
+      });
+    });
+
+const stopCmd = (cmd: Command, restart = false) =>
+  cmd
+    .argument('<container...>', 'containers')
+    .option('-t, --time <seconds>', 'seconds to wait before killing the container')
+    .option('-s, --signal <signal>', 'signal to send (default: the stop signal of the container)')
+    .action(async (names: string[], o: { time?: string; signal?: string }) => {
+      const { stopContainer, restartContainer } = await import('../engine/containers/stop');
+      const t = o.time === undefined ? undefined : Number(o.time);
+      if (t !== undefined && !Number.isInteger(t)) throw new (await import('../engine/containers/errors')).ContainerError('EUSAGE', `invalid value "${o.time}" for --time: an integer`);
+      await eachContainer(names, async (engine, doc, name) => {
+        const d = o.signal ? { ...doc, Config: { ...doc.Config, StopSignal: o.signal } } : doc;
+        if (restart) await restartContainer(engine, d, t);
+        else await stopContainer(engine, d, t);
+        process.stdout.write(`${name}\n`);
+      });
+    });
+
+const killCmd = (cmd: Command) =>
+  cmd
+    .argument('<container...>', 'containers')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .action(async (names: string[], o: { signal: string }) => {
+      const { killContainer } = await import('../engine/containers/stop');
+      await eachContainer(names, async (engine, doc, name) => {
+        killContainer(engine, doc, o.signal);
+        process.stdout.write(`${name}\n`);
+      });
+    });
+
+const rmCmd = (cmd: Command) =>
+  cmd
+    .argument('<container...>', 'containers')
+    .option('-f, --force', 'kill and remove a running container')
+    .option('-v, --volumes', 'remove the anonymous volumes of the container')
+    .action(async (names: string[], o: { force?: boolean; volumes?: boolean }) => {
+      const { removeContainer } = await import('../engine/containers/remove');
+      await eachContainer(names, async (engine, doc, name) => {
+        await removeContainer(engine, doc, { force: o.force, volumes: o.volumes });
+        process.stdout.write(`${name}\n`);
+      });
+    });
+
+const psCmd = (cmd: Command) =>
+  cmd
+    .option('-a, --all', 'show all containers (default: running ones)')
+    .option('-q, --quiet', 'only ids')
+    .option('-f, --filter <key=value>', 'filter: status, name, id, label, exited, ancestor, volume, health, network (repeatable)', collect, [])
+    .option('--format <template>', 'Go-template-like format, e.g. "{{.Names}} {{.Status}}" or "table {{.ID}}\\t{{.Names}}"')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-n, --last <n>', 'show the n last created containers (all states)')
+    .option('-l, --latest', 'show the latest created container (all states)')
+    .action(async (o: { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc: boolean; last?: string; latest?: boolean }) => {
+      const { psRows } = await import('../engine/containers/inspect');
+      await withEngine(async (engine) => {
+        const n = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
+        let rows = psRows(engine, { all: o.all || n !== undefined, filters: o.filter, noTrunc: !o.trunc });
+        if (n !== undefined && n >= 0) rows = rows.slice(0, n);
+        if (o.quiet) {
+          process.stdout.write(rows.map((r) => r.ID + '\n').join(''));
+          return;
+        }
+        const format = o.format ?? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+        const out = renderFormat(format, rows, { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', RunningFor: 'CREATED', CreatedAt: 'CREATED AT', Status: 'STATUS', State: 'STATE', Ports: 'PORTS', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS' });
+        process.stdout.write(out || (format.startsWith('table') ? renderFormat(format, [], {}) : ''));
+      });
+    });
+
+const logsCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .option('-f, --follow', 'follow the log output')
+    .option('-n, --tail <n>', 'number of lines from the end ("all")', 'all')
+    .option('--since <time>', 'from this time (timestamp, unix time, or duration ago like 10m)')
+    .option('--until <time>', 'up to this time')
+    .option('-t, --timestamps', 'show timestamps')
+    .action(async (name: string, o: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean }) => {
+      const { streamLogs } = await import('../engine/containers/logs');
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        await streamLogs(engine, doc, o);
+      });
+    });
+
+const execCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .argument('<command...>', 'command and arguments')
+    .option('-i, --interactive', 'keep standard input open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-d, --detach', 'run in the background')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('--privileged', 'all capabilities for this process')
+    .passThroughOptions()
+    .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean; detach?: boolean; env: string[]; user?: string; workdir?: string; privileged?: boolean }) => {
+      const { execInContainer } = await import('../engine/containers/exec');
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        process.exitCode = await execInContainer(engine, doc, command, o);
+      });
+    });
+
+const attachCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .option('--no-stdin', 'do not attach standard input')
+    .action(async (name: string, o: { stdin: boolean }) => {
+      const { attach } = await import('../engine/containers/attach');
+      const { containerDir } = await import('../engine/containers/paths');
+      const { liveState } = await import('../engine/containers/status');
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        const s = liveState(engine, doc).status;
+        if (s !== 'running' && s !== 'paused') throw new (await import('../engine/containers/errors')).ContainerError('ESTATE', `you cannot attach to a stopped container, start it first`);
+        const r = await attach(containerDir(engine.paths, doc.Id), { stdin: o.stdin && doc.Config.OpenStdin, stdout: true, stderr: true, tty: doc.Config.Tty });
+        if (r.exitCode !== null) process.exitCode = r.exitCode;
+      });
+    });
+
+const inspectContainersCmd = (cmd: Command, withImages: boolean) =>
+  cmd
+    .argument('<name...>', withImages ? 'containers or images' : 'containers')
+    .option('-f, --format <template>', 'format each result with a Go-template-like string')
+    .option('--type <type>', 'container or image (default: container, then image)')
+    .action(async (names: string[], o: { format?: string; type?: string }) => {
+      const { inspectContainer } = await import('../engine/containers/inspect');
+      const { inspectImage } = await import('../engine/images/inspect');
+      await withEngine(async (engine) => {
+        const docs: unknown[] = [];
+        for (const n of names) {
+          try {
+            if (o.type !== 'image') {
+              try {
+                docs.push(inspectContainer(engine, engine.containers.find(n)));
+                continue;
+              } catch (e) {
+                if (!withImages || o.type === 'container' || (e as { code?: string }).code !== 'ENOTFOUND') throw e;
+              }
+            }
+            docs.push(await inspectImage(engine.images, n));
+          } catch (err) {
+            reportError(withImages && (err as { code?: string }).code === 'ENOIMAGE' ? Object.assign(new Error(`no such object: ${n}`), { domain: 'container' }) : err);
+            process.exitCode = 1;
+          }
+        }
+        if (o.format) process.stdout.write(renderFormatDeep(o.format, docs as Array<Record<string, unknown>>));
+        else process.stdout.write(JSON.stringify(docs, null, 4) + '\n');
+      });
+    });
+
+/** --format for inspect: {{.State.Status}}, {{json .Config.Env}}, nested fields. */
+function renderFormatDeep(format: string, docs: Array<Record<string, unknown>>): string {
+  const tpl = format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  return docs
+    .map(
+      (d) =>
+        tpl.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, path: string) => {
+          let v: unknown = d;
+          for (const k of path.split('.').filter(Boolean)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+          if (json) return JSON.stringify(v ?? null);
+          return v === undefined || v === null ? '<no value>' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+        }) + '\n',
+    )
+    .join('');
+}
+
+const topCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .argument('[ps-options...]', 'options for ps (default -ef)')
+    .passThroughOptions()
+    .action(async (name: string, psArgs: string[]) => {
+      const { topContainer } = await import('../engine/containers/top');
+      await withEngine(async (engine) => {
+        const rows = topContainer(engine, engine.containers.find(name), psArgs);
+        process.stdout.write(columns(rows) + '\n');
+      });
+    });
+
+const statsCmd = (cmd: Command) =>
+  cmd
+    .argument('[container...]', 'containers (default: all running)')
+    .option('--no-stream', 'print one sample and exit')
+    .option('--format <template>', 'Go-template-like format')
+    .option('-a, --all', 'all containers (default: running ones)')
+    .action(async (names: string[], o: { stream: boolean; format?: string; all?: boolean }) => {
+      const { sampleStats } = await import('../engine/containers/top');
+      const { humanSize } = await import('../engine/images/inspect');
+      await withEngine(async (engine) => {
+        const docs = names.length ? names.map((n) => engine.containers.find(n)) : engine.containers.list();
+        const ncpu = (await import('node:os')).cpus().length;
+        let prev = new Map(docs.map((d) => [d.Id, sampleStats(engine, d)]));
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const rows: Array<Record<string, unknown>> = [];
+          const next = new Map<string, ReturnType<typeof sampleStats>>();
+          for (const d of docs) {
+            const s = sampleStats(engine, d);
+            next.set(d.Id, s);
+            const p = prev.get(d.Id);
+            if (!s && !o.all && !names.length) continue;
+            const cpu = s && p ? ((s.cpuNs - p.cpuNs) / (s.at - p.at)) * 100 : 0;
+            rows.push({
+              ID: d.Id.slice(0, 12),
+              Container: d.Id.slice(0, 12),
+              Name: d.Name,
+              CPUPerc: `${(s ? Math.max(0, cpu) : 0).toFixed(2)}%`,
+              MemUsage: s ? `${humanSize(s.memUsage)} / ${humanSize(s.memLimit)}` : '0B / 0B',
+              MemPerc: s && s.memLimit ? `${((s.memUsage / s.memLimit) * 100).toFixed(2)}%` : '0.00%',
+              NetIO: '0B / 0B',
+              BlockIO: s ? `${humanSize(s.blkRead)} / ${humanSize(s.blkWrite)}` : '0B / 0B',
+              PIDs: String(s?.pids ?? 0),
+              CPUs: ncpu,
+            });
+          }
+          const format = o.format ?? 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+          const text = renderFormat(format, rows, { ID: 'CONTAINER ID', Container: 'CONTAINER', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' });
+          if (o.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+          process.stdout.write(text);
+          if (!o.stream) return;
+          prev = next;
+        }
+      });
+    });
+
+const waitCmd = (cmd: Command) =>
+  cmd.argument('<container...>', 'containers').action(async (names: string[]) => {
+    const { waitContainer } = await import('../engine/containers/stop');
+    await eachContainer(names, async (engine, doc) => {
+      process.stdout.write(`${await waitContainer(engine, doc)}\n`);
+    });
+  });
+
+const pauseCmd = (cmd: Command, pause: boolean) =>
+  cmd.argument('<container...>', 'containers').action(async (names: string[]) => {
+    const { pauseContainer } = await import('../engine/containers/stop');
+    await eachContainer(names, async (engine, doc, name) => {
+      pauseContainer(engine, doc, pause);
+      process.stdout.write(`${name}\n`);
+    });
+  });
+
+const renameCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .argument('<new-name>', 'new name')
+    .action(async (name: string, newName: string) => {
+      const { ContainerError } = await import('../engine/containers/errors');
+      if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(newName)) throw new ContainerError('EUSAGE', `invalid container name "${newName}"`);
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        engine.containers.rename(doc.Id, newName.replace(/^\//, ''));
+      });
+    });
+
+const cpCmd = (cmd: Command) =>
+  cmd
+    .argument('<src>', 'CONTAINER:PATH, a host path, or - (a tar stream on standard input)')
+    .argument('<dest>', 'CONTAINER:PATH, a host path, or - (a tar stream on standard output)')
+    .action(async (src: string, dest: string) => {
+      const { copyFromContainer, copyToContainer } = await import('../engine/containers/copy');
+      const { ContainerError } = await import('../engine/containers/errors');
+      const { spawn } = await import('node:child_process');
+      const { existsSync, statSync } = await import('node:fs');
+      const path = await import('node:path');
+      const split = (s: string) => {
+        const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(.*)$/.exec(s);
+        return m && !s.startsWith('/') && !s.startsWith('.') ? { ctr: m[1], path: m[2] || '/' } : null;
+      };
+      const from = split(src);
+      const to = split(dest);
+      if (!!from === !!to) throw new ContainerError('EUSAGE', 'copying between containers or between host paths is not supported: one side must be CONTAINER:PATH');
+      await withEngine(async (engine) => {
+        if (from) {
+          const doc = engine.containers.find(from.ctr);
+          if (dest === '-') return copyFromContainer(engine, doc, from.path, process.stdout);
+          const target = path.resolve(dest);
+          const intoDir = existsSync(target) && statSync(target).isDirectory();
+          const dir = intoDir ? target : path.dirname(target);
+          if (!existsSync(dir)) throw new ContainerError('ENOTFOUND', `destination directory ${dir} does not exist`);
+          const args = ['-x', '-f', '-', '-C', dir];
+          const base = path.basename(from.path.replace(/\/+$/, '')) || '.';
+          if (!intoDir) args.push(`--transform=s,^${base.replace(/[,\\^$.*[\]]/g, '\\$&')},${path.basename(target).replace(/[,&\\]/g, '\\$&')},`);
+          const tar = spawn('tar', args, { stdio: ['pipe', 'inherit', 'inherit'] });
+          const done = new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
+          await copyFromContainer(engine, doc, from.path, tar.stdin!);
+          tar.stdin!.end();
+          if ((await done) !== 0) throw new ContainerError('EUSAGE', 'extracting the copy failed');
+          return;
+        }
+        const doc = engine.containers.find(to!.ctr);
+        if (src === '-') return copyToContainer(engine, doc, to!.path, process.stdin);
+        const abs = path.resolve(src);
+        if (!existsSync(abs)) throw new ContainerError('ENOTFOUND', `could not find the file ${src}`);
+        const tar = spawn('tar', ['-c', '-f', '-', '-C', path.dirname(abs), path.basename(abs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await copyToContainer(engine, doc, to!.path, tar.stdout!);
+      });
+    });
+
+const exportCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .option('-o, --output <file>', 'write to this file instead of standard output')
+    .action(async (name: string, o: { output?: string }) => {
+      const { exportContainer } = await import('../engine/containers/copy');
+      const { createWriteStream } = await import('node:fs');
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        const out = o.output ? createWriteStream(o.output) : process.stdout;
+        await exportContainer(engine, doc, out);
+        if (o.output) await new Promise((r) => (out as import('node:fs').WriteStream).end(r));
+      });
+    });
+
+runCmd(program.command('run').description('Create and start a container from an image'));
+createCmd(program.command('create').description('Create a container (start it with dock start)'));
+startCmd(program.command('start').description('Start containers'));
+stopCmd(program.command('stop').description('Stop containers: the stop signal, then SIGKILL after the timeout'));
+stopCmd(program.command('restart').description('Restart containers'), true);
+killCmd(program.command('kill').description('Send a signal to containers'));
+rmCmd(program.command('rm').description('Remove containers'));
+psCmd(program.command('ps').description('List containers'));
+logsCmd(program.command('logs').description("Show a container's logs"));
+execCmd(program.command('exec').description('Run a command in a running container'));
+attachCmd(program.command('attach').description("Attach to a running container's input and output"));
+inspectContainersCmd(program.command('inspect').description('Show the details of containers or images'), true);
+topCmd(program.command('top').description('Show the processes of a container'));
+statsCmd(program.command('stats').description('Show resource usage of containers'));
+waitCmd(program.command('wait').description('Wait for containers to stop and print their exit codes'));
+pauseCmd(program.command('pause').description('Freeze every process of containers'), true);
+pauseCmd(program.command('unpause').description('Thaw paused containers'), false);
+renameCmd(program.command('rename').description('Rename a container'));
+cpCmd(program.command('cp').description('Copy files between a container and the host (tar streams)'));
+exportCmd(program.command('export').description("Write a container's filesystem as a tar archive"));
+
+const container = program.command('container').description('Manage containers');
+runCmd(container.command('run').description('Create and start a container from an image'));
+createCmd(container.command('create').description('Create a container'));
+startCmd(container.command('start').description('Start containers'));
+stopCmd(container.command('stop').description('Stop containers'));
+stopCmd(container.command('restart').description('Restart containers'), true);
+killCmd(container.command('kill').description('Send a signal to containers'));
+rmCmd(container.command('rm').alias('remove').description('Remove containers'));
+psCmd(container.command('ls').alias('ps').alias('list').description('List containers'));
+logsCmd(container.command('logs').description("Show a container's logs"));
+execCmd(container.command('exec').description('Run a command in a running container'));
+attachCmd(container.command('attach').description("Attach to a running container's input and output"));
+inspectContainersCmd(container.command('inspect').description('Show the details of containers'), false);
+topCmd(container.command('top').description('Show the processes of a container'));
+statsCmd(container.command('stats').description('Show resource usage of containers'));
+waitCmd(container.command('wait').description('Wait for containers to stop'));
+pauseCmd(container.command('pause').description('Freeze containers'), true);
+pauseCmd(container.command('unpause').description('Thaw containers'), false);
+renameCmd(container.command('rename').description('Rename a container'));
+cpCmd(container.command('cp').description('Copy files between a container and the host'));
+exportCmd(container.command('export').description("Write a container's filesystem as a tar archive"));
+container
+  .command('prune')
+  .description('Remove all stopped containers')
+  .option('-f, --force', 'do not ask for confirmation (dock never asks)')
+  .action(async () => {
+    const { pruneContainers } = await import('../engine/containers/remove');
+    await withEngine(async (engine) => {
+      const ids = await pruneContainers(engine);
+      if (ids.length) process.stdout.write('Deleted Containers:\n' + ids.map((i) => i + '\n').join('') + '\n');
+      process.stdout.write(`Total reclaimed space: 0B\n`);
+    });
+  });
+// Run by the supervisor (not by hand): the exit command and the health check.
+container
+  .command('_exited', { hidden: true })
+  .argument('<id>')
+  .action(async (id: string) => {
+    const { handleExit } = await import('../engine/containers/exit');
+    await withEngine((engine) => handleExit(engine, id, Number(process.env.DOCK_EXITED_PID ?? 0)));
+  });
+container
+  .command('_health', { hidden: true })
+  .argument('<id>')
+  .action(async (id: string) => {
+    const { runHealthCheck } = await import('../engine/containers/health');
+    await withEngine(async (engine) => {
+      const doc = engine.containers.get(id);
+      if (doc) await runHealthCheck(engine, doc);
+    });
+  });
+
+// ---- volumes --------------------------------------------------------------------------------------
+
+const volume = program.command('volume').description('Manage volumes');
+volume
+  .command('create')
+  .description('Create a volume')
+  .argument('[name]', 'volume name (default: a random one)')
+  .option('-d, --driver <driver>', 'volume driver (local)', 'local')
+  .option('-o, --opt <key=value>', 'driver option (repeatable)', collect, [])
+  .option('--label <key=value>', 'label (repeatable)', collect, [])
+  .action(async (name: string | undefined, o: { driver: string; opt: string[]; label: string[] }) => {
+    const kv = (l: string[]) => Object.fromEntries(l.map((x) => [x.split('=')[0], x.split('=').slice(1).join('=')]));
+    await withEngine(async (engine) => {
+      const v = engine.volumes.create({ name, anonymous: false, driver: o.driver, labels: kv(o.label), options: kv(o.opt) });
+      process.stdout.write(`${v.Name}\n`);
+    });
+  });
+volume
+  .command('ls')
+  .alias('list')
+  .description('List volumes')
+  .option('-q, --quiet', 'only names')
+  .option('-f, --filter <key=value>', 'filter: dangling=true|false, name=..., label=... (repeatable)', collect, [])
+  .option('--format <template>', 'Go-template-like format')
+  .action(async (o: { quiet?: boolean; filter: string[]; format?: string }) => {
+    await withEngine(async (engine) => {
+      let vols = engine.volumes.list();
+      for (const f of o.filter) {
+        const [k, v] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
+        if (k === 'dangling') vols = vols.filter((x) => (engine.volumes.users(x.Name).length === 0) === (v === 'true' || v === '1'));
+        else if (k === 'name') vols = vols.filter((x) => x.Name.includes(v));
+        else if (k === 'label') vols = vols.filter((x) => (v.includes('=') ? x.Labels[v.split('=')[0]] === v.split('=')[1] : v in x.Labels));
+        else throw new (await import('../engine/containers/errors')).ContainerError('EUSAGE', `unsupported filter "${k}"`);
+      }
+      if (o.quiet) {
+        process.stdout.write(vols.map((v) => v.Name + '\n').join(''));
+        return;
+      }
+      const rows = vols.map((v) => ({ ...v, Labels: Object.entries(v.Labels).map(([a, b]) => `${a}=${b}`).join(',') }));
+      process.stdout.write(renderFormat(o.format ?? 'table {{.Driver}}\t{{.Name}}', rows, { Driver: 'DRIVER', Name: 'VOLUME NAME', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Scope: 'SCOPE' }) || (o.format ? '' : 'DRIVER    VOLUME NAME\n'));
+    });
+  });
+volume
+  .command('inspect')
+  .description('Show the details of volumes')
+  .argument('<name...>', 'volumes')
+  .option('-f, --format <template>', 'Go-template-like format')
+  .action(async (names: string[], o: { format?: string }) => {
+    await withEngine(async (engine) => {
+      const docs = [];
+      for (const n of names) {
+        try {
+          const { Anonymous: _a, ...v } = engine.volumes.find(n);
+          docs.push(v);
+        } catch (err) {
+          reportError(err);
+          process.exitCode = 1;
+        }
+      }
+      process.stdout.write(o.format ? renderFormatDeep(o.format, docs) : JSON.stringify(docs, null, 4) + '\n');
+    });
+  });
+volume
+  .command('rm')
+  .alias('remove')
+  .description('Remove volumes')
+  .argument('<name...>', 'volumes')
+  .option('-f, --force', 'no error for a missing volume')
+  .action(async (names: string[], o: { force?: boolean }) => {
+    await withEngine(async (engine) => {
+      for (const n of names) {
+        try {
+          engine.volumes.remove(n, { force: o.force });
+          process.stdout.write(`${n}\n`);
+        } catch (err) {
+          reportError(err);
+          process.exitCode = 1;
+        }
+      }
+    });
+  });
+volume
+  .command('prune')
+  .description('Remove unused anonymous volumes (with -a, every unused volume)')
+  .option('-a, --all', 'remove unused named volumes too')
+  .option('-f, --force', 'do not ask for confirmation (dock never asks)')
+  .action(async (o: { all?: boolean }) => {
+    const { humanSize } = await import('../engine/images/inspect');
+    await withEngine(async (engine) => {
+      const r = engine.volumes.prune({ all: o.all });
+      if (r.removed.length) process.stdout.write('Deleted Volumes:\n' + r.removed.map((n) => n + '\n').join('') + '\n');
+      process.stdout.write(`Total reclaimed space: ${humanSize(r.bytes)}\n`);
     });
   });
 

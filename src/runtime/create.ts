@@ -28,6 +28,11 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /**
+   * Start skiff-init somewhere else than as our child (dock: its supervisor spawns it, so that
+   * the container's init is reparented to the supervisor). That process reaps stage 1.
+   */
+  spawnInit?: (initPath: string, fdTarget: number, preserveFds: number) => { pid: number; fd: number };
 }
 
 export async function create(rt: Runtime, opts: CreateOptions): Promise<ContainerRecord> {
@@ -69,12 +74,13 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
 
     const preserve = opts.preserveFds ?? 0;
     const n = native();
-    const init = n.spawnInit(rt.initPath, 3 + preserve, preserve);
+    const init = opts.spawnInit ? opts.spawnInit(rt.initPath, 3 + preserve, preserve) : n.spawnInit(rt.initPath, 3 + preserve, preserve);
+    const ourChild = !opts.spawnInit;
     let containerPid = 0;
     undo.push(() => {
       // Kill whatever part of the init is alive, and reap what is ours.
       for (const pid of [containerPid, init.pid]) if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      try { n.waitPidSync(init.pid, false); } catch { /* already reaped */ }
+      if (ourChild) try { n.waitPidSync(init.pid, false); } catch { /* already reaped */ }
       n.close(init.fd);
     });
     cg.addProcess(init.pid);
@@ -101,7 +107,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
         n.sendMsg(init.fd, Msg.USERNS_MAPPED, 0);
       } else if (msg.type === Msg.CHILD_PID) {
         containerPid = msg.value;
-        n.waitPidSync(init.pid, false); // stage 1 exits after reporting
+        if (ourChild) n.waitPidSync(init.pid, false); // stage 1 exits after reporting
       } else if (msg.type === Msg.HOOKS) {
         const hooks = spec.hooks ?? {};
         runHooks('prestart', hooks.prestart, state('creating'));

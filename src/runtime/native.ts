@@ -40,6 +40,8 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** Connect to a unix stream socket and send `payload` with `fd` (SCM_RIGHTS) in one message. */
   unixSendFd(path: string, fd: number, payload: Buffer): void;
+  /** Connect to a unix stream socket; returns the fd (blocking, close-on-exec). */
+  unixConnect(path: string): number;
 }
 
 /** Where node-gyp put the build: <package>/build/Release, two levels above dist/ or src/runtime/. */
@@ -60,6 +62,11 @@ export function native(): Native {
 
 export function initPath(): string {
   return join(buildDir(), 'skiff-init');
+}
+
+/** dock's per-container supervisor (addon/supervisor.c), built beside skiff-init. */
+export function supervisorPath(): string {
+  return join(buildDir(), 'skiff-supervisor');
 }
 
 /* ---- eBPF for the cgroup v2 device controller (addon/bpf.c; owned by the cgroups library) ---- */

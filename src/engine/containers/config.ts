@@ -1,0 +1,328 @@
+// `dock run`/`create` flags merged with the image's config the way Docker does it (moby's
+// daemon/create.go and runconfig/opts): flags win, lists (Env, Labels, Volumes) merge by key,
+// --entrypoint drops the image's Cmd unless a command is given.
+
+import { readFileSync } from 'node:fs';
+import type { ImageConfig } from '../registry/manifest';
+import { ContainerError, usage } from './errors';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../volumes/mounts';
+import type { ContainerConfig, DeviceMapping, HealthConfig, HostConfig, MountRequest, RestartPolicy, Ulimit } from './types';
+
+/** What the CLI collected; every value still a string as typed. */
+export interface RunFlags {
+  name?: string;
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  rm?: boolean;
+  env?: string[];
+  envFile?: string[];
+  volume?: string[];
+  mount?: string[];
+  tmpfs?: string[];
+  volumesFrom?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+  device?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  readOnly?: boolean;
+  securityOpt?: string[];
+  ulimit?: string[];
+  init?: boolean;
+  restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  noHealthcheck?: boolean;
+  label?: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
+  network?: string;
+  logOpt?: string[];
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** Docker's RAMInBytes: "512m", "1g", "1024", "1.5g"; units in powers of 1024. */
+export function parseBytes(v: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*$/i.exec(v);
+  if (!m) throw usage(`invalid value "${v}" for ${flag}: want a size such as 512m or 1g`);
+  return Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+}
+
+/** Go's time.ParseDuration subset: "1h2m3.5s", "300ms", "10us"; returns nanoseconds. */
+export function parseDuration(v: string, flag: string): number {
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const s = v.trim();
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) {
+    total += Number(m[1]) * unit[m[2]];
+    pos = re.lastIndex;
+  }
+  if (pos !== s.length || s.length === 0) throw usage(`invalid duration "${v}" for ${flag}: want e.g. 30s, 1m30s, 500ms`);
+  return Math.round(total);
+}
+
+function parseIntFlag(v: string, flag: string, min = -Infinity): number {
+  if (!/^-?\d+$/.test(v.trim())) throw usage(`invalid value "${v}" for ${flag}: not an integer`);
+  const n = Number(v);
+  if (n < min) throw usage(`invalid value "${v}" for ${flag}: must be at least ${min}`);
+  return n;
+}
+
+export function parseRestart(v: string | undefined): RestartPolicy {
+  if (!v || v === 'no') return { Name: 'no', MaximumRetryCount: 0 };
+  const [name, count] = v.split(':', 2);
+  if (name === 'always' || name === 'unless-stopped') {
+    if (count !== undefined) throw usage(`invalid restart policy "${v}": maximum retry count cannot be used with ${name}`);
+    return { Name: name, MaximumRetryCount: 0 };
+  }
+  if (name === 'on-failure') return { Name: 'on-failure', MaximumRetryCount: count === undefined ? 0 : parseIntFlag(count, '--restart', 0) };
+  throw usage(`invalid restart policy "${v}": want no, always, unless-stopped or on-failure[:N]`);
+}
+
+export function parseUlimit(v: string): Ulimit {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v.trim());
+  if (!m) throw usage(`invalid ulimit "${v}": want name=soft[:hard], e.g. nofile=1024:2048`);
+  const known = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as'];
+  if (!known.includes(m[1])) throw usage(`invalid ulimit "${v}": unknown resource ${m[1]}`);
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (soft > hard && hard !== -1) throw usage(`invalid ulimit "${v}": soft limit ${soft} is above the hard limit ${hard}`);
+  return { Name: m[1], Soft: soft, Hard: hard };
+}
+
+export function parseDevice(v: string): DeviceMapping {
+  const parts = v.split(':');
+  const host = parts[0];
+  let inCtr = host;
+  let perms = 'rwm';
+  if (parts.length === 2) {
+    if (/^[rwm]+$/.test(parts[1])) perms = parts[1];
+    else inCtr = parts[1];
+  } else if (parts.length === 3) {
+    inCtr = parts[1];
+    perms = parts[2];
+  } else if (parts.length > 3) throw usage(`invalid device "${v}": want HOST[:CONTAINER][:PERMISSIONS]`);
+  if (!host.startsWith('/') || !inCtr.startsWith('/')) throw usage(`invalid device "${v}": paths must be absolute`);
+  if (!/^[rwm]+$/.test(perms)) throw usage(`invalid device "${v}": permissions are a combination of r, w and m`);
+  return { PathOnHost: host, PathInContainer: inCtr, CgroupPermissions: perms };
+}
+
+/** "KEY=VALUE" stays; "KEY" takes the value from dock's environment, or is dropped (Docker). */
+function envEntry(e: string, out: string[]): void {
+  if (e.includes('=')) {
+    if (e.startsWith('=')) throw usage(`invalid environment variable "${e}": empty name`);
+    out.push(e);
+  } else if (e && process.env[e] !== undefined) out.push(`${e}=${process.env[e]}`);
+}
+
+export function readEnvFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw usage(`cannot read env file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) continue;
+    envEntry(line, out);
+  }
+  return out;
+}
+
+/** Merges by variable name: later entries replace earlier ones in place (Docker's ReplaceOrAppendEnvValues). */
+export function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  const idx = new Map(out.map((e, i) => [e.split('=')[0], i]));
+  for (const e of extra) {
+    const k = e.split('=')[0];
+    const i = idx.get(k);
+    if (i === undefined) {
+      idx.set(k, out.length);
+      out.push(e);
+    } else out[i] = e;
+  }
+  return out;
+}
+
+function parseLabels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    if (i === 0) throw usage(`invalid label "${l}": empty key`);
+    if (i < 0) out[l] = '';
+    else out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+function normalizeCaps(list: string[], flag: string): string[] {
+  return list.map((c) => {
+    const u = c.trim().toUpperCase();
+    if (u === 'ALL') return 'ALL';
+    if (!/^(CAP_)?[A-Z_]+$/.test(u)) throw usage(`invalid capability "${c}" for ${flag}`);
+    return u.startsWith('CAP_') ? u : `CAP_${u}`;
+  });
+}
+
+export interface BuiltConfig {
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+}
+
+/** The container's Config and HostConfig from the image, the flags and the command line. */
+export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, command: string[]): BuiltConfig {
+  const ic = image.config ?? {};
+  let entrypoint: string[] | null = ic.Entrypoint?.length ? [...ic.Entrypoint] : null;
+  let cmd: string[] | null = ic.Cmd?.length ? [...ic.Cmd] : null;
+  if (f.entrypoint !== undefined) {
+    entrypoint = f.entrypoint === '' ? null : [f.entrypoint];
+    cmd = null; // Docker: a new entrypoint resets the image's Cmd
+  }
+  if (command.length) cmd = [...command];
+  if (!entrypoint?.length && !cmd?.length) throw new ContainerError('ENOCMD', 'no command specified: the image has no Cmd or Entrypoint and none was given');
+
+  const env: string[] = [];
+  for (const file of f.envFile ?? []) env.push(...readEnvFile(file));
+  for (const e of f.env ?? []) envEntry(e, env);
+
+  let health: HealthConfig | undefined = ic.Healthcheck as HealthConfig | undefined;
+  if (f.noHealthcheck) {
+    if (f.healthCmd) throw usage('--no-healthcheck conflicts with --health-* options');
+    health = { Test: ['NONE'] };
+  } else if (f.healthCmd || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod) {
+    health = { ...(health ?? { Test: [] }) };
+    if (f.healthCmd) health.Test = ['CMD-SHELL', f.healthCmd];
+    if (!health.Test?.length) throw usage('--health-* options need a health check: give --health-cmd (the image has none)');
+    if (f.healthInterval) health.Interval = positiveDuration(f.healthInterval, '--health-interval');
+    if (f.healthTimeout) health.Timeout = positiveDuration(f.healthTimeout, '--health-timeout');
+    if (f.healthStartPeriod) health.StartPeriod = parseDuration(f.healthStartPeriod, '--health-start-period');
+    if (f.healthRetries) health.Retries = parseIntFlag(f.healthRetries, '--health-retries', 0);
+  }
+
+  const tty = !!f.tty;
+  const config: ContainerConfig = {
+    Hostname: f.hostname ?? '',
+    Domainname: '',
+    User: f.user ?? ic.User ?? '',
+    AttachStdin: !!f.interactive && !f.detach,
+    AttachStdout: !f.detach,
+    AttachStderr: !f.detach,
+    Tty: tty,
+    OpenStdin: !!f.interactive,
+    StdinOnce: !!f.interactive && !f.detach,
+    Env: mergeEnv(ic.Env ?? [], env),
+    Cmd: cmd,
+    Entrypoint: entrypoint,
+    Image: imageName,
+    Volumes: ic.Volumes && Object.keys(ic.Volumes).length ? { ...ic.Volumes } : null,
+    WorkingDir: f.workdir ?? ic.WorkingDir ?? '',
+    Labels: { ...(ic.Labels ?? {}), ...parseLabels(f.label ?? []) },
+    StopSignal: f.stopSignal ?? ic.StopSignal,
+    ...(f.stopTimeout !== undefined ? { StopTimeout: parseIntFlag(f.stopTimeout, '--stop-timeout', -1) } : {}),
+    ...(health ? { Healthcheck: health } : {}),
+  };
+  if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw usage(`the working directory "${config.WorkingDir}" is invalid: it needs to be an absolute path`);
+
+  const mounts: MountRequest[] = [];
+  for (const v of f.volume ?? []) mounts.push(parseVolumeFlag(v));
+  for (const m of f.mount ?? []) mounts.push(parseMountFlag(m));
+  const tmpfs: Record<string, string> = {};
+  for (const t of f.tmpfs ?? []) {
+    const req = parseTmpfsFlag(t);
+    tmpfs[req.Target] = req.TmpfsOptions ?? '';
+  }
+  const seen = new Set<string>();
+  for (const t of [...mounts.map((m) => m.Target), ...Object.keys(tmpfs)]) {
+    if (seen.has(t)) throw usage(`duplicate mount point: ${t}`);
+    seen.add(t);
+  }
+
+  const network = f.network ?? 'none';
+  if (network !== 'none' && network !== 'host') {
+    throw usage(`network "${network}" is not supported yet: use --network none or --network host`);
+  }
+  const securityOpt = f.securityOpt ?? [];
+  for (const s of securityOpt) {
+    if (s === 'no-new-privileges' || s === 'no-new-privileges:true' || s === 'no-new-privileges=true' || s === 'no-new-privileges:false' || s === 'no-new-privileges=false') continue;
+    if (/^seccomp[=:]/.test(s)) continue;
+    if (/^(apparmor|label)[=:]/.test(s)) continue;
+    throw usage(`invalid --security-opt "${s}": want seccomp=PROFILE|unconfined or no-new-privileges`);
+  }
+
+  let memory = f.memory ? parseBytes(f.memory, '--memory') : 0;
+  if (memory && memory < 6 * 1024 * 1024) throw usage(`minimum memory limit allowed is 6MB (got ${f.memory})`);
+  let memorySwap = 0;
+  if (f.memorySwap) memorySwap = f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap, '--memory-swap');
+  if (memorySwap > 0 && !memory) throw usage('you should always set --memory with --memory-swap');
+  if (memorySwap > 0 && memorySwap < memory) throw usage('--memory-swap must be larger than --memory (it is memory plus swap)');
+  if (!f.memory) memory = 0;
+  let nanoCpus = 0;
+  if (f.cpus !== undefined) {
+    const c = Number(f.cpus);
+    if (!Number.isFinite(c) || c <= 0) throw usage(`invalid value "${f.cpus}" for --cpus: a positive number of CPUs, e.g. 0.5`);
+    nanoCpus = Math.round(c * 1e9);
+  }
+  if (f.cpusetCpus !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(f.cpusetCpus)) throw usage(`invalid value "${f.cpusetCpus}" for --cpuset-cpus: e.g. 0-1 or 0,1`);
+
+  const logConfig: Record<string, string> = {};
+  for (const o of f.logOpt ?? []) {
+    const [k, v] = o.split('=', 2);
+    if (k === 'max-size') parseBytes(v ?? '', '--log-opt max-size');
+    else if (k === 'max-file') parseIntFlag(v ?? '', '--log-opt max-file', 1);
+    else throw usage(`unknown log option "${k}": json-file takes max-size and max-file`);
+    logConfig[k] = v;
+  }
+
+  const hostConfig: HostConfig = {
+    Binds: f.volume ?? [],
+    Mounts: mounts,
+    Tmpfs: tmpfs,
+    VolumesFrom: f.volumesFrom ?? [],
+    NetworkMode: network,
+    RestartPolicy: parseRestart(f.restart),
+    AutoRemove: !!f.rm,
+    Privileged: !!f.privileged,
+    ReadonlyRootfs: !!f.readOnly,
+    CapAdd: normalizeCaps(f.capAdd ?? [], '--cap-add'),
+    CapDrop: normalizeCaps(f.capDrop ?? [], '--cap-drop'),
+    SecurityOpt: securityOpt,
+    Ulimits: (f.ulimit ?? []).map(parseUlimit),
+    Init: !!f.init,
+    Memory: memory,
+    MemorySwap: memorySwap,
+    NanoCpus: nanoCpus,
+    CpuShares: f.cpuShares !== undefined ? parseIntFlag(f.cpuShares, '--cpu-shares', 0) : 0,
+    CpusetCpus: f.cpusetCpus ?? '',
+    PidsLimit: f.pidsLimit !== undefined ? parseIntFlag(f.pidsLimit, '--pids-limit', -1) : 0,
+    Devices: (f.device ?? []).map(parseDevice),
+    LogConfig: { Type: 'json-file', Config: logConfig },
+  };
+  if (hostConfig.AutoRemove && hostConfig.RestartPolicy.Name !== 'no') throw usage('conflicting options: --restart and --rm');
+  return { config, hostConfig };
+}
+
+function positiveDuration(v: string, flag: string): number {
+  const ns = parseDuration(v, flag);
+  if (ns < 1e6) throw usage(`${flag} cannot be less than 1ms`);
+  return ns;
+}

@@ -1,0 +1,149 @@
+// `dock inspect` documents and `dock ps` rows, shaped like Docker's.
+
+import { join } from 'node:path';
+import type { Engine } from './engine';
+import { ContainerError } from './errors';
+import { containerDir } from './paths';
+import { type LiveState, liveState } from './status';
+import type { ContainerDoc } from './types';
+
+export function inspectContainer(engine: Engine, doc: ContainerDoc) {
+  const live = liveState(engine, doc);
+  const dir = containerDir(engine.paths, doc.Id);
+  const args = [...(doc.Config.Entrypoint ?? []), ...(doc.Config.Cmd ?? [])];
+  return {
+    Id: doc.Id,
+    Created: doc.Created,
+    Path: args[0] ?? '',
+    Args: args.slice(1),
+    State: {
+      Status: live.status,
+      Running: live.status === 'running' || live.status === 'paused',
+      Paused: live.status === 'paused',
+      Restarting: live.status === 'restarting',
+      OOMKilled: false,
+      Dead: live.status === 'dead',
+      Pid: live.pid,
+      ExitCode: live.exitCode,
+      Error: doc.State.Error,
+      StartedAt: live.startedAt || '0001-01-01T00:00:00Z',
+      FinishedAt: live.finishedAt || '0001-01-01T00:00:00Z',
+      ...(live.health ? { Health: live.health } : {}),
+    },
+    Image: doc.ImageId,
+    ResolvConfPath: join(dir, 'resolv.conf'),
+    HostnamePath: join(dir, 'hostname'),
+    HostsPath: join(dir, 'hosts'),
+    LogPath: join(dir, 'container.log'),
+    Name: `/${doc.Name}`,
+    RestartCount: doc.State.RestartCount,
+    Driver: 'overlay',
+    Platform: 'linux',
+    HostConfig: doc.HostConfig,
+    GraphDriver: { Name: 'overlay', Data: { MergedDir: join(dir, 'rootfs'), UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work') } },
+    Mounts: doc.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, ...(m.Driver ? { Driver: m.Driver } : {}), Mode: m.Mode, RW: m.RW, Propagation: m.Propagation })),
+    Config: doc.Config,
+    NetworkSettings: { Networks: Object.fromEntries(Object.entries(doc.Networks).map(([k, v]) => [k, { NetworkMode: v.Mode }])) },
+  };
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(m / 60);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  const d = Math.round(h / 24);
+  if (d < 14) return `${d} days`;
+  if (d < 60) return `${Math.round(d / 7)} weeks`;
+  if (d < 730) return `${Math.round(d / 30)} months`;
+  return `${Math.round(d / 365)} years`;
+}
+
+export function statusText(live: LiveState): string {
+  const now = Date.now();
+  switch (live.status) {
+    case 'running':
+    case 'paused': {
+      const health = live.health ? (live.health.Status === 'starting' ? ' (health: starting)' : ` (${live.health.Status})`) : '';
+      return `Up ${humanDuration(now - Date.parse(live.startedAt))}${live.status === 'paused' ? ' (Paused)' : health}`;
+    }
+    case 'restarting':
+      return `Restarting (${live.exitCode}) ${humanDuration(now - Date.parse(live.finishedAt || live.startedAt))} ago`;
+    case 'exited':
+      return `Exited (${live.exitCode}) ${humanDuration(now - Date.parse(live.finishedAt || live.startedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+export interface PsRow {
+  ID: string;
+  Image: string;
+  Command: string;
+  CreatedAt: string;
+  RunningFor: string;
+  Status: string;
+  State: string;
+  Ports: string;
+  Names: string;
+  Labels: string;
+  Mounts: string;
+  Networks: string;
+  [k: string]: unknown;
+}
+
+export function psRows(engine: Engine, o: { all?: boolean; filters?: string[]; noTrunc?: boolean }): PsRow[] {
+  const filters = (o.filters ?? []).map((f) => {
+    const i = f.indexOf('=');
+    if (i < 0) throw new ContainerError('EUSAGE', `bad filter "${f}": want key=value`);
+    return [f.slice(0, i), f.slice(i + 1)] as const;
+  });
+  const rows: PsRow[] = [];
+  for (const doc of engine.containers.list()) {
+    const live = liveState(engine, doc);
+    const running = live.status === 'running' || live.status === 'paused' || live.status === 'restarting';
+    if (!o.all && !running && !filters.some(([k]) => k === 'status' || k === 'exited')) continue;
+    let keep = true;
+    for (const [k, v] of filters) {
+      if (k === 'status') keep &&= live.status === v;
+      else if (k === 'name') keep &&= new RegExp(v).test(doc.Name);
+      else if (k === 'id') keep &&= doc.Id.startsWith(v);
+      else if (k === 'label') {
+        const [lk, lv] = v.split('=', 2);
+        keep &&= lk in doc.Config.Labels && (lv === undefined || doc.Config.Labels[lk] === lv);
+      } else if (k === 'exited') keep &&= live.status === 'exited' && live.exitCode === Number(v);
+      else if (k === 'ancestor') keep &&= doc.Config.Image === v || doc.ImageId === v || doc.ImageId.slice(7).startsWith(v);
+      else if (k === 'volume') keep &&= doc.Mounts.some((m) => m.Name === v || m.Destination === v);
+      else if (k === 'health') keep &&= (live.health?.Status ?? 'none') === v;
+      else if (k === 'network') keep &&= v in doc.Networks;
+      else throw new ContainerError('EUSAGE', `unsupported filter "${k}"`);
+    }
+    if (!keep) continue;
+    const cmd = [...(doc.Config.Entrypoint ?? []), ...(doc.Config.Cmd ?? [])].join(' ');
+    rows.push({
+      ID: o.noTrunc ? doc.Id : doc.Id.slice(0, 12),
+      Image: doc.Config.Image,
+      Command: o.noTrunc ? `"${cmd}"` : `"${cmd.length > 20 ? cmd.slice(0, 19) + '…' : cmd}"`,
+      CreatedAt: doc.Created,
+      RunningFor: `${humanDuration(Date.now() - Date.parse(doc.Created))} ago`,
+      Status: statusText(live),
+      State: live.status,
+      Ports: '',
+      Names: doc.Name,
+      Labels: Object.entries(doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
+      Mounts: doc.Mounts.map((m) => m.Name ?? m.Source).join(','),
+      Networks: Object.keys(doc.Networks).join(','),
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,92 @@
+// `dock rm` and `container prune`. Removal is safe to repeat after any crash: every step checks
+// what is there (supervisor, runtime state, overlay mount, directory, record, volumes).
+
+import { mkdirSync, rmSync } from 'node:fs';
+import { deleteContainer } from '../../runtime/delete';
+import type { Engine } from './engine';
+import { ContainerError } from './errors';
+import { ContainerLock } from './lock';
+import { containerDir } from './paths';
+import { unmountOverlay } from './rootfs';
+import { liveState, runtimeRecord } from './status';
+import { quitSupervisor, supervisorPid } from './supervisor';
+import type { ContainerDoc } from './types';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RemoveOptions {
+  force?: boolean;
+  /** Also remove the container's anonymous volumes. */
+  volumes?: boolean;
+  /** The caller holds the lock (the exit handler of an --rm container). */
+  locked?: boolean;
+}
+
+export async function removeContainer(engine: Engine, doc: ContainerDoc, o: RemoveOptions = {}): Promise<void> {
+  const dir = containerDir(engine.paths, doc.Id);
+  mkdirSync(dir, { recursive: true }); // a create killed before it made the directory
+  const lock = o.locked ? null : ContainerLock.acquire(dir);
+  try {
+    const cur = engine.containers.get(doc.Id);
+    if (!cur) return; // removed meanwhile
+    const live = liveState(engine, cur);
+    if (!o.force && (live.status === 'running' || live.status === 'paused' || live.status === 'restarting')) {
+      throw new ContainerError('ESTATE', `cannot remove container "/${cur.Name}": container is ${live.status}: stop the container before attempting removal or force remove`);
+    }
+    engine.containers.update(cur.Id, (d) => {
+      d.State.Removing = true;
+      d.State.Restarting = false;
+      d.State.ManualStop = true;
+    });
+    // No exit command for this exit: we clean up ourselves.
+    quitSupervisor(dir);
+    if (runtimeRecord(engine, cur.Id) || live.runtime) deleteContainer(engine.rt, cur.Id, true);
+    else rmSync(engine.rt.store.dir(cur.Id), { recursive: true, force: true });
+    await stopSupervisor(dir);
+    unmountOverlay(dir);
+    rmSync(dir, { recursive: true, force: true });
+    engine.containers.delete(cur.Id);
+    engine.images.removeImageUser(cur.Id);
+    if (o.volumes) {
+      for (const m of cur.Mounts) {
+        if (m.Type === 'volume' && m.Anonymous && m.Name) {
+          try {
+            engine.volumes.remove(m.Name, { force: true });
+          } catch {
+            /* still used by another container (--volumes-from): Docker keeps it too */
+          }
+        }
+      }
+    }
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The supervisor leaves by itself once its container is gone; one that lingers is killed. */
+async function stopSupervisor(dir: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (supervisorPid(dir) === null) return;
+    await sleep(20);
+  }
+  const pid = supervisorPid(dir);
+  if (pid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export async function pruneContainers(engine: Engine): Promise<string[]> {
+  const removed: string[] = [];
+  for (const d of engine.containers.list()) {
+    const s = liveState(engine, d).status;
+    if (s === 'exited' || s === 'created' || s === 'dead') {
+      await removeContainer(engine, d, { volumes: false });
+      removed.push(d.Id);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,160 @@
+// What dock keeps about a container, in Docker's vocabulary (Config, HostConfig, Mounts, State)
+// so that `dock inspect` reads like `docker inspect`.
+
+export interface HealthConfig {
+  /** ["CMD", ...], ["CMD-SHELL", "cmd"], or ["NONE"]. */
+  Test: string[];
+  /** Nanoseconds, as Docker stores them. */
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  Retries?: number;
+}
+
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Entrypoint: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  /** Seconds. */
+  StopTimeout?: number;
+  Healthcheck?: HealthConfig;
+}
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount: number;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+/** A mount as asked for (--mount / -v / --tmpfs), before volumes are resolved. */
+export interface MountRequest {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume; empty for an anonymous one). */
+  Source: string;
+  Target: string;
+  ReadOnly: boolean;
+  /** bind: rprivate (default), private, rshared, shared, rslave, slave. */
+  Propagation?: string;
+  /** volume: do not copy the image's content into a new volume. */
+  NoCopy?: boolean;
+  /** tmpfs: bytes and mode. */
+  TmpfsSize?: number;
+  TmpfsMode?: number;
+  /** Extra tmpfs options from --tmpfs (e.g. "noexec,size=1m"). */
+  TmpfsOptions?: string;
+  /** -v made it: a missing host directory is created (Docker's -v behaviour, not --mount's). */
+  CreateSource?: boolean;
+}
+
+export interface HostConfig {
+  Binds: string[];
+  Mounts: MountRequest[];
+  Tmpfs: Record<string, string>;
+  VolumesFrom: string[];
+  NetworkMode: string;
+  RestartPolicy: RestartPolicy;
+  AutoRemove: boolean;
+  Privileged: boolean;
+  ReadonlyRootfs: boolean;
+  CapAdd: string[];
+  CapDrop: string[];
+  SecurityOpt: string[];
+  Ulimits: Ulimit[];
+  Init: boolean;
+  Memory: number;
+  MemorySwap: number;
+  NanoCpus: number;
+  CpuShares: number;
+  CpusetCpus: string;
+  PidsLimit: number;
+  Devices: DeviceMapping[];
+  LogConfig: { Type: 'json-file'; Config: Record<string, string> };
+}
+
+/** A resolved mount, as `docker inspect` lists it. */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+  /** Anonymous volume made for this container (removed with rm -v / --rm). */
+  Anonymous?: boolean;
+  TmpfsOptions?: string;
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
+
+/** What dock records; the live part (running, pid) comes from the runtime and the supervisor. */
+export interface ContainerRuntimeState {
+  /** Set by start; the init pid of the current (or last) run. */
+  Pid: number;
+  StartedAt: string;
+  FinishedAt: string;
+  ExitCode: number;
+  Error: string;
+  RestartCount: number;
+  /** `dock stop`/`kill` asked for the exit: no restart (Docker's HasBeenManuallyStopped). */
+  ManualStop: boolean;
+  /** The exit handler is waiting out the restart delay. */
+  Restarting: boolean;
+  /** A `dock rm` is under way (a killed rm leaves the container listed as "removing"). */
+  Removing: boolean;
+}
+
+export interface NetworkAttachment {
+  /** "none", "host"; bridges later, each with their own settings. */
+  Mode: string;
+}
+
+export interface ContainerDoc {
+  Id: string;
+  Name: string;
+  Created: string;
+  /** The image's id (config digest). */
+  ImageId: string;
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  Mounts: MountPoint[];
+  State: ContainerRuntimeState;
+  Networks: Record<string, NetworkAttachment>;
+}
