@@ -28,7 +28,8 @@
  *   | status          | "running PID\n" | "exited CODE\n" | "idle\n"                             |
  *
  *   attach FLAGS: i = stdin, o = stdout, e = stderr, c = this client handles the exit (no exit
- *   command while it is connected), l = replay nothing (reserved).
+ *   command while it is connected), s = stdin-once (the container's stdin closes when this client's
+ *   input ends or it goes away), w = send the exit frame even if the container already exited.
  *   Frames: u8 kind, u32 big-endian length, payload.
  *     supervisor -> client: 1 stdout, 2 stderr, 3 exit (payload: decimal exit code)
  *     client -> supervisor: 0 stdin data, 4 close stdin, 5 resize (payload "ROWS COLS")
@@ -241,7 +242,7 @@ enum ckind { C_NEW, C_ATTACH };
 struct client {
   int fd;
   enum ckind kind;
-  int want_in, want_out, want_err, claims;
+  int want_in, want_out, want_err, claims, stdin_once;
   char req[256];
   size_t reqlen;
   unsigned char *in;   /* incoming frame bytes */
@@ -629,6 +630,7 @@ static void handle_request(int i) {
     c->want_out = !!strchr(f, 'o');
     c->want_err = !!strchr(f, 'e');
     c->claims = !!strchr(f, 'c');
+    c->stdin_once = !!strchr(f, 's');
     client_queue(c, "ok\n", 3);
     if (!ctr_running && last_exit >= 0 && strchr(f, 'w')) {
       char code[16];
@@ -691,8 +693,9 @@ static void client_readable(int i) {
   ssize_t n = read(c->fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
-    /* An attached client that held stdin and leaves: stdin-once, as `docker run -i` does. */
-    if (c->kind == C_ATTACH && c->want_in && opt_stdin && !opt_tty) {
+    /* An attached client that held stdin and leaves: with stdin-once (`docker run -i` in the
+     * foreground) the container's stdin closes; a `dock attach` leaves it open. */
+    if (c->kind == C_ATTACH && c->want_in && c->stdin_once && opt_stdin && !opt_tty) {
       in_close_after = 1;
       stdin_flush();
     }

@@ -520,7 +520,7 @@ async function runForeground(engine: Engine, doc: import('../engine/containers/t
   const started = await startContainer(engine, doc, {
     beforeStart: () =>
       new Promise<void>((ready, fail) => {
-        session = attach(dir, { stdin: opts.stdin, stdout: true, stderr: true, claim: true, tty: doc.Config.Tty, onReady: ready });
+        session = attach(dir, { stdin: opts.stdin, stdout: true, stderr: true, claim: true, stdinOnce: doc.Config.StdinOnce, tty: doc.Config.Tty, onReady: ready });
         session.catch(fail);
       }),
   });
@@ -550,12 +550,18 @@ const runCmd = (cmd: Command) =>
       const { startContainer } = await import('../engine/containers/start');
       await withEngine(async (engine) => {
         const doc = await createContainer(engine, image, toFlags(o), command);
-        if (o.detach) {
-          await startContainer(engine, doc);
-          process.stdout.write(`${doc.Id}\n`);
-          return;
+        try {
+          if (o.detach) {
+            await startContainer(engine, doc);
+            process.stdout.write(`${doc.Id}\n`);
+            return;
+          }
+          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive });
+        } catch (e) {
+          // A container that could not start is not kept with --rm (Docker does the same).
+          if (o.rm) await (await import('../engine/containers/remove')).removeContainer(engine, doc, { force: true, volumes: true }).catch(() => undefined);
+          throw e;
         }
-        process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive });
       });
     });
 

@@ -14,6 +14,8 @@ export interface AttachOptions {
   stderr: boolean;
   /** This client handles the exit (cleanup, restart policy): no exit command while it is attached. */
   claim?: boolean;
+  /** Close the container's stdin when our input ends or we go away (Docker's StdinOnce). */
+  stdinOnce?: boolean;
   /** Our terminal: raw mode and window sizes (with a container that has a tty). */
   tty?: boolean;
   /** Resolves once the supervisor confirmed the attach (before the container is started). */
@@ -66,7 +68,7 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
   const out = o.output ?? process.stdout;
   const err = o.errors ?? process.stderr;
   const input = o.input ?? process.stdin;
-  const flags = `${o.stdin ? 'i' : ''}${o.stdout ? 'o' : ''}${o.stderr ? 'e' : ''}${o.claim ? 'c' : ''}w`;
+  const flags = `${o.stdin ? 'i' : ''}${o.stdout ? 'o' : ''}${o.stderr ? 'e' : ''}${o.claim ? 'c' : ''}${o.stdinOnce ? 's' : ''}w`;
   sock.write(`attach ${flags}\n`);
 
   let exitCode: number | null = null;
@@ -100,7 +102,9 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
       }
       sock.write(frame(0, d));
     };
-    const onEnd = () => sock.write(frame(4));
+    const onEnd = () => {
+      if (o.stdinOnce) sock.write(frame(4));
+    };
     input.on('data', onData);
     input.on('end', onEnd);
     cleanups.push(() => {

@@ -2,6 +2,7 @@
 // what is there (supervisor, runtime state, overlay mount, directory, record, volumes).
 
 import { mkdirSync, rmSync } from 'node:fs';
+import { openCgroupManager } from '../../runtime/cgroups';
 import { deleteContainer } from '../../runtime/delete';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
@@ -42,6 +43,7 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     quitSupervisor(dir);
     if (runtimeRecord(engine, cur.Id) || live.runtime) deleteContainer(engine.rt, cur.Id, true);
     else rmSync(engine.rt.store.dir(cur.Id), { recursive: true, force: true });
+    killLeftovers(cur.Id);
     await stopSupervisor(dir);
     unmountOverlay(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -60,6 +62,23 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     }
   } finally {
     lock?.release();
+  }
+}
+
+/**
+ * Processes left in the container's cgroup without a runtime record (a start that died between
+ * the init's fork and its state file) are killed, and the cgroup removed.
+ */
+function killLeftovers(id: string): void {
+  const cg = openCgroupManager({ id, cgroupsPath: `/dock/${id}`, rootless: false });
+  if (!cg.exists()) return;
+  if (cg.pids(true).length) cg.killAll(9);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 200 && cg.pids(true).length; i++) Atomics.wait(pause, 0, 0, 10);
+  try {
+    cg.destroy();
+  } catch {
+    /* reported by the next rm */
   }
 }
 

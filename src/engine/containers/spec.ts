@@ -53,11 +53,21 @@ const RLIMITS: Record<string, string> = {
   rttime: 'RLIMIT_RTTIME', sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
 };
 
+/** "All" capabilities are those of our own bounding set (Docker's GetAllCapabilities): a host or a
+ * sandbox may lack some, and capset would refuse them. */
+function hostCapabilities(): string[] {
+  const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!m) return [...CAPABILITIES];
+  const bnd = BigInt(`0x${m[1]}`);
+  return CAPABILITIES.filter((_c, i) => (bnd >> BigInt(i)) & 1n);
+}
+
 /** Docker's capability arithmetic: defaults (or all when privileged), then --cap-add, then --cap-drop. */
 export function effectiveCaps(privileged: boolean, add: string[], drop: string[]): string[] {
-  if (privileged) return [...CAPABILITIES];
+  const all = hostCapabilities();
+  if (privileged) return all;
   for (const c of [...add, ...drop]) if (c !== 'ALL' && !CAPABILITIES.includes(c as (typeof CAPABILITIES)[number])) throw usage(`unknown capability: "${c}"`);
-  let caps = add.includes('ALL') ? [...CAPABILITIES] : [...new Set([...DEFAULT_CAPS, ...add])];
+  let caps = add.includes('ALL') ? all : [...new Set([...DEFAULT_CAPS, ...add])];
   if (drop.includes('ALL')) caps = add.filter((c) => c !== 'ALL' && !drop.includes(c) && !add.includes('ALL'));
   caps = caps.filter((c) => !drop.includes(c));
   return caps;

@@ -68,6 +68,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     ensureVolumes(engine, doc);
     const image = await resolveImage(engine.images, doc.ImageId);
     const rootfs = mountOverlay(dir, image.lowerdirs);
+    crashPoint('mounted');
     copyUpVolumes(engine, doc, rootfs);
 
     const user = resolveUser(rootfs, doc.Config.User);
@@ -93,8 +94,10 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     writeFileSync(join(dir, 'config.json'), stringifyJson(spec));
 
     if (!supervisorAlive(dir)) await launchSupervisor(supervisorOptions(engine, doc, dir));
+    crashPoint('supervised');
     const rec = await runtimeCreate(engine.rt, { id: doc.Id, bundle: dir, consoleSocket, spawnInit: () => spawnInitVia(dir) });
     created = true;
+    crashPoint('created');
     registerPid(dir, rec.pid);
     const hc = doc.Config.Healthcheck;
     if (hc && hc.Test.length && hc.Test[0] !== 'NONE') {
@@ -105,6 +108,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
       d.State = { ...d.State, Pid: rec.pid, StartedAt: new Date().toISOString(), FinishedAt: '', ExitCode: 0, Error: '', ManualStop: false, Restarting: false };
     });
     if (opts.beforeStart) await opts.beforeStart();
+    crashPoint('attached');
     runtimeStart(engine.rt, doc.Id);
     return updated;
   } catch (e) {
@@ -123,6 +127,14 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     if (e instanceof ContainerError) throw e;
     throw new ContainerError('ERUNTIME', `failed to start container ${doc.Name}: ${msg}`, { cause: e });
   }
+}
+
+/**
+ * Fault injection for the crash tests: DOCK_CRASH_AT=<step> makes this dock die with SIGKILL at that
+ * step of start, as a killed or crashed dock would, to prove that `ps -a` and `rm -f` handle it.
+ */
+function crashPoint(step: string): void {
+  if (process.env.DOCK_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }
 
 export function supervisorOptions(engine: Engine, doc: ContainerDoc, dir: string) {

@@ -1,0 +1,153 @@
+// Shared by the dock container tests: a busybox image made locally with umoci (every applet, users
+// and groups, a VOLUME with content, labels, a working directory), loaded into a private engine
+// root through a docker-archive made by skopeo; a `dock` runner; and checks that a root is clean.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dock, type RunResult } from '../fixtures/images/dock';
+import { ensureTools } from '../fixtures/images/tools';
+
+export const isRoot = process.getuid?.() === 0;
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+export interface TestImage {
+  archive: string;
+  name: string;
+  cleanup(): void;
+}
+
+/** busybox image "skiff-test/app:1" as a docker-archive file. */
+export function buildAppImage(): TestImage {
+  ensureTools(['umoci', 'skopeo', 'busybox']);
+  const dir = mkdtempSync(join(tmpdir(), 'dock-img-'));
+  const layout = join(dir, 'oci');
+  sh('umoci', ['init', '--layout', layout]);
+  sh('umoci', ['new', '--image', `${layout}:app`]);
+  const bundle = join(dir, 'bundle');
+  sh('umoci', ['unpack', '--image', `${layout}:app`, bundle]);
+  const r = join(bundle, 'rootfs');
+  for (const d of ['bin', 'etc', 'tmp', 'data', 'home/app', 'var/empty', 'work-image']) mkdirSync(join(r, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(r, 'bin/busybox'));
+  chmodSync(join(r, 'bin/busybox'), 0o755);
+  for (const applet of sh('/bin/busybox', ['--list']).split('\n').filter(Boolean)) {
+    if (applet !== 'busybox') symlinkSync('busybox', join(r, 'bin', applet));
+  }
+  chmodSync(join(r, 'tmp'), 0o1777);
+  writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app user:/home/app:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n');
+  writeFileSync(join(r, 'etc/group'), 'root:x:0:\napp:x:1000:\nextra:x:2000:app\nnogroup:x:65534:\n');
+  writeFileSync(join(r, 'data/seed'), 'from the image\n');
+  chownSync(join(r, 'home/app'), 1000, 1000);
+  sh('umoci', ['repack', '--image', `${layout}:app`, bundle]);
+  sh('umoci', [
+    'config', '--image', `${layout}:app`,
+    '--config.cmd', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'echo hello from the image',
+    '--config.env', 'PATH=/bin', '--config.env', 'FOO=image', '--config.env', 'KEEP=kept',
+    '--config.workingdir', '/work-image', '--config.volume', '/data',
+    '--config.label', 'org.test.kind=app', '--config.label', 'org.test.keep=yes',
+    '--architecture', 'amd64', '--os', 'linux',
+  ]);
+  const archive = join(dir, 'app.tar');
+  sh('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${archive}:skiff-test/app:1`]);
+  return { archive, name: 'skiff-test/app:1', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A private engine root with the image loaded. Short paths: unix sockets live in it. */
+export async function newRoot(img: TestImage): Promise<string> {
+  const root = mkdtempSync('/tmp/dk-');
+  const r = await dock(root, ['load', '-q', '-i', img.archive]);
+  if (r.code !== 0) throw new Error(`dock load: ${r.stderr}`);
+  return root;
+}
+
+export async function d(root: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  return dock(root, args, opts);
+}
+
+/** dock ARGS that must succeed; returns stdout. */
+export async function ok(root: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+  const r = await dock(root, args, opts);
+  if (r.code !== 0) throw new Error(`dock ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Starts `dock ARGS` and gives the child (for tests that kill dock or follow logs). */
+export function dockChild(root: string, args: string[]) {
+  const js = join(__dirname, '..', '..', 'dist', 'dock.js');
+  const child = spawn(process.execPath, [js, ...args], { env: { ...process.env, DOCK_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (x) => (stdout += x));
+  child.stderr.on('data', (x) => (stderr += x));
+  return { child, out: () => stdout, err: () => stderr, closed: new Promise<number | null>((res) => child.on('close', (c) => res(c))) };
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Supervisor processes whose --dir is under `root`. */
+export function supervisorsOf(root: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes('skiff-supervisor') && cmd.includes(root + '/')) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export function mountsUnder(root: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p && p.startsWith(root + '/'));
+}
+
+export function dockCgroups(ids: string[]): string[] {
+  const out: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    for (const id of ids) {
+      try {
+        readdirSync(join('/sys/fs/cgroup', h, 'dock', id));
+        out.push(join(h, 'dock', id));
+      } catch {
+        /* not there */
+      }
+    }
+  }
+  return out;
+}
+
+/** Removes every container of the root (rm -f), then checks nothing is left, then deletes the root. */
+export async function cleanRoot(root: string): Promise<{ mounts: string[]; supervisors: number[]; cgroups: string[] }> {
+  const ids = (await dock(root, ['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await dock(root, ['rm', '-f', '-v', ...ids]);
+  await waitFor(() => supervisorsOf(root).length === 0, 'supervisors to leave', 10_000).catch(() => undefined);
+  const left = { mounts: mountsUnder(root), supervisors: supervisorsOf(root), cgroups: dockCgroups(ids) };
+  for (const pid of left.supervisors) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const m of left.mounts.reverse()) {
+    try {
+      execFileSync('umount', ['-l', m]);
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+  return left;
+}

@@ -1,0 +1,190 @@
+// dock run / create / start on real containers: the image config merged with flags as Docker does,
+// Docker-like security defaults, resources, clear errors, and nothing left behind.
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAppImage, cleanRoot, d, dockCgroups, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage } from './dock-helpers';
+
+let img: TestImage;
+let root: string;
+
+describe.skipIf(!isRoot)('dock run', () => {
+  beforeAll(async () => {
+    img = buildAppImage();
+    root = await newRoot(img);
+  });
+  afterAll(async () => {
+    if (root) {
+      const left = await cleanRoot(root);
+      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
+    }
+    img?.cleanup();
+  });
+
+  it("runs the image's command with its environment and working directory, and exits with its status", async () => {
+    const r = await d(root, ['run', '--rm', img.name]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hello from the image\n');
+    expect(r.code).toBe(0);
+    const env = await d(root, ['run', '--rm', '-e', 'FOO=flag', '-e', 'NEW=1', img.name, 'sh', '-c', 'echo $FOO $KEEP $NEW $HOSTNAME $HOME; pwd; exit 7']);
+    expect(env.code).toBe(7);
+    const [vars, cwd] = env.stdout.trim().split('\n');
+    expect(vars).toMatch(/^flag kept 1 [0-9a-f]{12} \/root$/);
+    expect(cwd).toBe('/work-image');
+  });
+
+  it('merges --entrypoint, -w, -h, --env-file and labels the way Docker does', async () => {
+    const envFile = join(root, 'env.list');
+    writeFileSync(envFile, '# comment\nFROMFILE=yes\nFOO=file\n');
+    const r = await d(root, ['run', '--rm', '--entrypoint', 'echo', '-w', '/tmp/new/dir', '-h', 'myhost', '--env-file', envFile, img.name, 'args', 'only']);
+    expect(r.stdout).toBe('args only\n');
+    const r2 = await d(root, ['run', '--rm', '-w', '/tmp/new/dir', '-h', 'myhost', '--env-file', envFile, '-e', 'FOO=flag', img.name, 'sh', '-c', 'pwd; hostname; echo $FROMFILE $FOO; cat /etc/hostname']);
+    expect(r2.stdout).toBe('/tmp/new/dir\nmyhost\nyes flag\nmyhost\n');
+    const id = (await ok(root, ['create', '--name', 'labelled', '-l', 'org.test.kind=override', '-l', 'extra', img.name])).trim();
+    const doc = JSON.parse(await ok(root, ['inspect', 'labelled']))[0];
+    expect(doc.Id).toBe(id);
+    expect(doc.Config.Labels).toEqual({ 'org.test.kind': 'override', 'org.test.keep': 'yes', extra: '' });
+    expect(doc.Config.Cmd).toEqual(['/bin/sh', '-c', 'echo hello from the image']);
+    expect(doc.State.Status).toBe('created');
+    expect(doc.Mounts.map((m: { Destination: string; Type: string }) => [m.Type, m.Destination])).toEqual([['volume', '/data']]);
+    await ok(root, ['rm', '-v', 'labelled']);
+  });
+
+  it('resolves -u through the image passwd and group files', async () => {
+    const byName = await d(root, ['run', '--rm', '-u', 'app', img.name, 'sh', '-c', 'id; echo $HOME']);
+    // runc/moby semantics: the supplementary groups are those that list the user in /etc/group.
+    expect(byName.stdout).toBe('uid=1000(app) gid=1000(app) groups=2000(extra)\n/home/app\n');
+    const withGroup = await d(root, ['run', '--rm', '-u', 'app:extra', img.name, 'id']);
+    expect(withGroup.stdout).toBe('uid=1000(app) gid=2000(extra)\n'); // an explicit group: no supplementary groups
+    const numeric = await d(root, ['run', '--rm', '-u', '4242:4343', img.name, 'id']);
+    expect(numeric.stdout).toBe('uid=4242 gid=4343\n');
+    const missing = await d(root, ['run', '--rm', '-u', 'ghost', img.name, 'id']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toBe('dock: unable to find user ghost: no matching entries in passwd file\n');
+  });
+
+  it("applies Docker's defaults: capabilities, seccomp, masked and read-only paths, no-new-privileges on request", async () => {
+    const r = await d(root, ['run', '--rm', img.name, 'sh', '-c', 'grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs):" /proc/self/status; cat /proc/kcore | wc -c; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo ro-proc-sys; mount | grep " /sys " | grep -c "ro,"']);
+    // Docker's 14 default capabilities: chown dac_override fowner fsetid kill setgid setuid setpcap
+    // net_bind_service net_raw sys_chroot mknod audit_write setfcap.
+    expect(r.stdout).toBe('CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n0\nro-proc-sys\n1\n');
+    const nnp = await d(root, ['run', '--rm', '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE', img.name, 'grep', '-E', '^(CapEff|NoNewPrivs):', '/proc/self/status']);
+    expect(nnp.stdout).toBe('CapEff:\t0000000000000400\nNoNewPrivs:\t1\n');
+    const unconfined = await d(root, ['run', '--rm', '--security-opt', 'seccomp=unconfined', img.name, 'grep', '^Seccomp:', '/proc/self/status']);
+    expect(unconfined.stdout).toBe('Seccomp:\t0\n');
+    // The default profile blocks what Docker blocks, e.g. unshare of a user namespace without CAP_SYS_ADMIN... and keyctl.
+    const blocked = await d(root, ['run', '--rm', img.name, 'unshare', '-U', 'true']);
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.stderr).toMatch(/Operation not permitted/);
+    const priv = await d(root, ['run', '--rm', '--privileged', img.name, 'sh', '-c', 'grep -E "^(CapEff|Seccomp):" /proc/self/status; ls /dev | grep -c .']);
+    const [capEff, seccomp, ndev] = priv.stdout.trim().split('\n');
+    // Every capability of dock's own bounding set (a sandbox may lack some).
+    expect(capEff).toBe(readFileSync('/proc/self/status', 'utf8').match(/^CapBnd:.*$/m)![0].replace('CapBnd', 'CapEff'));
+    expect(seccomp).toBe('Seccomp:\t0');
+    expect(Number(ndev)).toBeGreaterThan(10);
+  });
+
+  it('makes the root read-only with --read-only, and keeps tmpfs mounts writable', async () => {
+    const r = await d(root, ['run', '--rm', '--read-only', '--tmpfs', '/scratch:size=1m', img.name, 'sh', '-c', 'touch /x 2>&1 | grep -c "Read-only"; touch /scratch/ok && echo tmpfs-ok; grep " /scratch " /proc/mounts | grep -c size=1024k']);
+    expect(r.stdout).toBe('1\ntmpfs-ok\n1\n');
+  });
+
+  it('writes resource limits into the cgroup', async () => {
+    const id = (await ok(root, ['run', '-d', '--memory', '64m', '--memory-swap', '128m', '--cpus', '0.5', '--cpu-shares', '512', '--pids-limit', '50', '--cpuset-cpus', '0', '--ulimit', 'nofile=512:1024', img.name, 'sleep', '60'])).trim();
+    try {
+      const cg = (c: string, f: string) => readFileSync(`/sys/fs/cgroup/${c}/dock/${id}/${f}`, 'utf8').trim();
+      expect(cg('memory', 'memory.limit_in_bytes')).toBe(String(64 * 1024 * 1024));
+      expect(cg('memory', 'memory.memsw.limit_in_bytes')).toBe(String(128 * 1024 * 1024));
+      expect(cg('cpu', 'cpu.cfs_quota_us')).toBe('50000');
+      expect(cg('cpu', 'cpu.cfs_period_us')).toBe('100000');
+      expect(cg('cpu', 'cpu.shares')).toBe('512');
+      expect(cg('pids', 'pids.max')).toBe('50');
+      expect(cg('cpuset', 'cpuset.cpus')).toBe('0');
+      const lim = await ok(root, ['exec', id, 'sh', '-c', 'ulimit -n; ulimit -Hn']);
+      expect(lim).toBe('512\n1024\n');
+      const stats = await ok(root, ['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.MemUsage}}', id]);
+      expect(stats).toMatch(/^\S+ 1 [\d.]+[kMG]?B \/ 67\.1MB\n$/);
+    } finally {
+      await ok(root, ['rm', '-f', '-v', id]);
+    }
+  });
+
+  it('passes stdin with -i, and --rm leaves no container, mount, cgroup or supervisor', async () => {
+    const r = await d(root, ['run', '-i', '--rm', '--name', 'catter', img.name, 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n' });
+    expect(r.stdout).toBe('line one\nline two\ndone\n');
+    expect(r.code).toBe(0);
+    expect((await ok(root, ['ps', '-aq', '--filter', 'name=catter']))).toBe('');
+    expect(mountsUnder(join(root, 'containers'))).toEqual([]);
+    expect(supervisorsOf(root)).toEqual([]);
+  });
+
+  it('fails with one clear line: unknown image, name in use, bad flag value, missing bind source', async () => {
+    const unknown = await d(root, ['run', '--rm', 'nosuch/image:1']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toBe('dock: no such image: nosuch/image:1 (pull it first: dock pull nosuch/image:1)\n');
+    await ok(root, ['create', '--name', 'taken', img.name]);
+    const dup = await d(root, ['create', '--name', 'taken', img.name]);
+    expect(dup.stderr).toMatch(/^dock: the container name "\/taken" is already in use by container "[0-9a-f]{64}": remove or rename that container to reuse the name\n$/);
+    const badMem = await d(root, ['run', '--rm', '--memory', 'lots', img.name]);
+    expect(badMem.stderr).toBe('dock: invalid value "lots" for --memory: want a size such as 512m or 1g\n');
+    const badRestart = await d(root, ['run', '--rm', '--restart', 'sometimes', img.name]);
+    expect(badRestart.stderr).toBe('dock: invalid restart policy "sometimes": want no, always, unless-stopped or on-failure[:N]\n');
+    const noBind = await d(root, ['run', '--rm', '--mount', 'type=bind,source=/nonexistent/dir,target=/x', img.name]);
+    expect(noBind.stderr).toBe('dock: invalid mount config for type "bind": bind source path does not exist: /nonexistent/dir\n');
+    const badNet = await d(root, ['run', '--rm', '--network', 'bridge', img.name]);
+    expect(badNet.stderr).toBe('dock: network "bridge" is not supported yet: use --network none or --network host\n');
+    // None of the failures left a container behind.
+    expect((await ok(root, ['ps', '-a', '--format', '{{.Names}}']))).toBe('taken\n');
+    await ok(root, ['rm', '-v', 'taken']);
+  });
+
+  it('serializes racing creates of one name: exactly one wins', async () => {
+    const results = await Promise.all([1, 2, 3, 4].map(() => d(root, ['create', '--name', 'racer', img.name])));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const r of results.filter((x) => x.code !== 0)) expect(r.stderr).toMatch(/already in use/);
+    await ok(root, ['rm', '-v', 'racer']);
+  });
+
+  it('creates, starts, stops and restarts with the stop signal, then SIGKILL after the timeout', async () => {
+    const id = (await ok(root, ['create', '--name', 'lifecycle', '--stop-signal', 'USR1', img.name, 'sh', '-c', 'trap "echo got usr1; exit 3" USR1; while true; do sleep 0.1; done'])).trim();
+    expect(await ok(root, ['start', 'lifecycle'])).toBe('lifecycle\n');
+    expect(await ok(root, ['ps', '--format', '{{.ID}} {{.State}}'])).toBe(`${id.slice(0, 12)} running\n`);
+    expect(await ok(root, ['stop', 'lifecycle'])).toBe('lifecycle\n');
+    expect(await ok(root, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'lifecycle'])).toBe('exited 3\n');
+    expect(await ok(root, ['logs', 'lifecycle'])).toBe('got usr1\n');
+    await ok(root, ['restart', 'lifecycle']);
+    expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', 'lifecycle'])).toBe('running\n');
+    // A process that ignores the signal is killed after --time.
+    const stubborn = (await ok(root, ['run', '-d', img.name, 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'])).trim();
+    expect(await ok(root, ['stop', '-t', '1', stubborn])).toBe(`${stubborn}\n`);
+    expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}}', stubborn])).toBe('137\n');
+    await ok(root, ['rm', '-f', '-v', 'lifecycle', stubborn]);
+  });
+
+  it('runs --init as pid 1 and the command under it', async () => {
+    const r = await d(root, ['run', '--rm', '--init', img.name, 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; echo $$']);
+    expect(r.stdout).toBe('/dev/init --init -- sh -c cat /proc/1/cmdline | tr "\\0" " "; echo; echo $$ \n2\n');
+  });
+
+  it('copies files both ways with cp and exports the filesystem', async () => {
+    const id = (await ok(root, ['run', '-d', img.name, 'sleep', '60'])).trim();
+    const host = mkdtempSync(join(root, 'cp-'));
+    try {
+      writeFileSync(join(host, 'in.txt'), 'to the container\n');
+      await ok(root, ['cp', join(host, 'in.txt'), `${id}:/tmp`]);
+      expect(await ok(root, ['exec', id, 'cat', '/tmp/in.txt'])).toBe('to the container\n');
+      await ok(root, ['exec', id, 'sh', '-c', 'echo back > /tmp/out.txt']);
+      await ok(root, ['cp', `${id}:/tmp/out.txt`, join(host, 'copied.txt')]);
+      expect(readFileSync(join(host, 'copied.txt'), 'utf8')).toBe('back\n');
+      const tar = join(host, 'fs.tar');
+      await ok(root, ['export', '-o', tar, id]);
+      const { execFileSync } = await import('node:child_process');
+      const names = execFileSync('tar', ['tf', tar]).toString().split('\n');
+      expect(names).toEqual(expect.arrayContaining(['./bin/busybox', './tmp/out.txt', './data/seed']));
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+      await ok(root, ['rm', '-f', '-v', id]);
+    }
+    expect(dockCgroups([id])).toEqual([]);
+  });
+});
