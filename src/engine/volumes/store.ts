@@ -95,7 +95,7 @@ export class VolumeStore {
 
   /** Names of the containers whose mounts name this volume. */
   users(name: string): string[] {
-    const rows = this.db.prepare("SELECT id FROM containers, json_each(containers.doc, '$.Mounts') AS m WHERE json_extract(m.value, '$.Type') = 'volume' AND json_extract(m.value, '$.Name') = ?").all(name) as Array<{ id: string }>;
+    const rows = this.db.prepare("SELECT containers.id AS id FROM containers, json_each(containers.doc, '$.Mounts') AS m WHERE json_extract(m.value, '$.Type') = 'volume' AND json_extract(m.value, '$.Name') = ?").all(name) as Array<{ id: string }>;
     return [...new Set(rows.map((r) => r.id))];
   }
 
