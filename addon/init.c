@@ -400,7 +400,9 @@ static const char *skip_slashes(const char *p) {
 /*
  * Open `path` inside the rootfs, every symlink resolved as if the rootfs were "/", so that a
  * symlink such as /etc -> /host/etc can never make a mount land outside (openat2 RESOLVE_IN_ROOT).
- * Missing components are created: directories, and the last one as a file when `as_file`.
+ * Missing components are created: directories, and the last one as a file when `as_file`. A
+ * dangling symlink on the way (/var/run -> /run with no /run yet) is followed, inside the root,
+ * and what it names is created, as runc's MkdirAllInRoot does.
  */
 static int open_in_rootfs(const char *path, int as_file, mode_t mode) {
   const char *rel = skip_slashes(path);
@@ -413,6 +415,8 @@ static int open_in_rootfs(const char *path, int as_file, mode_t mode) {
     return -1;
   }
   strcpy(buf, rel);
+  int followed = 0;
+restart:
   /* Walk each prefix; create what is missing below the deepest existing directory. */
   for (char *s = buf;; s++) {
     int last = (*s == 0);
@@ -443,6 +447,30 @@ static int open_in_rootfs(const char *path, int as_file, mode_t mode) {
           r = mkdirat(parent, name, mode ? mode : 0755);
         }
         int e = errno;
+        if (r < 0 && e == EEXIST) {
+          /* It exists but does not resolve: a dangling symlink. Go on from what it names. */
+          char target[PATH_MAX];
+          ssize_t n = readlinkat(parent, name, target, sizeof target - 1);
+          if (n > 0 && ++followed <= 40) {
+            target[n] = 0;
+            char next[PATH_MAX];
+            const char *rest = last ? "" : s + 1;
+            int len;
+            if (target[0] == '/') {
+              len = snprintf(next, sizeof next, "%s%s%s", skip_slashes(target), *rest ? "/" : "", rest);
+            } else {
+              *(char *)name = 0; /* buf is now the parent's path, with a trailing '/' or empty */
+              len = snprintf(next, sizeof next, "%s%s%s%s", buf, target, *rest ? "/" : "", rest);
+            }
+            close(parent);
+            if (len < 0 || len >= (int)sizeof next) {
+              errno = ENAMETOOLONG;
+              return -1;
+            }
+            strcpy(buf, next);
+            goto restart;
+          }
+        }
         close(parent);
         if (r < 0 && e != EEXIST) {
           errno = e;
@@ -455,7 +483,7 @@ static int open_in_rootfs(const char *path, int as_file, mode_t mode) {
     *s = saved;
     if (last) break;
   }
-  return openat2_in_root(rootfd, rel, O_PATH | O_CLOEXEC);
+  return openat2_in_root(rootfd, buf, O_PATH | O_CLOEXEC);
 }
 
 static void fdpath(char *out, size_t cap, int fd) { snprintf(out, cap, "/proc/self/fd/%d", fd); }
@@ -1278,13 +1306,22 @@ static void stage1(void) {
   if (rest && unshare((int)rest) < 0) fail(STEP_UNSHARE, errno, "unshare namespaces 0x%x", rest);
   if ((P.ns_new & CLONE_NEWTIME) && P.time_offsets) write_file("/proc/self/timens_offsets", P.time_offsets, STEP_TIMENS);
 
-  /* Fork so that the child is pid 1 of a new pid namespace (and enters a new time namespace). */
+  /* Fork so that the child is pid 1 of a new pid namespace (and enters a new time namespace).
+   * Both stages write to the init socket: the child waits until stage 1 has reported its pid
+   * (EOF on `order` when stage 1 exits), or under load its MSG_CREATED could reach the parent
+   * before MSG_CHILD_PID and the parent would not know the container's pid. */
+  int order[2];
+  if (pipe2(order, O_CLOEXEC) < 0) fail(STEP_FORK, errno, "pipe");
   pid_t child = fork();
   if (child < 0) fail(STEP_FORK, errno, "fork container init");
   if (child > 0) {
     send_msg(MSG_CHILD_PID, 0, 0, child, NULL, 0);
     _exit(0);
   }
+  close(order[1]);
+  char b;
+  while (read(order[0], &b, 1) < 0 && errno == EINTR) {}
+  close(order[0]);
   if (P.mode == 1) stage2_exec();
   else stage2();
 }
