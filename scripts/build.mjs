@@ -1,7 +1,7 @@
 // Build step run by `npm install` (prepare) and `npm test`: compile the JSON Schemas to standalone
 // validators, then bundle each CLI into one CommonJS file so that start-up reads one script.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -18,9 +18,11 @@ const entries = [
   ['src/cli/dock.ts', 'dist/dock.js'],
 ].filter(([src]) => existsSync(join(root, src)));
 
+// Outputs are written beside their final name and renamed into place, so that a skiff running
+// while a build happens never reads half a bundle.
 await Promise.all(
-  entries.map(([src, out]) =>
-    build({
+  entries.map(async ([src, out]) => {
+    const result = await build({
       entryPoints: [join(root, src)],
       outfile: join(root, out),
       bundle: true,
@@ -31,6 +33,13 @@ await Promise.all(
       // Native modules are loaded from disk at run time, never bundled.
       external: ['better-sqlite3', '@napi-rs/xattr', '*.node'],
       logLevel: 'warning',
-    }),
-  ),
+      write: false,
+    });
+    mkdirSync(join(root, 'dist'), { recursive: true });
+    for (const file of result.outputFiles) {
+      const tmp = `${file.path}.${process.pid}.tmp`;
+      writeFileSync(tmp, file.contents);
+      renameSync(tmp, file.path);
+    }
+  }),
 );

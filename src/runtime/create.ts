@@ -74,6 +74,10 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
 
     const preserve = opts.preserveFds ?? 0;
     const n = native();
+    // Stage 2 is orphaned when stage 1 exits: as subreaper we can tell how it ended if it dies
+    // early. Once create returns, it is reparented as it would have been (to our own subreaper,
+    // e.g. conmon or containerd's shim, or to pid 1).
+    n.setSubreaper();
     const init = opts.spawnInit ? opts.spawnInit(rt.initPath, 3 + preserve, preserve) : n.spawnInit(rt.initPath, 3 + preserve, preserve);
     const ourChild = !opts.spawnInit;
     let containerPid = 0;
@@ -97,7 +101,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
 
     for (;;) {
       const msg = n.recvMsg(init.fd);
-      if (!msg) throw new SkiffError('init', 'EINIT', 'container init exited before it was ready');
+      if (!msg) throw new SkiffError('init', 'EINIT', `container init ${howItEnded(containerPid || init.pid)} before it was ready`);
       if (msg.type === Msg.ERROR) {
         const detail = msg.payload.toString('utf8') || STEP_NAMES[msg.step] || 'unknown step';
         throw new SkiffError('init', 'EINIT', detail);
@@ -174,6 +178,22 @@ function effectiveResources(spec: Spec): LinuxResources {
     access: 'rwm',
   }));
   return { ...res, devices: [...res.devices, ...DEFAULT_ALLOWED_DEVICES, ...own] };
+}
+
+/** "exited with status N" / "was killed by signal N", for an init that died on its own. */
+function howItEnded(pid: number): string {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 200; i++) {
+    let st;
+    try {
+      st = native().waitPidSync(pid, true);
+    } catch {
+      return 'exited'; // not our child (already reaped)
+    }
+    if (st) return st.signal ? `was killed by signal ${st.signal}` : `exited with status ${st.exitCode}`;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+  return 'closed its socket';
 }
 
 function checkRootfs(rootfs: string): void {
