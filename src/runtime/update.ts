@@ -40,7 +40,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
  */
 export function parseMemorySize(value: string, flag: string): number {
   if (value === '-1') return -1;
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
+  const m = /^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
   if (!m) throw usageError(`invalid value for --${flag}: invalid size: ${JSON.stringify(value)}`);
   const n = Math.trunc(Number.parseFloat(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]);
   if (!Number.isSafeInteger(n)) throw usageError(`invalid value for --${flag}: ${JSON.stringify(value)} is too large`);

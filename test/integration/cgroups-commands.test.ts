@@ -361,6 +361,74 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
     }
   });
 
+  it('create writes every linux.resources field this host has, and names the ones it cannot honour', () => {
+    const id = uid('all');
+    const disk = readFileSync('/proc/partitions', 'utf8')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f.length === 4 && /^\d+$/.test(f[0]) && !f[3].startsWith('loop') && !f[3].startsWith('zram') && !/\d$/.test(f[3]));
+    const cfg = baseConfig(['sleep', '1000']);
+    cfg.linux.resources = {
+      ...cfg.linux.resources,
+      memory: { limit: 64 << 20, reservation: 32 << 20, swap: 96 << 20, swappiness: 30, disableOOMKiller: true },
+      cpu: { shares: 512, quota: 20000, period: 50000, burst: 10000, cpus: '0', mems: '0', idle: 0 },
+      pids: { limit: 42 },
+      blockIO: {
+        weight: 300,
+        ...(disk
+          ? {
+              throttleReadBpsDevice: [{ major: Number(disk[0]), minor: Number(disk[1]), rate: 10485760 }],
+              throttleWriteBpsDevice: [{ major: Number(disk[0]), minor: Number(disk[1]), rate: 5242880 }],
+              throttleReadIOPSDevice: [{ major: Number(disk[0]), minor: Number(disk[1]), rate: 1000 }],
+              throttleWriteIOPSDevice: [{ major: Number(disk[0]), minor: Number(disk[1]), rate: 500 }],
+            }
+          : {}),
+      },
+    };
+    skiff.ok(['create', '-b', makeBundle(cfg), id]);
+    const f = (c: string, file: string) => hostFile(c, id, file);
+    expect(f('memory', 'memory.limit_in_bytes')).toBe(String(64 << 20));
+    expect(f('memory', 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
+    expect(f('memory', 'memory.memsw.limit_in_bytes')).toBe(String(96 << 20));
+    expect(f('memory', 'memory.swappiness')).toBe('30');
+    expect(f('memory', 'memory.oom_control')).toMatch(/^oom_kill_disable 1$/m);
+    expect(f('cpu', 'cpu.shares')).toBe('512');
+    expect(f('cpu', 'cpu.cfs_quota_us')).toBe('20000');
+    expect(f('cpu', 'cpu.cfs_period_us')).toBe('50000');
+    expect(f('cpu', 'cpu.cfs_burst_us')).toBe('10000');
+    expect(f('cpu', 'cpu.idle')).toBe('0');
+    expect(f('cpuset', 'cpuset.cpus')).toBe('0');
+    expect(f('cpuset', 'cpuset.mems')).toBe('0');
+    expect(f('pids', 'pids.max')).toBe('42');
+    expect(f('blkio', 'blkio.bfq.weight')).toMatch(/^(default )?300$/m);
+    if (disk) {
+      const dev = `${disk[0]}:${disk[1]}`;
+      expect(f('blkio', 'blkio.throttle.read_bps_device')).toBe(`${dev} 10485760`);
+      expect(f('blkio', 'blkio.throttle.write_bps_device')).toBe(`${dev} 5242880`);
+      expect(f('blkio', 'blkio.throttle.read_iops_device')).toBe(`${dev} 1000`);
+      expect(f('blkio', 'blkio.throttle.write_iops_device')).toBe(`${dev} 500`);
+    }
+    // The deny-all rule, then the default allow list: only those remain in devices.list.
+    expect(f('devices', 'devices.list').split('\n')).toEqual(expect.arrayContaining(['c 1:3 rwm', 'c 1:5 rwm', 'c *:* m', 'b *:* m']));
+    expect(f('devices', 'devices.list')).not.toMatch(/^a /m);
+    deleteAndCheck(id);
+
+    // Controllers this host does not mount: one clear line naming the setting, nothing left behind.
+    const missing = (['hugetlb', 'net_cls'] as const).filter((c) => !existsSync(join(CG, c)) && !readdirSync(CG).some((h) => h.split(',').includes(c)));
+    for (const c of missing) {
+      const bad = baseConfig(['true']);
+      const res = c === 'hugetlb' ? { hugepageLimits: [{ pageSize: '2MB', limit: 2 << 20 }] } : { network: { classID: 0x100001 } };
+      bad.linux.resources = { ...bad.linux.resources, ...res };
+      const bid = uid(`no-${c}`);
+      const r = skiff.run(['create', '-b', makeBundle(bad), bid]);
+      expect(r.status).toBe(1);
+      const setting = c === 'hugetlb' ? 'hugepageLimits' : 'network.classID';
+      expect(r.stderr).toBe(`skiff: cannot set linux.resources.${setting}: the ${c} cgroup controller is not mounted\n`);
+      expect(cgroupDirs(`skiff/${bid}`)).toEqual([]);
+      expect(existsSync(join(skiff.root, bid))).toBe(false);
+    }
+  });
+
   it('delete removes the empty parents it created under /skiff, and keeps used ones', () => {
     const parent = `skiff-test-cgc-${process.pid}`;
     const bundle = (n: number) => {
