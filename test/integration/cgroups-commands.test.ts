@@ -450,8 +450,10 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
 describe.skipIf(!V1)('removeEmptyParents through the manager', () => {
   it('removes the parent when the last child goes, tolerating a parent that is still used', () => {
     const parent = `/skiff-test-parents-${process.pid}`;
+    const outside = `/skiff-test-outside-${process.pid}`;
     const a = openCgroupManager({ id: 'a', cgroupsPath: `${parent}/x/a`, parent });
     const b = openCgroupManager({ id: 'b', cgroupsPath: `${parent}/b`, parent });
+    const c = openCgroupManager({ id: 'c', cgroupsPath: `${outside}/c`, parent });
     try {
       a.create();
       b.create();
@@ -462,16 +464,14 @@ describe.skipIf(!V1)('removeEmptyParents through the manager', () => {
       b.destroy();
       expect(cgroupDirs(parent)).toEqual([]);
       // A path outside the parent: its own parent directories are not skiff's to remove.
-      const outside = `/skiff-test-outside-${process.pid}`;
       for (const h of readdirSync(CG).filter((x) => x !== 'unified')) mkdirSync(join(CG, h, outside));
-      const c = openCgroupManager({ id: 'c', cgroupsPath: `${outside}/c`, parent });
       c.create();
       c.destroy();
       expect(cgroupDirs(`${outside}/c`)).toEqual([]);
       expect(cgroupDirs(outside).length).toBeGreaterThan(5);
-      for (const d of cgroupDirs(outside)) rmdirSync(d);
     } finally {
-      for (const m of [a, b]) try { m.destroy(); } catch { /* already gone */ }
+      for (const m of [a, b, c]) try { m.destroy(); } catch { /* already gone */ }
+      for (const d of cgroupDirs(outside)) rmdirSync(d);
     }
   });
 });
