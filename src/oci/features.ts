@@ -96,8 +96,10 @@ export function featuresDocument(opts: FeaturesOptions = {}): Features {
       capabilities: [...CAPABILITIES],
       cgroup,
       seccomp,
-      apparmor: { enabled: opts.apparmor ?? false },
-      selinux: { enabled: opts.selinux ?? false },
+      // "compiled in", not "enabled on this host" (runtime-spec features.md): skiff applies both
+      // where the host has the LSM and refuses them clearly where it has not.
+      apparmor: { enabled: opts.apparmor ?? true },
+      selinux: { enabled: opts.selinux ?? true },
       intelRdt: { enabled: opts.intelRdt ?? false },
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: opts.netDevices ?? false },
