@@ -67,7 +67,7 @@ export class Skiff {
     this.root = tmp('skiff-root-');
   }
   run(args: string[], opts: RunOpts = {}): Result {
-    const detached = opts.detached ?? (args[0] === 'create' || (args[0] === 'run' && (args.includes('-d') || args.includes('--detach'))));
+    const detached = opts.detached ?? (args[0] === 'create' || (['run', 'exec'].includes(args[0]) && (args.includes('-d') || args.includes('--detach'))));
     return run(SKIFF, ['--root', this.root, ...args], { ...opts, detached });
   }
   ok(args: string[], opts: RunOpts = {}): string {
