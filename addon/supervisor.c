@@ -250,6 +250,7 @@ struct client {
   unsigned char *out;  /* queued outgoing bytes */
   size_t outlen;
   int closing;         /* close once the queue is flushed */
+  long long shut_at;   /* when our side was shut down (0: not yet) */
 };
 
 static struct client clients[MAX_CLIENTS];
@@ -958,7 +959,7 @@ int main(int argc, char **argv) {
     pf[n++] = (struct pollfd){.fd = in_pending_len ? stdin_fd() : -1, .events = POLLOUT};
     int base = n;
     for (int i = 0; i < nclients; i++) {
-      short ev = clients[i].closing ? 0 : POLLIN;
+      short ev = clients[i].closing && !clients[i].shut_at ? 0 : POLLIN;
       if (clients[i].outlen) ev |= POLLOUT;
       pf[n++] = (struct pollfd){.fd = clients[i].fd, .events = ev};
     }
@@ -1022,7 +1023,24 @@ int main(int argc, char **argv) {
       int fd = clients[i].fd;
       if (rev & POLLOUT) client_writable(i);
       if (i < nclients && clients[i].fd == fd && (rev & (POLLIN | POLLHUP | POLLERR)) && !clients[i].closing) client_readable(i);
-      if (i < nclients && clients[i].fd == fd && clients[i].closing && !clients[i].outlen) client_close(i);
+      else if (i < nclients && clients[i].fd == fd && clients[i].shut_at && (rev & (POLLIN | POLLHUP | POLLERR))) {
+        /* Shut down on our side: discard what the client still sends until it closes too. */
+        char junk[4096];
+        ssize_t n = read(fd, junk, sizeof junk);
+        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) client_close(i);
+        continue;
+      }
+      if (i < nclients && clients[i].fd == fd && clients[i].closing && !clients[i].outlen) {
+        /* Closing a socket with unread input makes the kernel reset the connection, and the
+         * client may then lose what we sent last (the exit frame). Shut our side down instead
+         * and close once the client has closed its own (or after 5 s). */
+        if (!clients[i].shut_at) {
+          shutdown(fd, SHUT_WR);
+          clients[i].shut_at = now_ms();
+        } else if (now_ms() - clients[i].shut_at > 5000) {
+          client_close(i);
+        }
+      }
     }
   }
 out:

@@ -94,6 +94,7 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
         // ctrl-p ctrl-q detaches and leaves the container running.
         for (const b of d) {
           if (last === DETACH[0] && b === DETACH[1]) {
+            err.write('read escape sequence\r\n'); // as docker prints it
             sock.end();
             return;
           }
