@@ -56,6 +56,14 @@ describe.skipIf(!isRoot || !hasGcc)('known escapes', () => {
       }
     });
 
+    it('during start: a startContainer hook (a process in the container, run by the init) cannot open it', () => {
+      // The hook runs after `start` released the init, with the container process's credentials.
+      const cfg = config(['true'], (c) => (c.hooks = { startContainer: [{ path: '/usr/local/bin/syscalls', args: ['syscalls', 'exe-of', '1'] }] }));
+      const r = skiff.run(['run', '-b', makeBundle(cfg), 'cve5736-start']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('exe-link EACCES exe-read EACCES exe-write EACCES\n');
+    });
+
     it('during exec: a container process cannot open the exec init exe (held at its execve)', async () => {
       // A seccomp agent holds every execve of the container for a while: the exec's skiff-init
       // then sits inside the container at its most exposed moment, while the container's own
