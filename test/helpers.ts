@@ -1,6 +1,7 @@
 // Shared helpers of the container tests: run the real CLI against a private state root, make
 // bundles from the shared busybox rootfs, and check that nothing is left behind.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,10 @@ export class Skiff {
     const r = this.run(args, opts);
     if (r.status !== 0) throw new Error(`skiff ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
+  }
+  /** The container's default cgroup path, relative to a hierarchy: skiff/<hash of root>/<id>. */
+  cgroup(id: string): string {
+    return `skiff/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}/${id}`;
   }
   /** Delete every container left in this root, then the root itself. */
   cleanup(): void {

@@ -1,6 +1,7 @@
 // `create`: build the container and leave its init blocked on the exec fifo.
 // Every step registers its undo; a failure runs them in reverse so nothing is left behind.
 import { statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseConfigFile } from '../oci/validate';
@@ -18,7 +19,7 @@ import { isRootless, writeIdMaps } from './userns';
 import { processStartTime } from './procfs';
 import { Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
-import { OCI_VERSION, type ContainerRecord, type OciState, writeFileAtomic } from './state';
+import { DEFAULT_ROOT, OCI_VERSION, type ContainerRecord, type OciState, writeFileAtomic } from './state';
 
 export interface CreateOptions {
   id: string;
@@ -51,7 +52,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
 
     const cg: CgroupManager = openCgroupManager({
       id,
-      cgroupsPath: spec.linux?.cgroupsPath,
+      cgroupsPath: cgroupsPath(rt, spec, id),
       systemd: rt.systemdCgroup,
       rootless: isRootless(),
       onWarning: (m: string) => rt.log.warn(m),
@@ -141,7 +142,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       created: new Date().toISOString(),
       annotations: spec.annotations,
       cgroupPaths: cg.paths(),
-      cgroupsPath: spec.linux?.cgroupsPath,
+      cgroupsPath: cgroupsPath(rt, spec, id),
       systemdCgroup: rt.systemdCgroup,
       owner: userInfo().username,
       config: spec,
@@ -178,6 +179,17 @@ function effectiveResources(spec: Spec): LinuxResources {
     access: 'rwm',
   }));
   return { ...res, devices: [...res.devices, ...DEFAULT_ALLOWED_DEVICES, ...own] };
+}
+
+/**
+ * The container's cgroup when config.json names none: /skiff/<id> for the default state root, and
+ * /skiff/<hash of the root>/<id> for any other, so that two runtimes with separate roots never
+ * share (and kill) each other's cgroups when their containers have the same id.
+ */
+function cgroupsPath(rt: Runtime, spec: Spec, id: string): string | undefined {
+  if (spec.linux?.cgroupsPath || rt.systemdCgroup) return spec.linux?.cgroupsPath;
+  if (resolve(rt.root) === DEFAULT_ROOT) return undefined;
+  return `/skiff/${createHash('sha256').update(resolve(rt.root)).digest('hex').slice(0, 12)}/${id}`;
 }
 
 /** "exited with status N" / "was killed by signal N", for an init that died on its own. */

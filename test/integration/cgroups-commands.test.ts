@@ -35,9 +35,7 @@ function cgroupDirs(path: string): string[] {
     .filter((d) => existsSync(d));
 }
 
-function hostFile(controller: string, id: string, file: string): string {
-  return readFileSync(join(CG, controller, 'skiff', id, file), 'utf8').trim();
-}
+
 
 /** An `events` stream as a child process, with its lines parsed as they arrive. */
 class EventStream {
@@ -66,13 +64,14 @@ class EventStream {
 
 describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v1)', () => {
   const skiff = new Skiff();
+  const hostFile = (controller: string, id: string, file: string) => readFileSync(join(CG, controller, skiff.cgroup(id), file), 'utf8').trim();
   afterAll(() => skiff.cleanup());
 
   const status = (id: string) => JSON.parse(skiff.ok(['state', id])).status as string;
   const waitStatus = (id: string, want: string) => until(`${id} ${want}`, () => (status(id) === want ? true : undefined));
   const deleteAndCheck = (id: string) => {
     skiff.ok(['delete', '--force', id]);
-    expect(cgroupDirs(`skiff/${id}`)).toEqual([]);
+    expect(cgroupDirs(skiff.cgroup(id))).toEqual([]);
   };
 
   it('kills a process that outgrows the memory limit, and events reports the oom', async () => {
@@ -119,7 +118,7 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
     const n = Number(procs.split(' ')[1]);
     expect(n).toBeGreaterThan(2);
     expect(n).toBeLessThanOrEqual(16);
-    expect(cgroupDirs(`skiff/${uid('pids')}`)).toEqual([]);
+    expect(cgroupDirs(skiff.cgroup(uid('pids')))).toEqual([]);
   });
 
   it('holds a busy loop to its cpu quota of a quarter core', async () => {
@@ -274,7 +273,7 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
       return p.length === 3 ? p : undefined;
     });
     expect(pids).toContain(init);
-    for (const p of pids) expect(readFileSync(`/proc/${p}/cgroup`, 'utf8')).toContain(`:memory:/skiff/${id}\n`);
+    for (const p of pids) expect(readFileSync(`/proc/${p}/cgroup`, 'utf8')).toContain(`:memory:/${skiff.cgroup(id)}\n`);
     const comms = pids.filter((p) => p !== init).map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8'));
     expect(comms.sort()).toEqual(['sleep\x001001\x00', 'sleep\x001002\x00']);
 
@@ -424,7 +423,7 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
       expect(r.status).toBe(1);
       const setting = c === 'hugetlb' ? 'hugepageLimits' : 'network.classID';
       expect(r.stderr).toBe(`skiff: cannot set linux.resources.${setting}: the ${c} cgroup controller is not mounted\n`);
-      expect(cgroupDirs(`skiff/${bid}`)).toEqual([]);
+      expect(cgroupDirs(skiff.cgroup(bid))).toEqual([]);
       expect(existsSync(join(skiff.root, bid))).toBe(false);
     }
   });

@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)('exec', () => {
     skiff.ok(['exec', '-d', '--pid-file', pidFile, 'ex', 'sleep', '5']);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('sleep');
-    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain('/skiff/ex\n');
+    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`/${skiff.cgroup('ex')}\n`);
   });
 
   it('passes stdin through and fails clearly for a missing command', () => {

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, TEST_ROOTFS, baseConfig, isRoot, makeBundle, mountsUnder, tmp } from '../helpers';
 
-/** Processes whose cgroup names the container (the default cgroup path is /skiff/<id>). */
-function processesOf(id: string): number[] {
+/** Processes whose cgroup is the container's default one. */
+function processesOf(cgroup: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      if (readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/skiff/${id}\n`)) out.push(Number(p));
+      if (readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/${cgroup}\n`)) out.push(Number(p));
     } catch {
       /* exited meanwhile */
     }
@@ -19,10 +19,10 @@ function processesOf(id: string): number[] {
   return out;
 }
 
-function cgroupDirsOf(id: string): string[] {
+function cgroupDirsOf(cgroup: string): string[] {
   const out: string[] = [];
   for (const h of readdirSync('/sys/fs/cgroup')) {
-    const d = join('/sys/fs/cgroup', h, 'skiff', id);
+    const d = join('/sys/fs/cgroup', h, cgroup);
     if (existsSync(d)) out.push(d);
   }
   return out;
@@ -47,8 +47,8 @@ describe.skipIf(!isRoot)('failing create leaves nothing behind', () => {
     if (typeof message === 'string') expect(lines[0]).toBe(`skiff: ${message}`);
     else expect(lines[0]).toMatch(message);
     expect(existsSync(join(skiff.root, id)), 'state dir').toBe(false);
-    expect(cgroupDirsOf(id), 'cgroups').toEqual([]);
-    expect(processesOf(id), 'processes').toEqual([]);
+    expect(cgroupDirsOf(skiff.cgroup(id)), 'cgroups').toEqual([]);
+    expect(processesOf(skiff.cgroup(id)), 'processes').toEqual([]);
     expect(mountsUnder(watched).length, 'mounts').toBe(before);
   }
 
