@@ -1,0 +1,135 @@
+// Bench: `dock run --rm IMAGE true` against `podman run --rm IMAGE true` (podman with its default
+// runtime) on the same locally made busybox image, interleaved, in private roots; then the memory
+// (RSS) of dock's supervisor per running container beside podman's conmon.
+//
+//   node test/bench/dock-run.mjs [iterations]        (root; installs podman/umoci/skopeo if missing)
+//
+// podman runs with --ulimit nofile=/nproc=<ours>: its default rlimits need CAP_SYS_RESOURCE,
+// which a sandboxed host may lack (dock sets no rlimit unless asked, as Docker).
+//
+// Prints medians and means and the ratios. No thresholds: a benchmark, not a test.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const N = Number(process.argv[2] ?? 20);
+const repo = join(import.meta.dirname, '..', '..');
+const DOCK = join(repo, 'dist', 'dock.js');
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+const need = { podman: 'podman', umoci: 'umoci', skopeo: 'skopeo', busybox: 'busybox-static' };
+const missing = Object.keys(need).filter((c) => !has(c));
+if (missing.length) {
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing.map((c) => need[c])], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+const work = mkdtempSync('/tmp/dkb-');
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }).toString();
+
+// The image: busybox with its applets, as a docker-archive both engines load.
+const layout = join(work, 'oci');
+sh('umoci', ['init', '--layout', layout]);
+sh('umoci', ['new', '--image', `${layout}:b`]);
+sh('umoci', ['unpack', '--image', `${layout}:b`, join(work, 'bundle')]);
+const r = join(work, 'bundle', 'rootfs');
+for (const d of ['bin', 'etc', 'tmp']) mkdirSync(join(r, d), { recursive: true });
+copyFileSync('/bin/busybox', join(r, 'bin/busybox'));
+chmodSync(join(r, 'bin/busybox'), 0o755);
+for (const a of sh('/bin/busybox', ['--list']).split('\n').filter(Boolean)) if (a !== 'busybox') symlinkSync('busybox', join(r, 'bin', a));
+writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+sh('umoci', ['repack', '--image', `${layout}:b`, join(work, 'bundle')]);
+sh('umoci', ['config', '--image', `${layout}:b`, '--config.cmd', 'sh', '--config.env', 'PATH=/bin', '--architecture', 'amd64', '--os', 'linux']);
+const archive = join(work, 'b.tar');
+sh('skopeo', ['copy', '--quiet', `oci:${layout}:b`, `docker-archive:${archive}:bench/busybox:1`]);
+const IMAGE = 'bench/busybox:1';
+// podman's default rlimits (RLIMIT_NOFILE 1048576, RLIMIT_NPROC) need CAP_SYS_RESOURCE, which a
+// sandboxed host may lack: give it small ones (dock sets none unless asked, as Docker does).
+const ULIMIT = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+
+const dockRoot = join(work, 'dock');
+const dock = (args, opts = {}) => spawnSync(process.execPath, [DOCK, ...args], { env: { ...process.env, DOCK_ROOT: dockRoot }, encoding: 'utf8', ...opts });
+const pod = ['--root', join(work, 'podman', 'root'), '--runroot', join(work, 'podman', 'run'), '--tmpdir', join(work, 'podman', 'tmp')];
+const podman = (args, opts = {}) => spawnSync('podman', [...pod, ...args], { encoding: 'utf8', ...opts });
+
+function check(r, what) {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+check(dock(['load', '-q', '-i', archive]), 'dock load');
+check(podman(['load', '-q', '-i', archive]), 'podman load');
+// podman's default runtime (crun on Debian) refuses hybrid cgroup hosts ("cgroups in hybrid mode not
+// supported"): then the bench uses runc, podman's other runtime, and says so.
+let RUNTIME = [];
+{
+  const probe = podman(['run', '--rm', ...ULIMIT, '--network', 'none', IMAGE, 'true']);
+  if (probe.status !== 0) {
+    if (!/hybrid mode/.test(probe.stderr)) throw new Error(`podman run failed: ${probe.stderr}`);
+    RUNTIME = ['--runtime', 'runc'];
+  }
+}
+const runtime = podman(['info', '--format', '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}']).stdout.trim().split('\n')[0] + (RUNTIME.length ? ' unusable here (hybrid cgroups): runc' : '');
+
+function time(fn) {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0] };
+};
+
+const cases = {
+  'dock run --rm': () => check(dock(['run', '--rm', IMAGE, 'true']), 'dock run'),
+  'podman run --rm --network none': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'true']), 'podman run'),
+  'podman run --rm (default network)': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, IMAGE, 'true']), 'podman run'),
+};
+// Warm-up (page cache, first-run setup), then interleaved rounds.
+for (const f of Object.values(cases)) f();
+const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let i = 0; i < N; i++) for (const [k, f] of Object.entries(cases)) times[k].push(time(f));
+
+console.log(`dock run vs podman run (${N} interleaved runs each; podman's runtime: ${runtime})`);
+for (const [k, xs] of Object.entries(times)) {
+  const s = stats(xs);
+  console.log(`  ${k.padEnd(36)} median ${s.median.toFixed(0)} ms   mean ${s.mean.toFixed(0)} ms   min ${s.min.toFixed(0)} ms`);
+}
+const base = stats(times['dock run --rm']).median;
+for (const k of Object.keys(cases).slice(1)) console.log(`  ratio ${k} / dock run: ${(stats(times[k]).median / base).toFixed(2)}`);
+
+// Memory of the per-container keeper: dock's supervisor and podman's conmon, K containers each.
+const K = 5;
+const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+function pidsOf(pred) {
+  const out = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (pred(readFileSync(`/proc/${p}/cmdline`, 'utf8'))) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+for (let i = 0; i < K; i++) {
+  check(dock(['run', '-d', IMAGE, 'sleep', '600']), 'dock run -d');
+  check(podman(['run', '-d', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'sleep', '600']), 'podman run -d');
+}
+const sups = pidsOf((c) => c.startsWith(join(repo, 'build/Release/skiff-supervisor')) && c.includes(dockRoot + '/'));
+const conmons = pidsOf((c) => c.split('\0')[0].endsWith('conmon') && c.includes(join(work, 'podman')));
+const avg = (ps) => ps.map(rss).reduce((a, b) => a + b, 0) / Math.max(1, ps.length);
+console.log(`RSS per running container (${K} containers each):`);
+console.log(`  skiff-supervisor  ${avg(sups).toFixed(0)} KiB  (${sups.length} processes)`);
+console.log(`  conmon            ${avg(conmons).toFixed(0)} KiB  (${conmons.length} processes)`);
+
+// Clean up everything we made.
+const ids = dock(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+if (ids.length) dock(['rm', '-f', ...ids]);
+podman(['rm', '-f', '-a', '-t', '0']);
+podman(['system', 'reset', '--force']);
+rmSync(work, { recursive: true, force: true });
