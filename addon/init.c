@@ -149,6 +149,7 @@ static struct {
   const char *apparmor;
   const char *selinux;
   int detached_exec;
+  const char *session_keyring;
 } P;
 
 /* ---------- reporting ---------- */
@@ -377,6 +378,7 @@ static void read_plan(void) {
     case T_APPARMOR: P.apparmor = v; break;
     case T_SELINUX: P.selinux = v; break;
     case T_DETACHED_EXEC: P.detached_exec = 1; break;
+    case T_SESSION_KEYRING: P.session_keyring = v; break;
     default: fail(STEP_PLAN, EPROTO, "unknown plan record %u", tag);
     }
   }
@@ -1139,9 +1141,36 @@ static int close_fds(int keep) {
 
 /* ---------- the two stages ---------- */
 
+/*
+ * A session keyring of the container's own, so that its processes do not share the caller's
+ * (runc does the same): join "_ses.<id>", made on first use, and let the container's users search
+ * it (possessor and user rights are kept; "other" search with a user namespace, where the owner
+ * may be unmapped, "user" search otherwise). A kernel without keyrings (ENOSYS) is no error.
+ */
+static void join_session_keyring(void) {
+  if (!P.session_keyring) return;
+  long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, P.session_keyring, 0, 0, 0);
+  if (id < 0) {
+    if (errno == ENOSYS) return;
+    fail(STEP_USER, errno, "join session keyring %s", P.session_keyring);
+  }
+  char desc[512];
+  long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof desc - 1, 0);
+  if (n < 0) fail(STEP_USER, errno, "describe session keyring %s", P.session_keyring);
+  desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+  /* "type;uid;gid;perm;description": the perm field is hex. */
+  char *p = desc;
+  for (int i = 0; i < 3 && p; i++) p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL;
+  if (!p) fail(STEP_USER, EPROTO, "describe session keyring %s: unexpected %s", P.session_keyring, desc);
+  unsigned long perm = strtoul(p, NULL, 16) | ((P.ns_new & CLONE_NEWUSER) ? 0x8 : 0x80000);
+  if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, perm, 0, 0) < 0)
+    fail(STEP_USER, errno, "set permissions of session keyring %s", P.session_keyring);
+}
+
 /* What every process needs before it may run: terminal, limits, cwd, user and capabilities.
  * Shared by the container's init (create) and `exec`. */
 static void prepare_process(void) {
+  join_session_keyring();
   setup_console();
   set_rlimits();
   if (P.has_personality && personality(P.personality) < 0) fail(STEP_PERSONALITY, errno, "personality");

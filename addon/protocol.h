@@ -148,6 +148,7 @@ enum skiff_tag {
   T_NOTIFY_SOCKET,     /* string: host path of NOTIFY_SOCKET to bind into the container */
   T_USERNS_DEVICES,    /* - : bind-mount devices from the host instead of mknod */
   T_DETACHED_EXEC,     /* - : exec mode: do not wait for anything after MSG_EXECED */
+  T_SESSION_KEYRING,   /* string: join (or make) this session keyring, "_ses.<id>" (not with --no-new-keyring) */
 };
 
 struct plan_mount {

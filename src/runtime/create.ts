@@ -68,6 +68,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       fifoPath: fifo,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`,
       noPivot: !!opts.noPivot,
       cgroupMounts: cgroupMountPlanner(cg, spec),
       seccomp,

@@ -60,6 +60,7 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
       consoleSocket: console?.path ?? (opts.consoleSocket ? resolve(opts.consoleSocket) : undefined),
       preserveFds,
       seccomp,
+      sessionKeyring: `_ses.${rec.id}`, // the container's own: joined again, as runc's exec does
     });
 
     const init = n.spawnInit(rt.initPath, 3 + preserveFds, preserveFds);

@@ -153,6 +153,8 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
 
 export interface ProcessContext {
   consoleSocket?: string;
+  /** "_ses.<id>": the session keyring the process joins (none with --no-new-keyring). */
+  sessionKeyring?: string;
   preserveFds: number;
   seccomp?: { program: Buffer; flags: number };
 }
@@ -200,6 +202,7 @@ function writeProcess(w: PlanWriter, proc: Process, ctx: ProcessContext): void {
     if (proc.consoleSize) w.u32(Tag.CONSOLE_SIZE, proc.consoleSize.height, proc.consoleSize.width);
   }
   if (ctx.preserveFds) w.u32(Tag.PRESERVE_FDS, ctx.preserveFds);
+  if (ctx.sessionKeyring) w.strings(Tag.SESSION_KEYRING, ctx.sessionKeyring);
 }
 
 export interface ExecPlanContext extends ProcessContext {

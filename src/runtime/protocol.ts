@@ -67,6 +67,7 @@ export const Tag = {
   NOTIFY_SOCKET: 41,
   USERNS_DEVICES: 42,
   DETACHED_EXEC: 43,
+  SESSION_KEYRING: 44,
 } as const;
 
 export const MOUNT_KIND_BIND = 1;

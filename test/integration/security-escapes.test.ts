@@ -152,6 +152,23 @@ describe.skipIf(!isRoot || !hasGcc)('known escapes', () => {
     });
   });
 
+  describe('session keyrings', () => {
+    it('each container joins a session keyring of its own, not the caller\'s; --no-new-keyring keeps the caller\'s', () => {
+      const own = skiff.run(['run', '-b', makeBundle(config(['syscalls', 'keyring'])), 'keyring-a']);
+      expect(own.stderr).toBe('');
+      const m = /^keyring keyring;0;0;([0-9a-f]+);_ses\.keyring-a\n$/.exec(own.stdout);
+      expect(m, own.stdout).not.toBeNull();
+      expect(Number.parseInt(m![1], 16) & 0x80000).toBe(0x80000); // "user" may search it
+      // exec joins the container's keyring again.
+      skiff.ok(['run', '-d', '-b', makeBundle(config(['sleep', '30'])), 'keyring-b']);
+      expect(skiff.run(['exec', 'keyring-b', 'syscalls', 'keyring']).stdout).toMatch(/;_ses\.keyring-b\n$/);
+      skiff.run(['delete', '--force', 'keyring-b']);
+      const shared = skiff.run(['run', '--no-new-keyring', '-b', makeBundle(config(['syscalls', 'keyring'])), 'keyring-c']);
+      expect(shared.stdout).toMatch(/^keyring keyring;/);
+      expect(shared.stdout).not.toContain('_ses.keyring-c');
+    });
+  });
+
   describe('what the container may not touch', () => {
     it('masked paths are unreadable, read-only paths and /proc/sys, /sys are read-only, sysrq refused', () => {
       // The masked files this kernel has (the config masks more; absent ones are skipped).
