@@ -18,12 +18,16 @@ export function isRootless(): boolean {
   return process.geteuid?.() !== 0;
 }
 
-/** Default --root: /run/skiff for root, $XDG_RUNTIME_DIR/skiff otherwise (as runc does). */
+/**
+ * Default --root: /run/skiff for root, $XDG_RUNTIME_DIR/skiff otherwise (as runc does), else
+ * /run/user/UID/skiff: never a guessable directory under /tmp, which another user could make
+ * first and so own the state (and the exec fifo) of our containers.
+ */
 export function defaultStateRoot(): string {
   if (!isRootless()) return '/run/skiff';
   const xdg = process.env.XDG_RUNTIME_DIR;
   if (xdg) return join(xdg, 'skiff');
-  return join('/tmp', `skiff-${process.geteuid!()}`);
+  return join('/run/user', String(process.geteuid!()), 'skiff');
 }
 
 const usernsError = (message: string) => new SkiffError('init', 'EUSERNS', message);
