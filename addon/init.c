@@ -581,6 +581,7 @@ static int make_userns(const char *uidmap, const char *gidmap, const char *dest)
   if (c < 0) fail(STEP_MOUNT, errno, "id-mapped mount %s: fork", dest);
   if (c == 0) {
     close(p[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* never outlive the init, whatever happens to it */
     char ok = unshare(CLONE_NEWUSER) == 0 ? '1' : '0';
     if (write(p[1], &ok, 1) != 1) _exit(1);
     for (;;) pause(); /* until the parent has what it needs and kills us */
