@@ -62,7 +62,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
     const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;
-    const { plan, userns } = buildCreatePlan(spec, {
+    const { plan, userns } = buildCreatePlan(withNotifySocket(spec), {
       bundle,
       rootfs,
       fifoPath: fifo,
@@ -191,6 +191,24 @@ function cgroupsPath(rt: Runtime, spec: Spec, id: string): string | undefined {
   if (spec.linux?.cgroupsPath || rt.systemdCgroup) return spec.linux?.cgroupsPath;
   if (resolve(rt.root) === DEFAULT_ROOT) return undefined;
   return `/skiff/${createHash('sha256').update(resolve(rt.root)).digest('hex').slice(0, 12)}/${id}`;
+}
+
+/** Where the caller's NOTIFY_SOCKET appears inside the container (as runc and crun put it). */
+const NOTIFY_DEST = '/run/notify/notify.sock';
+
+/**
+ * sd_notify readiness (podman, systemd units): the caller's NOTIFY_SOCKET, a unix datagram socket
+ * on the host, is bind-mounted into the container and named in its environment, so READY=1 from
+ * the container reaches the listener directly. Abstract sockets (@name) cannot be mounted: skipped.
+ */
+function withNotifySocket(spec: Spec): Spec {
+  const host = process.env.NOTIFY_SOCKET;
+  if (!host || !host.startsWith('/') || !spec.process) return spec;
+  return {
+    ...spec,
+    mounts: [...(spec.mounts ?? []), { destination: NOTIFY_DEST, type: 'bind', source: host, options: ['bind', 'nosuid', 'noexec', 'nodev'] }],
+    process: { ...spec.process, env: [...(spec.process.env ?? []).filter((e) => !e.startsWith('NOTIFY_SOCKET=')), `NOTIFY_SOCKET=${NOTIFY_DEST}`] },
+  };
 }
 
 /** "exited with status N" / "was killed by signal N", for an init that died on its own. */

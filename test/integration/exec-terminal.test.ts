@@ -1,7 +1,7 @@
 // exec into running containers, terminals (console socket, skiff's own terminal), and stdio.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, run, tmp } from '../helpers';
@@ -162,5 +162,22 @@ describe.skipIf(!isRoot)('terminals', () => {
     const r = skiff.run(['create', '-b', makeBundle(cfg), 'tty4']);
     expect(r.stderr).toBe('skiff: cannot allocate a terminal without --console-socket\n');
     expect(skiff.run(['state', 'tty4']).status).toBe(1);
+  });
+
+  it('passes the caller\'s NOTIFY_SOCKET into the container (sd_notify readiness, as podman uses it)', async () => {
+    const dir = tmp();
+    const sock = join(dir, 'notify.sock');
+    // A datagram listener (Node has no unix datagram sockets): python3 binds it and waits.
+    const py = spawn('python3', ['-c', `import socket,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(${JSON.stringify(sock)}); print('ready', flush=True); time.sleep(20)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(py.stdout!, 'data');
+    try {
+      const cfg = baseConfig(['sh', '-c', 'echo $NOTIFY_SOCKET; stat -c "%F %i" $NOTIFY_SOCKET']);
+      const r = run(SKIFF, ['--root', skiff.root, 'run', '-b', makeBundle(cfg), 'notify'], { env: { ...process.env, NOTIFY_SOCKET: sock } });
+      expect(r.stderr).toBe('');
+      // The very socket the caller listens on: the container's READY=1 reaches it directly.
+      expect(r.stdout).toBe(`/run/notify/notify.sock\nsocket ${statSync(sock).ino}\n`);
+    } finally {
+      py.kill();
+    }
   });
 });
