@@ -87,19 +87,33 @@ static napi_value num(napi_env env, double d) {
 }
 
 /*
- * spawnInit(path, fdTarget, preserveFds): start skiff-init with one end of a SOCK_SEQPACKET
+ * spawnInit(path, fdTarget, preserveFds, stdio?): start skiff-init with one end of a SOCK_SEQPACKET
  * socketpair at fd `fdTarget` (chosen above the preserved range by the caller) and fds
  * 3..3+preserveFds-1 passed on. Signal mask and dispositions are reset (Node blocks and ignores
  * some, e.g. SIGPIPE, and both survive execve). Returns { pid, fd } with fd the parent's end.
+ * `stdio`, when given, is [in, out, err]: fds of ours that become the init's 0, 1, 2 instead of
+ * our own stdio (dock build captures a RUN step's output through pipes this way).
  */
 static napi_value spawn_init(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  get_args(env, info, 3, argv);
+  napi_value argv[4];
+  get_args(env, info, 4, argv);
   char *path = get_str(env, argv[0]);
   int32_t target, preserve;
+  int32_t stdio[3] = {0, 1, 2};
+  bool is_array = false;
+  if (path && napi_is_array(env, argv[3], &is_array) == napi_ok && is_array) {
+    for (uint32_t i = 0; i < 3; i++) {
+      napi_value el;
+      if (napi_get_element(env, argv[3], i, &el) != napi_ok || get_i32(env, el, &stdio[i]) || stdio[i] < 0) {
+        free(path);
+        napi_throw_type_error(env, NULL, "spawnInit: stdio must be [in, out, err] fds");
+        return NULL;
+      }
+    }
+  }
   if (!path || get_i32(env, argv[1], &target) || get_i32(env, argv[2], &preserve)) {
     free(path);
-    napi_throw_type_error(env, NULL, "spawnInit(path, fdTarget, preserveFds)");
+    napi_throw_type_error(env, NULL, "spawnInit(path, fdTarget, preserveFds, stdio?)");
     return NULL;
   }
   int sv[2];
@@ -113,7 +127,8 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
   posix_spawnattr_init(&attr);
   /* Node marks every inherited fd close-on-exec at start-up, stdio included; dup2 to itself
    * clears FD_CLOEXEC (glibc >= 2.29), so stdio and the preserved fds reach the init. */
-  for (int fd = 0; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
+  for (int fd = 0; fd < 3; fd++) posix_spawn_file_actions_adddup2(&fa, stdio[fd], fd);
+  for (int fd = 3; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
   posix_spawn_file_actions_adddup2(&fa, sv[1], target);
   sigset_t none, all;
   sigemptyset(&none);

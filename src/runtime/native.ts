@@ -20,7 +20,8 @@ export interface WaitStatus {
 }
 
 export interface Native {
-  spawnInit(path: string, fdTarget: number, preserveFds: number): { pid: number; fd: number };
+  /** `stdio`: [in, out, err] fds of ours given to the init as its 0, 1, 2 (default: our own). */
+  spawnInit(path: string, fdTarget: number, preserveFds: number, stdio?: [number, number, number]): { pid: number; fd: number };
   sendPlan(fd: number, plan: Buffer): void;
   sendMsg(fd: number, type: number, value: number, payload?: Buffer): void;
   /** Blocks until a message arrives; null when the init closed its end. */
