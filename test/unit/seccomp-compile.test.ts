@@ -161,7 +161,7 @@ describe('actions', () => {
 
   it('uses SPEC_ALLOW when the section has no flags, as runc and crun do, and nothing for an empty list', () => {
     expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
-    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: null }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: null as unknown as undefined /* Go encodes a nil slice as null */ }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
     expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: [] }, { nativeArch: 'x86_64' }).flags).toBe(0);
     expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] }, { nativeArch: 'x86_64' }).flags).toBe(SECCOMP_FILTER_FLAG_LOG);
     expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { nativeArch: 'x86_64', flagsWhenUnset: 0 }).flags).toBe(0);
