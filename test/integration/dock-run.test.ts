@@ -1,6 +1,6 @@
 // dock run / create / start on real containers: the image config merged with flags as Docker does,
 // Docker-like security defaults, resources, clear errors, and nothing left behind.
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppImage, cleanRoot, d, dockCgroups, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage } from './dock-helpers';
@@ -159,6 +159,40 @@ describe.skipIf(!isRoot)('dock run', () => {
     expect(await ok(root, ['stop', '-t', '1', stubborn])).toBe(`${stubborn}\n`);
     expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}}', stubborn])).toBe('137\n');
     await ok(root, ['rm', '-f', '-v', 'lifecycle', stubborn]);
+  });
+
+  it('gives --network none a private namespace with loopback up, and --network host the host one', async () => {
+    const none = await ok(root, ['run', '--rm', img.name, 'sh', '-c', 'ip -o link | cut -d" " -f2; ip -o addr show lo | grep -c "inet 127.0.0.1"; readlink /proc/self/ns/net']);
+    const [links, lo, ns] = none.trim().split('\n');
+    expect(links).toBe('lo:');
+    expect(lo).toBe('1');
+    expect(ns).not.toBe(readlinkSync('/proc/self/ns/net'));
+    const host = await ok(root, ['run', '--rm', '--network', 'host', img.name, 'readlink', '/proc/self/ns/net']);
+    expect(host.trim()).toBe(readlinkSync('/proc/self/ns/net'));
+  });
+
+  it('adds host devices with --device, with their cgroup permissions', async () => {
+    // /dev/loop-control (c 10:237) is not among the default devices: without --device it is denied.
+    // (The runtime allows rwm for every linux.devices node, so the :r of --device is not narrowed.)
+    const r = await ok(root, ['run', '--rm', '--device', '/dev/loop-control:/dev/lc:r', img.name, 'sh', '-c', 'ls -l /dev/lc | cut -c1; stat -c "%t,%T" /dev/lc; (exec 3</dev/lc) && echo read-ok; test -e /dev/loop-control || echo only-mapped']);
+    expect(r).toBe('c\na,ed\nread-ok\nonly-mapped\n');
+    const without = await d(root, ['run', '--rm', img.name, 'sh', '-c', 'mknod /dev/lc c 10 237 && (exec 3</dev/lc) 2>/dev/null || echo denied']);
+    expect(without.stdout).toBe('denied\n');
+    const missing = await d(root, ['run', '--rm', '--device', '/dev/nonexistent', img.name, 'true']);
+    expect(missing.stderr).toBe('dock: error gathering device information while adding custom device "/dev/nonexistent": no such file or directory\n');
+  });
+
+  it('serializes racing starts, stops and removals of one container', async () => {
+    const id = (await ok(root, ['create', img.name, 'sleep', '60'])).trim();
+    const starts = await Promise.all([1, 2, 3].map(() => d(root, ['start', id])));
+    expect(starts.map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(supervisorsOf(root)).toHaveLength(1);
+    expect(await ok(root, ['ps', '-q', '--no-trunc'])).toBe(`${id}\n`);
+    const [stop, rm] = await Promise.all([d(root, ['stop', '-t', '0', id]), d(root, ['rm', '-f', id])]);
+    expect(rm.code).toBe(0);
+    expect([0, 1]).toContain(stop.code); // stop may find the container already removed
+    expect(await ok(root, ['ps', '-aq'])).toBe('');
+    expect(dockCgroups([id])).toEqual([]);
   });
 
   it('runs --init as pid 1 and the command under it', async () => {

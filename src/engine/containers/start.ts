@@ -20,6 +20,7 @@ import { ContainerLock } from './lock';
 import { SUN_PATH_MAX, containerDir } from './paths';
 import { mountOverlay, resolveInRoot, resolveUser, unmountOverlay } from './rootfs';
 import { buildSpec } from './spec';
+import { setupNetwork } from './network';
 import { liveState, runtimeRecord } from './status';
 import { launchSupervisor, registerPid, spawnInitVia, supervisorAlive } from './supervisor';
 import type { ContainerDoc, HealthState } from './types';
@@ -98,6 +99,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     const rec = await runtimeCreate(engine.rt, { id: doc.Id, bundle: dir, consoleSocket, spawnInit: () => spawnInitVia(dir) });
     created = true;
     crashPoint('created');
+    setupNetwork(doc, rec.pid);
     registerPid(dir, rec.pid);
     const hc = doc.Config.Healthcheck;
     if (hc && hc.Test.length && hc.Test[0] !== 'NONE') {
