@@ -2,6 +2,7 @@
 // loads the library modules it needs when it runs, so that start-up stays small.
 import { Command, Option } from 'commander';
 import { writeSync } from 'node:fs';
+import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
 
 const VERSION = '0.1.0';
@@ -68,30 +69,36 @@ const program = new Command('skiff')
     runtimeOpts = { root: o.root, logFile: o.log, logFormat: o.logFormat, debug: !!o.debug, systemdCgroup: !!o.systemdCgroup };
   });
 
-program
-  .command('create')
-  .description('create a container; its process waits for `start`')
-  .argument('<container-id>')
-  .option('-b, --bundle <dir>', 'path to the bundle directory', '.')
-  .option('--console-socket <path>', 'unix socket that receives the pty master (process.terminal)')
-  .option('--pid-file <file>', 'write the container init pid to this file')
-  .option('--no-pivot', 'use chroot instead of pivot_root (for a ramfs root)')
-  .option('--no-new-keyring', 'do not create a new session keyring')
-  .option('--preserve-fds <n>', 'pass N extra file descriptors (3..3+N-1) to the container', int('--preserve-fds'), 0)
-  .action(
-    action(async (id: string, o) => {
-      const { create } = await import('../runtime/create');
-      await create(await runtime(), {
-        id,
-        bundle: o.bundle,
-        consoleSocket: o.consoleSocket,
-        pidFile: o.pidFile,
-        noPivot: o.pivot === false,
-        noNewKeyring: o.newKeyring === false,
-        preserveFds: o.preserveFds,
-      });
-    }),
-  );
+/** The options `create` and `run` share, and their translation into CreateOptions. */
+function withCreateOptions(cmd: Command): Command {
+  return cmd
+    .argument('<container-id>')
+    .option('-b, --bundle <dir>', 'path to the bundle directory', '.')
+    .option('--console-socket <path>', 'unix socket that receives the pty master (process.terminal)')
+    .option('--pid-file <file>', 'write the container init pid to this file')
+    .option('--no-pivot', 'use chroot instead of pivot_root (for a ramfs root)')
+    .option('--no-new-keyring', 'do not create a new session keyring')
+    .option('--preserve-fds <n>', 'pass N extra file descriptors (3..3+N-1) to the container', int('--preserve-fds'), 0);
+}
+
+function createOptions(id: string, o: Record<string, any>): CreateOptions {
+  return {
+    id,
+    bundle: o.bundle,
+    consoleSocket: o.consoleSocket,
+    pidFile: o.pidFile,
+    noPivot: o.pivot === false,
+    noNewKeyring: o.newKeyring === false,
+    preserveFds: o.preserveFds,
+  };
+}
+
+withCreateOptions(program.command('create').description('create a container; its process waits for `start`')).action(
+  action(async (id: string, o) => {
+    const { create } = await import('../runtime/create');
+    await create(await runtime(), createOptions(id, o));
+  }),
+);
 
 program
   .command('start')
@@ -104,32 +111,13 @@ program
     }),
   );
 
-program
-  .command('run')
-  .description('create and start a container; in the foreground, wait and exit with its status')
-  .argument('<container-id>')
-  .option('-b, --bundle <dir>', 'path to the bundle directory', '.')
-  .option('--console-socket <path>', 'unix socket that receives the pty master')
+withCreateOptions(program.command('run').description('create and start a container; in the foreground, wait and exit with its status'))
   .option('-d, --detach', 'detach from the container process')
   .option('--keep', 'do not delete the container after it exits')
-  .option('--pid-file <file>', 'write the container init pid to this file')
-  .option('--no-pivot', 'use chroot instead of pivot_root')
-  .option('--no-new-keyring', 'do not create a new session keyring')
-  .option('--preserve-fds <n>', 'pass N extra file descriptors to the container', int('--preserve-fds'), 0)
   .action(
     action(async (id: string, o) => {
       const { run } = await import('../runtime/run');
-      return run(await runtime(), {
-        id,
-        bundle: o.bundle,
-        consoleSocket: o.consoleSocket,
-        pidFile: o.pidFile,
-        noPivot: o.pivot === false,
-        noNewKeyring: o.newKeyring === false,
-        preserveFds: o.preserveFds,
-        detach: !!o.detach,
-        keep: !!o.keep,
-      });
+      return run(await runtime(), { ...createOptions(id, o), detach: !!o.detach, keep: !!o.keep });
     }),
   );
 
