@@ -705,6 +705,31 @@ const execCmd = (cmd: Command) =>
     .passThroughOptions()
     .action(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean; detach?: boolean; env: string[]; user?: string; workdir?: string; privileged?: boolean }) => {
       const { execInContainer } = await import('../engine/containers/exec');
+      if (o.detach && !process.env.DOCK_EXEC_STDIO_DETACHED) {
+        // The process must not keep our stdio (a caller reading our output would wait for it):
+        // the exec is made by a copy of dock whose stdio is /dev/null, which returns once it ran.
+        // Its errors come back through an unlinked temporary file (the process's own stderr goes
+        // there too, and the space is freed when it exits).
+        const { spawnSync } = await import('node:child_process');
+        const fs = await import('node:fs');
+        const { tmpdir } = await import('node:os');
+        const errPath = `${tmpdir()}/dock-exec-${process.pid}.err`;
+        const errFd = fs.openSync(errPath, 'w+', 0o600);
+        fs.unlinkSync(errPath);
+        try {
+          const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
+          const size = fs.fstatSync(errFd).size;
+          if (size) {
+            const buf = Buffer.alloc(size);
+            fs.readSync(errFd, buf, 0, size, 0);
+            process.stderr.write(buf);
+          }
+          process.exitCode = r.status ?? 1;
+        } finally {
+          fs.closeSync(errFd);
+        }
+        return;
+      }
       await withEngine(async (engine) => {
         const doc = engine.containers.find(name);
         process.exitCode = await execInContainer(engine, doc, command, o);

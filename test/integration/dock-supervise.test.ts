@@ -98,6 +98,12 @@ describe.skipIf(!isRoot)('dock supervisor', () => {
     expect(r).toBe('1 1000 /home/app\n');
     const failed = await d(root, ['exec', id, 'sh', '-c', 'exit 9']);
     expect(failed.code).toBe(9);
+    // -d returns at once (our pipes are not held by the process) and the process runs on.
+    const bg = await d(root, ['exec', '-d', id, 'sh', '-c', 'sleep 1; echo late > /tmp/bg']);
+    expect(bg).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    await waitFor(async () => (await d(root, ['exec', id, 'cat', '/tmp/bg'])).stdout === 'late\n', 'the detached exec');
+    const missing = await d(root, ['exec', '-d', id, 'nosuchcmd']);
+    expect(missing.stderr).toBe('dock: exec: "nosuchcmd": executable file not found in $PATH\n');
     await ok(root, ['rm', '-f', id]);
   });
 

@@ -77,9 +77,11 @@ export async function copyToContainer(engine: Engine, doc: ContainerDoc, path: s
       throw new ContainerError('ENOTFOUND', `could not find the directory ${path} in container ${doc.Name}`);
     }
     if (!st.isDirectory()) throw new ContainerError('EUSAGE', `cannot copy into ${path}: not a directory`);
-    // --no-overwrite-dir keeps the container's directory modes; symlinks in the archive are
-    // extracted as links, and GNU tar refuses ../ members.
-    await run('tar', ['-x', '-f', '-', '-C', dest, '--no-overwrite-dir', '--keep-directory-symlink'], input);
+    // GNU tar refuses ../ members, creates the archive's symlinks last (so that a member cannot be
+    // written through one), and replaces rather than follows a symlink the container put where the
+    // archive has a directory (no --keep-directory-symlink). --no-overwrite-dir keeps directory modes.
+    // Left: a running container can still race the extraction (rename a directory meanwhile).
+    await run('tar', ['-x', '-f', '-', '-C', dest, '--no-overwrite-dir'], input);
   });
 }
 
