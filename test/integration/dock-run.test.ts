@@ -109,6 +109,13 @@ describe.skipIf(!isRoot)('dock run', () => {
     }
   });
 
+  it('reports a container killed by the OOM killer', async () => {
+    const r = await d(root, ['run', '--name', 'hog', '--memory', '16m', '--memory-swap', '16m', img.name, 'tail', '/dev/zero']);
+    expect(r.code).toBe(137);
+    expect(await ok(root, ['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hog'])).toBe('true 137\n');
+    await ok(root, ['rm', 'hog']);
+  });
+
   it('passes stdin with -i, and --rm leaves no container, mount, cgroup or supervisor', async () => {
     const r = await d(root, ['run', '-i', '--rm', '--name', 'catter', img.name, 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n' });
     expect(r.stdout).toBe('line one\nline two\ndone\n');

@@ -4,6 +4,7 @@
 // exit, removes an --rm container, and applies the restart policy with Docker's back-off
 // (100 ms doubling up to a minute; reset when the run lasted 10 s or more).
 
+import { readFileSync } from 'node:fs';
 import type { Engine } from './engine';
 import { ContainerLock } from './lock';
 import { containerDir } from './paths';
@@ -34,6 +35,22 @@ export function restartDelayMs(doc: ContainerDoc, ranMs: number): number {
   return Math.min(100 * 2 ** doc.State.RestartCount, 60_000);
 }
 
+/** OOM kills counted in the container's memory cgroup (v1 memory.oom_control, v2 memory.events). */
+export function oomKills(id: string): number {
+  for (const [file, re] of [
+    [`/sys/fs/cgroup/memory/dock/${id}/memory.oom_control`, /^oom_kill (\d+)$/m],
+    [`/sys/fs/cgroup/dock/${id}/memory.events`, /^oom_kill (\d+)$/m],
+  ] as const) {
+    try {
+      const m = re.exec(readFileSync(file, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      /* not this hierarchy */
+    }
+  }
+  return 0;
+}
+
 export async function handleExit(engine: Engine, id: string, exitedPid: number): Promise<void> {
   const dir = containerDir(engine.paths, id);
   if (!engine.containers.get(id)) return;
@@ -49,10 +66,12 @@ export async function handleExit(engine: Engine, id: string, exitedPid: number):
     if (!doc || doc.State.Removing || (exitedPid && doc.State.Pid !== exitedPid)) return; // stale: a newer run exists
     const exit = readExit(dir);
     const code = exit && exit.pid === doc.State.Pid ? exit.exitCode : doc.State.ExitCode;
+    const oom = oomKills(id) > 0;
     clearRuntime(engine, id);
     unmountOverlay(dir);
     const updated = engine.containers.update(id, (d) => {
       d.State.ExitCode = code;
+      d.State.OOMKilled = oom;
       d.State.FinishedAt = exit?.finishedAt ?? new Date().toISOString();
     });
     if (updated.HostConfig.AutoRemove) {

@@ -21,7 +21,7 @@ export function inspectContainer(engine: Engine, doc: ContainerDoc) {
       Running: live.status === 'running' || live.status === 'paused',
       Paused: live.status === 'paused',
       Restarting: live.status === 'restarting',
-      OOMKilled: false,
+      OOMKilled: !!doc.State.OOMKilled && live.status !== 'running',
       Dead: live.status === 'dead',
       Pid: live.pid,
       ExitCode: live.exitCode,

@@ -139,6 +139,8 @@ export interface ContainerRuntimeState {
   Restarting: boolean;
   /** A `dock rm` is under way (a killed rm leaves the container listed as "removing"). */
   Removing: boolean;
+  /** The last run was killed by the kernel's OOM killer (its cgroup counted an oom_kill). */
+  OOMKilled?: boolean;
 }
 
 export interface NetworkAttachment {
