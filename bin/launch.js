@@ -15,7 +15,12 @@ module.exports = function launch(name) {
   } catch {
     // no cache: compile
   }
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+    filename: file,
+    cachedData,
+    // import() of a Node builtin left in the bundle resolves as it would in a plain module.
+    importModuleDynamically: (specifier) => import(specifier),
+  });
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, join(file, '..'));
   return script;

@@ -1,7 +1,8 @@
 // skiff: runc's command line over the runtime library. Parsing and printing only; each command
 // loads the library modules it needs when it runs, so that start-up stays small.
 import { Command, Option } from 'commander';
-import { writeSync } from 'node:fs';
+import { existsSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
 
@@ -337,8 +338,6 @@ program
   .action(
     action(async (o) => {
       const { defaultSpec } = await import('../oci/spec-default');
-      const { existsSync, writeFileSync } = await import('node:fs');
-      const { join } = await import('node:path');
       const path = join(o.bundle, 'config.json');
       if (existsSync(path)) throw new Error(`file ${path} exists: remove it first`);
       writeFileSync(path, JSON.stringify(defaultSpec({ rootless: !!o.rootless }), null, '\t') + '\n');

@@ -1,7 +1,7 @@
 // The OCI lifecycle on real containers: create/start/state/kill/delete/run/list, exit statuses,
 // and misuse that must fail clearly.
 import Ajv from 'ajv-draft-04';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,12 +10,15 @@ import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
 
 const SPEC_SCHEMA = join(__dirname, '../../../shared/oci-runtime-spec/schema');
 
-function stateValidator() {
+/** A validator of the upstream schema `name` (defs.json's malformed ref fixed in memory). */
+function upstreamValidator(name: string) {
   const ajv = new Ajv({ strict: false });
   const fix = (s: string) => JSON.parse(s.replaceAll('"#definitions/', '"#/definitions/'));
-  ajv.addSchema(fix(readFileSync(join(SPEC_SCHEMA, 'defs.json'), 'utf8')), 'defs.json');
-  return ajv.compile(fix(readFileSync(join(SPEC_SCHEMA, 'state-schema.json'), 'utf8')));
+  for (const f of readdirSync(SPEC_SCHEMA).filter((f) => f.endsWith('.json') && f !== name)) ajv.addSchema(fix(readFileSync(join(SPEC_SCHEMA, f), 'utf8')), f);
+  return ajv.compile(fix(readFileSync(join(SPEC_SCHEMA, name), 'utf8')));
 }
+
+const stateValidator = () => upstreamValidator('state-schema.json');
 
 describe.skipIf(!isRoot)('lifecycle', () => {
   const skiff = new Skiff();
@@ -158,5 +161,35 @@ describe.skipIf(!isRoot)('lifecycle', () => {
 
   it('prints its version and the spec version', () => {
     expect(skiff.ok(['--version'])).toMatch(/^skiff version \d+\.\d+\.\d+\nspec: 1\.3\.0\n$/);
+  });
+
+  it('spec writes a valid config.json (and a rootless one), never over an existing file', () => {
+    const validate = upstreamValidator('config-schema.json');
+    for (const flags of [[], ['--rootless']]) {
+      const dir = tmp();
+      skiff.ok(['spec', '--bundle', dir, ...flags]);
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      expect(validate(cfg), JSON.stringify(validate.errors)).toBe(true);
+      expect(cfg.process.args).toEqual(['sh']);
+      expect(cfg.linux.namespaces.some((n: { type: string }) => n.type === 'user')).toBe(flags.length > 0);
+      const again = skiff.run(['spec', '--bundle', dir, ...flags]);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toBe(`skiff: file ${join(dir, 'config.json')} exists: remove it first\n`);
+    }
+  });
+
+  it('features prints a valid features document', () => {
+    const validate = upstreamValidator('features-schema.json');
+    const doc = JSON.parse(skiff.ok(['features']));
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.ociVersionMax).toBe('1.3.0');
+    expect(doc.linux.namespaces).toContain('time');
+  });
+
+  it('--systemd-cgroup is a clear error where no systemd runs, and leaves nothing', () => {
+    const r = skiff.run(['--systemd-cgroup', 'run', '-b', makeBundle(baseConfig()), 'sysd']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('skiff: systemd cgroup driver not available: no systemd running\n');
+    expect(existsSync(join(skiff.root, 'sysd'))).toBe(false);
   });
 });
