@@ -47,7 +47,8 @@ export interface Native {
 
 /** Where node-gyp put the build: <package>/build/Release, two levels above dist/ or src/runtime/. */
 function buildDir(): string {
-  for (const rel of ['../build/Release', '../../build/Release']) {
+  // (three levels: a test bundle under node_modules/.cache/skiff-test/)
+  for (const rel of ['../build/Release', '../../build/Release', '../../../build/Release']) {
     const dir = join(__dirname, rel);
     if (existsSync(join(dir, 'skiff_native.node'))) return dir;
   }

@@ -3,10 +3,11 @@
 // root through a docker-archive made by skopeo; a `dock` runner; and checks that a root is clean.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dock, type RunResult } from '../fixtures/images/dock';
+import type { RunResult } from '../fixtures/images/dock';
+import { constants } from 'node:os';
 import { ensureTools } from '../fixtures/images/tools';
 
 export const isRoot = process.getuid?.() === 0;
@@ -55,26 +56,66 @@ export function buildAppImage(): TestImage {
 
 /** A private engine root with the image loaded. Short paths: unix sockets live in it. */
 export async function newRoot(img: TestImage): Promise<string> {
+  await dockScript();
   const root = mkdtempSync('/tmp/dk-');
-  const r = await dock(root, ['load', '-q', '-i', img.archive]);
+  const r = await d(root, ['load', '-q', '-i', img.archive]);
   if (r.code !== 0) throw new Error(`dock load: ${r.stderr}`);
   return root;
 }
 
+/** Runs `dock ARGS` with its root in `root` (the script from dockScript); never throws on a non-zero exit. */
 export async function d(root: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return dock(root, args, opts);
+  const js = await dockScript();
+  const child = spawn(process.execPath, [js, ...args], { env: { ...process.env, DOCK_ROOT: root, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (x) => (stdout += x));
+  child.stderr.on('data', (x) => (stderr += x));
+  child.stdin.end(opts.input ?? '');
+  const code = await new Promise<number>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 + (constants.signals[sig] as number) : -1))));
+  return { code, stdout, stderr };
 }
 
 /** dock ARGS that must succeed; returns stdout. */
 export async function ok(root: string, args: string[], opts: { input?: string } = {}): Promise<string> {
-  const r = await dock(root, args, opts);
+  const r = await d(root, args, opts);
   if (r.code !== 0) throw new Error(`dock ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
 
+const repo = join(__dirname, '..', '..');
+let script: string | undefined;
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * The dock script to run: dist/dock.js when it is newer than the sources, else a bundle of our own
+ * (as the images fixture does), so that tests never run stale code.
+ */
+export async function dockScript(): Promise<string> {
+  if (script) return script;
+  const shipped = join(repo, 'dist', 'dock.js');
+  const src = Math.max(newest(join(repo, 'src')), 0);
+  if (existsSync(shipped) && statSync(shipped).mtimeMs >= src) return (script = shipped);
+  const dir = join(repo, 'node_modules', '.cache', 'skiff-test');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `dock-helpers-${process.pid}.js`);
+  const esbuild = await import('esbuild');
+  await esbuild.build({ entryPoints: [join(repo, 'src', 'cli', 'dock.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3', '@napi-rs/xattr', '*.node'], logLevel: 'error' });
+  return (script = out);
+}
+
 /** Starts `dock ARGS` and gives the child (for tests that kill dock or follow logs). */
 export function dockChild(root: string, args: string[]) {
-  const js = join(__dirname, '..', '..', 'dist', 'dock.js');
+  if (!script) throw new Error('call dockScript() (newRoot does) before dockChild');
+  const js = script;
   const child = spawn(process.execPath, [js, ...args], { env: { ...process.env, DOCK_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -130,8 +171,8 @@ export function dockCgroups(ids: string[]): string[] {
 
 /** Removes every container of the root (rm -f), then checks nothing is left, then deletes the root. */
 export async function cleanRoot(root: string): Promise<{ mounts: string[]; supervisors: number[]; cgroups: string[] }> {
-  const ids = (await dock(root, ['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await dock(root, ['rm', '-f', '-v', ...ids]);
+  const ids = (await d(root, ['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await d(root, ['rm', '-f', '-v', ...ids]);
   await waitFor(() => supervisorsOf(root).length === 0, 'supervisors to leave', 10_000).catch(() => undefined);
   const left = { mounts: mountsUnder(root), supervisors: supervisorsOf(root), cgroups: dockCgroups(ids) };
   for (const pid of left.supervisors) {

@@ -5,11 +5,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, dockScript, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
-const DOCK = join(__dirname, '..', '..', 'dist', 'dock.js');
 
 /** skiff-init processes (a created container waits in one) whose exec fifo is under the root. */
 function initsUnder(r: string): number[] {
@@ -84,7 +83,7 @@ describe.skipIf(!isRoot)('dock supervisor', () => {
   it('runs exec -it through a pseudo-terminal, and exec -e -u -w', async () => {
     const id = (await ok(root, ['run', '-d', img.name, 'sleep', '120'])).trim();
     // script(1) gives dock a terminal; the commands go through it to the container's pty.
-    const child = spawn('script', ['-qfec', `${process.execPath} ${DOCK} exec -it ${id} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', `${process.execPath} ${await dockScript()} exec -it ${id} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (x) => (out += x));
     const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
