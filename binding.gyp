@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "skiff_native",
-      "sources": ["addon/native.c", "addon/bpf.c"],
+      "sources": ["addon/native.c", "addon/bpf.c", "addon/netlink.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     },
     {

@@ -606,6 +606,8 @@ static napi_value set_winsize(napi_env env, napi_callback_info info) {
 
 /* addon/bpf.c: cgroup v2 device filter (bpfLoadDeviceProgram, bpfAttachCgroup, ...). */
 napi_value skiff_bpf_init(napi_env env, napi_value exports);
+/* addon/netlink.c: rtnetlink transport and netns entry for dock's networks (netlinkOpen, ...). */
+napi_value skiff_netlink_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -618,6 +620,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   skiff_bpf_init(env, exports);
+  skiff_netlink_init(env, exports);
   return exports;
 }
 

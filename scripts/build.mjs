@@ -17,6 +17,9 @@ if (existsSync(schemas)) {
 const entries = [
   ['src/cli/skiff.ts', 'dist/skiff.js'],
   ['src/cli/dock.ts', 'dist/dock.js'],
+  // dock's network helper processes (src/engine/network): each runs on its own, node builtins only.
+  ['src/engine/network/dns-server.ts', 'dist/dock-dns.js'],
+  ['src/engine/network/port-proxy.ts', 'dist/dock-proxy.js'],
 ].filter(([src]) => existsSync(join(root, src)));
 
 // Outputs are written beside their final name and renamed into place, so that a skiff running

@@ -87,3 +87,20 @@ export interface NativeBpf {
 export function nativeBpf(): NativeBpf {
   return native() as unknown as NativeBpf;
 }
+
+/* ---- rtnetlink and network namespaces (addon/netlink.c; owned by src/engine/network) ---- */
+
+export interface NativeNetlink {
+  /** A NETLINK_ROUTE socket (close-on-exec) created in the netns at `netnsPath` (null: our own). */
+  netlinkOpen(netnsPath: string | null): number;
+  /** Sends one request (its seq identifies the replies) and returns the reply messages, acks removed. */
+  netlinkTalk(fd: number, request: Buffer): Buffer;
+  /** The calling (main) thread joins a netns; returns an fd of the one it left. */
+  netnsEnter(path: string): number;
+  /** Back to the netns netnsEnter left (closes the fd). */
+  netnsRestore(fd: number): void;
+}
+
+export function nativeNetlink(): NativeNetlink {
+  return native() as unknown as NativeNetlink;
+}
