@@ -95,6 +95,9 @@ describe.skipIf(!isRoot)('dock supervisor', () => {
     expect(out).toMatch(/\/dev\/pts\/\d+\r+\n/);
     const r = await ok(root, ['exec', '-e', 'X=1', '-u', 'app', '-w', '/home/app', id, 'sh', '-c', 'echo $X $(id -u) $(pwd)']);
     expect(r).toBe('1 1000 /home/app\n');
+    // Without -i the process does not read our stdin; with -i it does.
+    expect(await ok(root, ['exec', id, 'sh', '-c', 'cat; echo end'], { input: 'not for it\n' })).toBe('end\n');
+    expect(await ok(root, ['exec', '-i', id, 'sh', '-c', 'cat; echo end'], { input: 'for it\n' })).toBe('for it\nend\n');
     const failed = await d(root, ['exec', id, 'sh', '-c', 'exit 9']);
     expect(failed.code).toBe(9);
     // -d returns at once (our pipes are not held by the process) and the process runs on.
