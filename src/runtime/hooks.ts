@@ -27,7 +27,8 @@ export function runHooks(kind: string, hooks: Hook[] | undefined, state: OciStat
     });
     const stderr = r.stderr?.toString().trim();
     const tail = stderr ? `: ${stderr.split('\n').slice(-1)[0]}` : '';
-    if (r.error) {
+    // EPIPE only means the hook exited without reading its state: its status tells the rest.
+    if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
       const code = (r.error as NodeJS.ErrnoException).code;
       if (code === 'ETIMEDOUT') throw hookError(kind, hook, `timed out after ${hook.timeout}s`);
       throw hookError(kind, hook, code === 'ENOENT' ? 'no such file or directory' : r.error.message);
