@@ -441,6 +441,107 @@ image
     });
   });
 
+// ---- build (src/engine/build) -------------------------------------------------------------------
+
+const buildCmd = (cmd: Command) =>
+  cmd
+    .argument('<context>', 'build context directory, or - for a Dockerfile on stdin (no context)')
+    .option('-t, --tag <name:tag>', 'name the image (repeatable)', collect, [])
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile; - for stdin)')
+    .option('--build-arg <key=value>', 'build-time variable (repeatable; KEY alone takes it from the environment)', collect, [])
+    .option('--target <stage>', 'build this stage and what it needs')
+    .option('--no-cache', 'do not use the build cache')
+    .option('--platform <os/arch>', 'platform of the image')
+    .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
+    .option('-q, --quiet', 'print only the image id')
+    .option('--iidfile <file>', 'write the image id to this file')
+    .action(async (context: string, o: { tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; platform?: string; label: string[]; quiet?: boolean; iidfile?: string }) => {
+      const { build } = await import('../engine/build/builder');
+      const { BuildError } = await import('../engine/build/errors');
+      const { openRuntime } = await import('../runtime/runtime');
+      const { join, resolve } = await import('node:path');
+      const { writeFileSync } = await import('node:fs');
+      const kv = (list: string[], what: string, fromEnv: boolean) => {
+        const out: Record<string, string> = {};
+        for (const s of list) {
+          const i = s.indexOf('=');
+          if (i > 0) out[s.slice(0, i)] = s.slice(i + 1);
+          else if (fromEnv && i < 0 && s) {
+            if (process.env[s] !== undefined) out[s] = process.env[s]!;
+          } else throw new BuildError('EUSAGE', `invalid ${what} "${s}": KEY=VALUE expected`);
+        }
+        return out;
+      };
+      const stdinText = async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      };
+      const contextDir = context === '-' ? null : resolve(context);
+      if (context === '-' && o.file && o.file !== '-') throw new BuildError('EUSAGE', 'with "-" as the context the Dockerfile is read from stdin: -f cannot be used');
+      const dockerfilePath = context === '-' || o.file === '-' ? undefined : resolve(o.file ?? join(contextDir!, 'Dockerfile'));
+      let text: string;
+      if (dockerfilePath) {
+        try {
+          text = readFileSync(dockerfilePath, 'utf8');
+        } catch {
+          throw new BuildError('ECONTEXT', `cannot read the Dockerfile ${dockerfilePath}: no such file`);
+        }
+      } else text = await stdinText();
+      const say = (s: string) => {
+        if (!o.quiet) process.stdout.write(s + '\n');
+      };
+      await withStore(async (store) => {
+        const rt = openRuntime({ root: join(store.root, 'build', 'runtime'), debug: globals().debug });
+        let builder: import('../engine/build/builder').Builder | undefined;
+        const stop = () => builder?.cancel();
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        try {
+          const r = await build(
+            store,
+            rt,
+            {
+              root: store.root,
+              contextDir,
+              dockerfile: text,
+              dockerfilePath,
+              tags: o.tag,
+              buildArgs: kv(o.buildArg, '--build-arg', true),
+              target: o.target,
+              noCache: !o.cache,
+              platform: o.platform,
+              labels: kv(o.label, '--label', false),
+              registry: clientOpts(),
+              output: {
+                step: (label, t, cached) => say(`${cached ? 'CACHED ' : ''}${label} ${t}`),
+                line: (label, t) => say(`${label} | ${t}`),
+                info: (t) => say(t),
+                warn: (t) => process.stderr.write(`dock: warning: ${t}\n`),
+              },
+            },
+            (b) => (builder = b),
+          );
+          if (o.iidfile) writeFileSync(o.iidfile, r.id);
+          say(`writing image ${r.id}`);
+          for (const t of r.tags) say(`naming to ${t}`);
+          if (o.quiet) process.stdout.write(r.id + '\n');
+        } catch (e) {
+          if (e instanceof BuildError && e.code === 'ERUN' && e.exitCode) {
+            reportError(e);
+            process.exitCode = Math.min(255, e.exitCode);
+            return;
+          }
+          throw e;
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+        }
+      });
+    });
+buildCmd(program.command('build').description('Build an image from a Dockerfile'));
+buildCmd(image.command('build').description('Build an image from a Dockerfile'));
+
 // ---- containers ---------------------------------------------------------------------------------
 // The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.
 

@@ -1,0 +1,69 @@
+// Overlay mounts for build steps: a step's root is the layers so far (snapshot directories as
+// lowerdirs, top first) plus a fresh upper/work pair; what the step changes lands in upper/, which
+// is the layer's diff. The features that would make upper/ something else than a plain diff are
+// turned off explicitly (the host's defaults may differ): redirect_dir (a renamed directory would
+// be a redirect xattr instead of its content), metacopy (a chmod would copy up metadata only, the
+// data staying below) and index.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { BuildError } from './errors';
+
+const SAFE_OPTIONS = 'redirect_dir=off,metacopy=off,index=off';
+
+export function isMounted(dir: string): boolean {
+  const want = dir.replace(/\/+$/, '');
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4] && f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) === want) return true;
+  }
+  return false;
+}
+
+function mountWith(target: string, lowerdirs: string[], rw: { upper: string; work: string } | null): void {
+  // Relative lowerdir names from their common parent keep long lists under the one-page limit
+  // of mount data (as containerd and Docker do).
+  const parent = posix.dirname(lowerdirs[0]);
+  const relative = lowerdirs.every((l) => posix.dirname(l) === parent);
+  const lower = relative ? lowerdirs.map((l) => posix.basename(l)).join(':') : lowerdirs.join(':');
+  const base = `lowerdir=${lower}${rw ? `,upperdir=${rw.upper},workdir=${rw.work}` : ''}`;
+  let last = '';
+  for (const data of [`${base},${SAFE_OPTIONS}`, base]) {
+    try {
+      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, target], { cwd: relative ? parent : undefined, stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (e) {
+      last = ((e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message).trim();
+    }
+  }
+  throw new BuildError('ESTEP', `mount the build step's overlay root filesystem: ${last}`);
+}
+
+/**
+ * Mounts <dir>/rootfs as lowerdirs + <dir>/upper. `empty` is an empty directory used as the
+ * bottom layer, so that an image without layers (scratch) mounts too.
+ */
+export function mountStepRoot(dir: string, lowerdirs: string[], empty: string): { rootfs: string; upper: string } {
+  const rootfs = join(dir, 'rootfs');
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  for (const d of [rootfs, upper, work]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  mountWith(rootfs, [...lowerdirs, empty], { upper, work });
+  return { rootfs, upper };
+}
+
+/** A read-only view of an image's layers at `target` (COPY --from, RUN --mount from=). */
+export function mountReadOnly(target: string, lowerdirs: string[], empty: string): void {
+  mkdirSync(target, { recursive: true, mode: 0o755 });
+  mountWith(target, [...lowerdirs, empty], null);
+}
+
+export function unmount(target: string): void {
+  if (!isMounted(target)) return;
+  try {
+    execFileSync('umount', [target], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch {
+    execFileSync('umount', ['-l', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+}
