@@ -24,6 +24,7 @@
  *   |                 | payload "<pid of skiff-init>\n"; connection closed                     |
  *   | pid N           | "ok\n": N is the container's init (reaped earlier: its exit handled)   |
  *   | attach FLAGS    | "ok\n", then frames both ways until the container exits (see below)    |
+ *   | lo N            | "ok\n" once the loopback interface of N's network namespace is up      |
  *   | quit            | "ok\n": no exit command; the supervisor leaves once nothing runs       |
  *   | status          | "running PID\n" | "exited CODE\n" | "idle\n"                             |
  *
@@ -46,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -639,6 +642,36 @@ static void handle_request(int i) {
       client_frame(c, 3, code, (size_t)n);
       c->closing = 1;
     }
+  } else if (!strncmp(req, "lo ", 3)) {
+    /* Bring up the loopback interface in the network namespace of PID (a new one of --network
+     * none has it down). A child joins the namespace so that we stay in ours. */
+    pid_t target = (pid_t)atoi(req + 3);
+    char reply[160];
+    pid_t child = fork();
+    if (child == 0) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/ns/net", target);
+      int nfd = open(path, O_RDONLY | O_CLOEXEC);
+      if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0) _exit(10);
+      int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      struct ifreq ifr;
+      memset(&ifr, 0, sizeof ifr);
+      strcpy(ifr.ifr_name, "lo");
+      if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) _exit(11);
+      ifr.ifr_flags |= IFF_UP;
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) _exit(12);
+      _exit(0);
+    }
+    int st = 0;
+    if (child < 0) snprintf(reply, sizeof reply, "error fork: %s\n", strerror(errno));
+    else {
+      while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+      }
+      if (WIFEXITED(st) && WEXITSTATUS(st) == 0) snprintf(reply, sizeof reply, "ok\n");
+      else snprintf(reply, sizeof reply, "error %s\n", WEXITSTATUS(st) == 10 ? "join the network namespace" : "set the loopback interface up");
+    }
+    client_queue(c, reply, strlen(reply));
+    c->closing = 1;
   } else if (!strcmp(req, "quit")) {
     quitting = 1;
     client_queue(c, "ok\n", 3);

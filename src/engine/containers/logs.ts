@@ -88,20 +88,8 @@ export async function streamLogs(engine: Engine, doc: ContainerDoc, o: LogOption
     (e.stream === 'stderr' ? err : out).write(text);
   };
 
-  // What is there now.
-  let entries: LogEntry[] = [];
-  for (const f of logFiles(dir)) {
-    try {
-      entries.push(...parseLines(readFileSync(f, 'utf8')));
-    } catch {
-      /* rotated away */
-    }
-  }
-  if (tail !== Infinity) entries = tail === 0 ? [] : entries.slice(-tail);
-  for (const e of entries) emit(e);
-  if (!o.follow) return;
-
-  // Follow container.log from its current end; a rotation shows as a new inode.
+  // What is there now: container.log is opened first and read up to its size at that moment, so
+  // that following goes on from exactly there (nothing written meanwhile is lost or repeated).
   const path = join(dir, 'container.log');
   let fd = -1;
   let ino = 0;
@@ -114,7 +102,36 @@ export async function streamLogs(engine: Engine, doc: ContainerDoc, o: LogOption
   } catch {
     /* created later */
   }
-  let partial = '';
+  let entries: LogEntry[] = [];
+  for (const f of logFiles(dir).slice(0, -1)) {
+    try {
+      entries.push(...parseLines(readFileSync(f, 'utf8')));
+    } catch {
+      /* rotated away */
+    }
+  }
+  let head = '';
+  if (fd >= 0 && pos > 0) {
+    const b = Buffer.alloc(pos);
+    let got = 0;
+    while (got < pos) {
+      const n = readSync(fd, b, got, pos - got, got);
+      if (n <= 0) break;
+      got += n;
+    }
+    const text = b.subarray(0, got).toString('utf8');
+    const nl = text.lastIndexOf('\n');
+    entries.push(...parseLines(text.slice(0, nl + 1)));
+    head = text.slice(nl + 1); // a line being written: completed by what follows
+  }
+  if (tail !== Infinity) entries = tail === 0 ? [] : entries.slice(-tail);
+  for (const e of entries) emit(e);
+  if (!o.follow) {
+    if (fd >= 0) closeSync(fd);
+    return;
+  }
+
+  let partial = head;
   const buf = Buffer.alloc(65536);
   const drain = () => {
     if (fd < 0) return;

@@ -99,7 +99,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     const rec = await runtimeCreate(engine.rt, { id: doc.Id, bundle: dir, consoleSocket, spawnInit: () => spawnInitVia(dir) });
     created = true;
     crashPoint('created');
-    setupNetwork(doc, rec.pid);
+    setupNetwork(doc, dir, rec.pid);
     registerPid(dir, rec.pid);
     const hc = doc.Config.Healthcheck;
     if (hc && hc.Test.length && hc.Test[0] !== 'NONE') {

@@ -147,6 +147,12 @@ export function registerPid(dir: string, pid: number): void {
   if (r !== 'ok') throw new ContainerError('ESUPERVISOR', `the supervisor refused the container's pid: ${r}`);
 }
 
+/** The loopback interface of the network namespace of `pid`, up. */
+export function loopbackUp(dir: string, pid: number): void {
+  const r = request(dir, `lo ${pid}`);
+  if (r !== 'ok') throw new ContainerError('ERUNTIME', `bring up the loopback interface of the container: ${r.replace(/^error /, '')}`);
+}
+
 /** Ask the supervisor to leave once nothing runs (no exit command). False if none was running. */
 export function quitSupervisor(dir: string): boolean {
   try {
