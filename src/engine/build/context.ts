@@ -177,10 +177,12 @@ function mayMatchBelow(pat: string, dir: string): boolean {
   return true;
 }
 
-/** A context-relative path from a COPY source or a --mount source: cleaned, never outside. */
+/**
+ * A context-relative path from a COPY source or a --mount source: cleaned as BuildKit does, with
+ * the context as "/" (so `..` never climbs out of it).
+ */
 export function cleanContextPath(p: string): string {
   const norm = posix.normalize('/' + p).replace(/^\/+/, '');
-  if (norm.startsWith('..')) throw new BuildError('ECONTEXT', `forbidden path outside the build context: ${p}`);
   return norm === '.' ? '' : norm.replace(/\/+$/, '');
 }
 
