@@ -132,4 +132,7 @@ const ids = dock(['ps', '-aq']).stdout.split('\n').filter(Boolean);
 if (ids.length) dock(['rm', '-f', ...ids]);
 podman(['rm', '-f', '-a', '-t', '0']);
 podman(['system', 'reset', '--force']);
+// podman's overlay driver keeps its storage directory mounted (a private bind): unmount what is left.
+const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && p.startsWith(work + '/'));
+for (const m of left.sort().reverse()) spawnSync('umount', [m]);
 rmSync(work, { recursive: true, force: true });
