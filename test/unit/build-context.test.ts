@@ -127,11 +127,11 @@ describe('layer tar from an overlay upper directory', () => {
       const entries: Array<{ name: string; type: string; linkname?: string | null; pax?: Record<string, string> | null }> = [];
       const extract = tarStream.extract();
       extract.on('entry', (h, s, next) => {
-        entries.push({ name: h.name, type: h.type!, linkname: h.linkname, pax: h.pax });
+        entries.push({ name: h.name, type: h.type!, linkname: h.linkname, pax: h.pax as Record<string, string> | null });
         s.resume();
         s.on('end', next);
       });
-      const done = new Promise((r) => extract.on('finish', r));
+      const done = new Promise<void>((r) => extract.on("finish", () => r()));
       (pack as unknown as Readable).pipe(extract as unknown as NodeJS.WritableStream);
       await packUpper(up, pack);
       await done;

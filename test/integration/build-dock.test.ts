@@ -1,0 +1,418 @@
+// dock build on real containers (root): a busybox image made locally and loaded into a private
+// engine root; multi-stage builds, ARG/ENV substitution and heredocs, the layer cache, a
+// .dockerignore'd secret checked inside the image's layers, a failing RUN, the config shown by
+// `dock image inspect`, the image run by `dock run`, and pushed to a local registry, pulled and
+// run by podman (with crun: a peer reading our layers and config).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import * as tarStream from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
+import { ensureTools } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, isRoot, mountsUnder, newRoot, ok, type TestImage } from './dock-helpers';
+
+const BASE = 'skiff-test/app:1';
+
+let img: TestImage;
+let root: string;
+const dirs: string[] = [];
+
+function context(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'build-ctx-'));
+  dirs.push(dir);
+  for (const [p, c] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), c);
+  }
+  return dir;
+}
+
+/** Every entry (name and content) of every layer of an image, read from the blob store. */
+async function layerEntries(r: string, ref: string, opts: { last?: number } = {}): Promise<Array<{ name: string; data: Buffer }>> {
+  const info = JSON.parse(await ok(r, ['image', 'inspect', ref]))[0];
+  const blob = (dg: string) => readFileSync(join(r, 'images', 'blobs', 'sha256', dg.replace('sha256:', '')));
+  const manifest = JSON.parse(blob(info.Descriptor.digest).toString());
+  const out: Array<{ name: string; data: Buffer }> = [];
+  for (const l of opts.last ? manifest.layers.slice(-opts.last) : manifest.layers) {
+    const extract = tarStream.extract();
+    const done = new Promise<void>((res, rej) => {
+      extract.on('entry', (h, s, next) => {
+        const chunks: Buffer[] = [];
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('end', () => {
+          out.push({ name: h.name, data: Buffer.concat(chunks) });
+          next();
+        });
+      });
+      extract.on('finish', () => res());
+      extract.on('error', rej);
+    });
+    const raw = blob(l.digest);
+    extract.end(raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw); // loaded base layers are plain tar
+    await done;
+  }
+  return out;
+}
+
+/** Build containers, their cgroups and mounts must all be gone after any build. */
+function leftovers(r: string): { mounts: string[]; states: string[]; cgroups: string[]; tmp: string[] } {
+  const states = (() => {
+    try {
+      return readdirSync(join(r, 'build', 'runtime'));
+    } catch {
+      return [];
+    }
+  })();
+  const tmp = (() => {
+    try {
+      return readdirSync(join(r, 'build', 'tmp'));
+    } catch {
+      return [];
+    }
+  })();
+  const cgroups: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    const walk = (p: string, depth: number) => {
+      let names: string[] = [];
+      try {
+        names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      } catch {
+        return;
+      }
+      for (const n of names) {
+        if (n.startsWith('build-')) cgroups.push(join(p, n));
+        if (depth < 2) walk(join(p, n), depth + 1);
+      }
+    };
+    walk(join('/sys/fs/cgroup', h, 'skiff'), 0);
+  }
+  return { mounts: mountsUnder(r), states, cgroups, tmp };
+}
+
+describe.runIf(isRoot)('dock build', () => {
+  beforeAll(async () => {
+    img = buildAppImage();
+    root = await newRoot(img);
+  });
+  afterAll(async () => {
+    if (root) {
+      await cleanRoot(root);
+      rmSync(root, { recursive: true, force: true });
+    }
+    img?.cleanup();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds a multi-stage image that copies from a builder stage, only the stages the target needs', async () => {
+    const ctx = context({
+      'Dockerfile': [
+        `FROM ${BASE} AS builder`,
+        'RUN mkdir -p /out && echo compiled > /out/artifact && echo building',
+        '',
+        `FROM ${BASE} AS unused`,
+        'RUN echo this stage must not run',
+        '',
+        `FROM ${BASE} AS other`,
+        'RUN echo other > /other.txt',
+        '',
+        'FROM scratch',
+        'COPY --from=builder /out/artifact /artifact',
+        'COPY --from=other /other.txt /bin/busybox /',
+        'ENTRYPOINT ["/busybox"]',
+        'CMD ["cat", "/artifact", "/other.txt"]',
+      ].join('\n'),
+    });
+    const r = await d(root, ['build', '-t', 'multi:1', ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\[builder 2\/2\] RUN mkdir -p \/out/m);
+    expect(r.stdout).toMatch(/^\[builder 2\/2\] \| building$/m);
+    expect(r.stdout).not.toContain('this stage must not run');
+    expect(r.stdout).not.toMatch(/\[unused /);
+    expect(r.stdout).toMatch(/^writing image sha256:[0-9a-f]{64}$/m);
+    expect(r.stdout).toMatch(/^naming to docker.io\/library\/multi:1$/m);
+    // scratch + two COPY layers: just the files copied, not the builder's tree.
+    const names = (await layerEntries(root, 'multi:1')).map((e) => e.name).sort();
+    expect(names).toEqual(['artifact', 'busybox', 'other.txt']);
+    const run = await d(root, ['run', '--rm', 'multi:1']);
+    expect(run.stdout).toBe('compiled\nother\n');
+    expect(run.code).toBe(0);
+    // --target builds that stage and nothing after it.
+    const t = await d(root, ['build', '-q', '--target', 'other', '-t', 'multi:other', ctx]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect((await d(root, ['run', '--rm', 'multi:other', 'cat', '/other.txt'])).stdout).toBe('other\n');
+    expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
+  });
+
+  it('substitutes ARG and ENV (with defaults, build args and heredocs)', async () => {
+    const ctx = context({
+      'Dockerfile': [
+        'ARG BASE_IMAGE=skiff-test/app:none',
+        'FROM ${BASE_IMAGE}',
+        'ARG GREETING=hello',
+        'ARG UNSET_ARG',
+        'ENV WHO=${WHO:-world} DIR=/srv/${GREETING}',
+        'ENV ALT=${UNSET_ARG:+set}x PLAIN="$GREETING $WHO"',
+        'WORKDIR $DIR',
+        'RUN <<EOF',
+        'echo "$GREETING, $WHO" > message',
+        'echo "in $(pwd)"',
+        'EOF',
+        "COPY <<EOT <<'RAW' ./",
+        'expanded: ${GREETING} ${WHO}',
+        'EOT',
+        'raw: ${GREETING}',
+        'RAW',
+        'RUN cat <<-END > script.out',
+        '\tindented $ALT',
+        '\tEND',
+        'CMD ["sh", "-c", "cat message EOT RAW script.out; echo $PLAIN"]',
+      ].join('\n'),
+    });
+    const r = await d(root, ['build', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'GREETING=bonjour', '-t', 'subst:1', ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| in \/srv\/bonjour$/m);
+    const run = await d(root, ['run', '--rm', 'subst:1']);
+    expect(run.stdout).toBe('bonjour, world\nexpanded: bonjour world\nraw: ${GREETING}\nindented x\nbonjour world\n');
+    const cfg = JSON.parse(await ok(root, ['image', 'inspect', 'subst:1']))[0].Config;
+    expect(cfg.WorkingDir).toBe('/srv/bonjour');
+    expect(cfg.Env).toEqual(expect.arrayContaining(['WHO=world', 'DIR=/srv/bonjour', 'ALT=x', 'PLAIN=bonjour world']));
+    // Build args are not in the image.
+    expect(cfg.Env.some((e: string) => e.startsWith('GREETING='))).toBe(false);
+  });
+
+  it('reuses every step before the COPY of a changed file, and rebuilds that COPY and the steps after it', async () => {
+    const ctx = context({
+      'Dockerfile': [
+        `FROM ${BASE}`,
+        'RUN echo first > /first',
+        'COPY stable.txt /app/stable.txt',
+        'RUN echo second > /second',
+        'COPY changing.txt /app/changing.txt',
+        'RUN cat /app/changing.txt > /app/derived',
+        'LABEL stage=last',
+      ].join('\n'),
+      'stable.txt': 'stable\n',
+      'changing.txt': 'version 1\n',
+    });
+    const first = await d(root, ['build', '-t', 'cache:1', ctx]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toMatch(/CACHED/);
+    const again = await d(root, ['build', '-t', 'cache:1', ctx]);
+    expect(again.code).toBe(0);
+    for (const n of [2, 3, 4, 5, 6, 7]) expect(again.stdout).toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
+    const idOf = (out: string) => /^writing image (sha256:\S+)$/m.exec(out)![1];
+    expect(idOf(again.stdout)).toBe(idOf(first.stdout)); // a full cache hit gives the same image
+
+    writeFileSync(join(ctx, 'changing.txt'), 'version 2\n');
+    const changed = await d(root, ['build', '-t', 'cache:2', ctx]);
+    expect(changed.code).toBe(0);
+    for (const n of [2, 3, 4]) expect(changed.stdout).toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
+    for (const n of [5, 6, 7]) {
+      expect(changed.stdout).toMatch(new RegExp(`^\\[${n}/7\\]`, 'm'));
+      expect(changed.stdout).not.toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
+    }
+    expect((await d(root, ['run', '--rm', 'cache:2', 'cat', '/app/derived'])).stdout).toBe('version 2\n');
+    expect((await d(root, ['run', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
+
+    // --no-cache runs everything again.
+    const nc = await d(root, ['build', '--no-cache', '-t', 'cache:3', ctx]);
+    expect(nc.code).toBe(0);
+    expect(nc.stdout).not.toMatch(/CACHED/);
+  });
+
+  it('keeps a .dockerignore\'d secret out of the image, also with COPY . and a glob', async () => {
+    const ctx = context({
+      'Dockerfile': [`FROM ${BASE}`, 'COPY . /ctx/', 'COPY *.txt /globbed/', 'RUN ls -R /ctx /globbed'].join('\n'),
+      '.dockerignore': 'secret.txt\nprivate/\n!private/ok.txt\n',
+      'secret.txt': 'TOP-SECRET-TOKEN-1\n',
+      'public.txt': 'public\n',
+      'private/key': 'TOP-SECRET-TOKEN-2\n',
+      'private/ok.txt': 'fine\n',
+    });
+    const r = await d(root, ['build', '-t', 'ignore:1', ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const entries = await layerEntries(root, 'ignore:1');
+    const names = entries.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['ctx/public.txt', 'ctx/private/ok.txt', 'ctx/Dockerfile', 'globbed/public.txt']));
+    expect(names.filter((n) => /secret\.txt|private\/key/.test(n))).toEqual([]);
+    expect(entries.some((e) => e.data.includes('TOP-SECRET-TOKEN'))).toBe(false);
+    // Naming an ignored file is "not found", as in Docker.
+    const named = context({ 'Dockerfile': `FROM ${BASE}\nCOPY secret.txt /s\n`, '.dockerignore': 'secret.txt\n', 'secret.txt': 'x' });
+    const n = await d(root, ['build', named]);
+    expect(n.code).toBe(1);
+    expect(n.stderr).toMatch(/"\/secret.txt": not found in the build context \(excluded by \.dockerignore\)/);
+  });
+
+  it('stops at a failing RUN with its exit code and the step named, tagging nothing and leaving nothing behind', async () => {
+    const ctx = context({
+      'Dockerfile': [`FROM ${BASE}`, 'RUN echo before', 'RUN echo about to fail && exit 7', 'RUN echo never'].join('\n'),
+    });
+    const r = await d(root, ['build', '-t', 'fails:1', ctx]);
+    expect(r.code).toBe(7);
+    expect(r.stdout).toMatch(/\[3\/4\] \| about to fail/);
+    expect(r.stdout).not.toContain('never');
+    expect(r.stderr).toMatch(/step \[3\/4\] RUN echo about to fail && exit 7: process "\/bin\/sh -c echo about to fail && exit 7" did not complete successfully: exit code: 7/);
+    const inspect = await d(root, ['image', 'inspect', 'fails:1']);
+    expect(inspect.code).not.toBe(0);
+    expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
+  });
+
+  it('records CMD/ENTRYPOINT/USER/WORKDIR/ENV/EXPOSE/HEALTHCHECK/LABEL/STOPSIGNAL/VOLUME, history, and runs as that user', async () => {
+    const ctx = context({
+      'Dockerfile': [
+        `FROM ${BASE}`,
+        'ENV APP_HOME=/home/app MODE=prod',
+        'USER app',
+        'WORKDIR $APP_HOME/work',
+        'RUN id -u > uid.txt && pwd > pwd.txt',
+        'EXPOSE 8080 53/udp 9000-9001',
+        'VOLUME ["/cache"]',
+        'STOPSIGNAL SIGQUIT',
+        'LABEL org.test.built="yes" org.test.kind=overridden',
+        'HEALTHCHECK --interval=30s --timeout=3s --start-period=1s --retries=4 CMD ["test", "-f", "uid.txt"]',
+        'ENTRYPOINT ["/bin/sh", "-c"]',
+        'CMD ["echo $(id -un) $(cat uid.txt) $(cat pwd.txt) $MODE"]',
+      ].join('\n'),
+    });
+    const r = await d(root, ['build', '-t', 'conf:1', '--label', 'org.test.cli=1', '--iidfile', join(ctx, 'iid'), ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(await ok(root, ['image', 'inspect', 'conf:1']))[0];
+    expect(readFileSync(join(ctx, 'iid'), 'utf8')).toBe(info.Id);
+    const c = info.Config;
+    expect(c.Entrypoint).toEqual(['/bin/sh', '-c']);
+    expect(c.Cmd).toEqual(['echo $(id -un) $(cat uid.txt) $(cat pwd.txt) $MODE']);
+    expect(c.User).toBe('app');
+    expect(c.WorkingDir).toBe('/home/app/work');
+    expect(c.Env).toEqual(expect.arrayContaining(['PATH=/bin', 'FOO=image', 'APP_HOME=/home/app', 'MODE=prod']));
+    expect(c.ExposedPorts).toEqual({ '8080/tcp': {}, '53/udp': {}, '9000/tcp': {}, '9001/tcp': {} });
+    expect(c.Healthcheck).toEqual({ Test: ['CMD', 'test', '-f', 'uid.txt'], Interval: 30e9, Timeout: 3e9, StartPeriod: 1e9, Retries: 4 });
+    expect(c.Labels).toEqual({ 'org.test.kind': 'overridden', 'org.test.keep': 'yes', 'org.test.built': 'yes', 'org.test.cli': '1' });
+    expect(c.StopSignal).toBe('SIGQUIT');
+    expect(Object.keys(c.Volumes).sort()).toEqual(['/cache', '/data']);
+    const history = await ok(root, ['history', '--no-trunc', 'conf:1']);
+    expect(history).toContain('RUN /bin/sh -c id -u > uid.txt && pwd > pwd.txt # buildkit');
+    // The WORKDIR made for user app belongs to it, and the RUN ran as app.
+    const run = await d(root, ['run', '--rm', 'conf:1']);
+    expect(run.stdout).toBe('app 1000 /home/app/work prod\n');
+    expect(run.code).toBe(0);
+  });
+
+  it('runs ONBUILD triggers when the image is used as a base, and extracts local tarballs with ADD', async () => {
+    const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'ONBUILD COPY trigger.txt /from-trigger.txt', 'ONBUILD RUN echo triggered > /triggered'].join('\n') });
+    expect((await d(root, ['build', '-t', 'onbuild-base:1', ctx])).code).toBe(0);
+    const baseCfg = JSON.parse(await ok(root, ['image', 'inspect', 'onbuild-base:1']))[0].Config;
+    expect(baseCfg.OnBuild).toEqual(['COPY trigger.txt /from-trigger.txt', 'RUN echo triggered > /triggered']);
+    const tarDir = mkdtempSync(join(tmpdir(), 'build-tar-'));
+    dirs.push(tarDir);
+    mkdirSync(join(tarDir, 'pkg/sub'), { recursive: true });
+    writeFileSync(join(tarDir, 'pkg/sub/file'), 'from the tarball\n');
+    const child = context({
+      'Dockerfile': ['FROM onbuild-base:1', 'ADD pkg.tar.gz /opt/', 'ADD plain.txt /opt/plain.txt', 'CMD cat /from-trigger.txt /triggered /opt/pkg/sub/file /opt/plain.txt'].join('\n'),
+      'trigger.txt': 'trigger content\n',
+      'plain.txt': 'not an archive\n',
+    });
+    execFileSync('tar', ['-C', tarDir, '-czf', join(child, 'pkg.tar.gz'), 'pkg']);
+    const r = await d(root, ['build', '-t', 'onbuild-child:1', child]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ONBUILD RUN echo triggered/);
+    expect((await d(root, ['run', '--rm', 'onbuild-child:1'])).stdout).toBe('trigger content\ntriggered\nfrom the tarball\nnot an archive\n');
+    const childCfg = JSON.parse(await ok(root, ['image', 'inspect', 'onbuild-child:1']))[0].Config;
+    expect(childCfg.OnBuild ?? null).toBeNull();
+    // Remote sources are refused clearly (there is no network for builds here).
+    const url = context({ 'Dockerfile': `FROM ${BASE}\nADD https://example.com/x.tar.gz /x\n` });
+    const u = await d(root, ['build', url]);
+    expect(u.code).toBe(1);
+    expect(u.stderr).toMatch(/ADD from a URL \(https:\/\/example.com\/x.tar.gz\) is not supported/);
+  });
+
+  it('takes a Dockerfile on stdin with "-", RUN --mount=type=cache and type=bind, and a shebang heredoc', async () => {
+    const df = [
+      `FROM ${BASE}`,
+      'RUN --mount=type=cache,target=/var/cache/app sh -c "echo run >> /var/cache/app/log; wc -l < /var/cache/app/log > /count"',
+      'RUN <<EOF',
+      '#!/bin/sh -e',
+      'echo "script as $0"',
+      'EOF',
+    ].join('\n');
+    const r = await d(root, ['build', '-t', 'stdin:1', '-'], { input: df });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| script as \/dev\/pipes\/EOF/);
+    // The cache mount is not in the image, and it persists across builds.
+    expect((await layerEntries(root, 'stdin:1')).some((e) => e.name.startsWith('var/cache/app'))).toBe(false);
+    await d(root, ['build', '--no-cache', '-t', 'stdin:2', '-'], { input: df });
+    expect((await d(root, ['run', '--rm', 'stdin:2', 'cat', '/count'])).stdout.trim()).toBe('2');
+
+    const ctx = context({ 'Dockerfile': `FROM ${BASE}\nRUN --mount=type=bind,source=data,target=/mnt cat /mnt/in.txt > /out.txt\n`, 'data/in.txt': 'bound\n', 'data/.hidden': 'h' });
+    const b = await d(root, ['build', '-t', 'bind:1', ctx]);
+    expect(b.code).toBe(0);
+    expect((await d(root, ['run', '--rm', 'bind:1', 'cat', '/out.txt'])).stdout).toBe('bound\n');
+    expect((await layerEntries(root, 'bind:1', { last: 1 })).map((e) => e.name)).toEqual(['out.txt']);
+  });
+
+  describe('interoperability', () => {
+    let reg: TestRegistry | undefined;
+    let podmanDir: string | undefined;
+    afterAll(async () => {
+      if (podmanDir) {
+        spawnSync('podman', ['--root', join(podmanDir, 'storage'), '--runroot', join(podmanDir, 'run'), 'rm', '-af'], { stdio: 'ignore' });
+        const mounts = mountsUnder(podmanDir).sort((a, b) => b.length - a.length);
+        for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+        rmSync(podmanDir, { recursive: true, force: true });
+      }
+      await reg?.stop();
+    });
+
+    it('pushes the built image to a registry; podman pulls and runs it', async () => {
+      ensureTools(['podman']);
+      reg = await startRegistry();
+      const ctx = context({
+        'Dockerfile': [
+          `FROM ${BASE} AS build`,
+          'RUN echo "built by dock" > /msg',
+          `FROM ${BASE}`,
+          'COPY --from=build /msg /msg',
+          'RUN rm /data/seed && mkdir -p /etc/app && echo conf > /etc/app/conf',
+          'USER app',
+          'WORKDIR /home/app',
+          'ENV WHERE=podman',
+          'CMD ["sh", "-c", "cat /msg /etc/app/conf; id -un; pwd; echo $WHERE; ls /data | wc -l"]',
+        ].join('\n'),
+      });
+      const name = `${reg.host}/built/app:1`;
+      expect((await d(root, ['build', '-t', name, ctx])).code).toBe(0);
+      const push = await d(root, ['push', name]);
+      expect(push.stderr).toBe('');
+      expect(push.code).toBe(0);
+
+      podmanDir = mkdtempSync(join(tmpdir(), 'build-podman-'));
+      const conf = join(podmanDir, 'containers.conf');
+      // No CAP_SYS_RESOURCE in this sandbox: podman's default nofile/nproc limits cannot be set.
+      // The runtime is runc: crun refuses cgroup v1 hybrid hosts such as this one.
+      writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+      const podman = (args: string[]) =>
+        spawnSync('podman', ['--root', join(podmanDir!, 'storage'), '--runroot', join(podmanDir!, 'run'), '--storage-driver', 'vfs', '--runtime', 'runc', ...args], {
+          env: { ...process.env, CONTAINERS_CONF: conf },
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+      const pull = podman(['pull', '--tls-verify=false', name]);
+      expect(pull.stderr + pull.stdout).not.toMatch(/Error/);
+      expect(pull.status).toBe(0);
+      const run = podman(['run', '--rm', name]);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe('built by dock\nconf\napp\n/home/app\npodman\n0\n');
+      expect(run.status).toBe(0);
+    });
+  });
+});
