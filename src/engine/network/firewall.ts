@@ -46,7 +46,7 @@ export function renderNft(table: string, s: FirewallState): string {
   }
   t.push(`  }`);
   t.push(`  chain prerouting {`, `    type nat hook prerouting priority dstnat; policy accept;`, `    fib daddr type local jump ports`, `  }`);
-  t.push(`  chain output {`, `    type nat hook output priority dstnat; policy accept;`, `    ip daddr != 127.0.0.0/8 fib daddr type local jump ports`, `  }`);
+  t.push(`  chain output {`, `    type nat hook output priority -100; policy accept;`, `    ip daddr != 127.0.0.0/8 fib daddr type local jump ports`, `  }`);
   t.push(`  chain postrouting {`, `    type nat hook postrouting priority srcnat; policy accept;`);
   for (const p of s.ports) t.push(`    ip saddr ${p.container_ip} ip daddr ${p.container_ip} ${p.proto} dport ${p.container_port} masquerade`);
   for (const n of s.networks) if (!n.internal) t.push(`    ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);

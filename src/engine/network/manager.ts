@@ -140,8 +140,9 @@ export class NetworkManager {
   // ---- networks -------------------------------------------------------------------------------
 
   listNetworks(): NetworkSummary[] {
-    this.ensureDefaultRecord();
     const rows = this.store.networks().map((r) => this.summary(r));
+    // The default bridge is made (record, bridge, rules) by the first container that joins it.
+    if (!rows.some((r) => r.Name === DEFAULT_NETWORK)) rows.push(this.summary(this.defaultRow()));
     const special = SPECIAL_MODES.map((m) => ({
       Name: m,
       Id: createHash('sha256').update(`dock-special-${m}`).digest('hex'),
@@ -161,7 +162,7 @@ export class NetworkManager {
   inspectNetwork(nameOrId: string): Record<string, unknown> {
     const special = this.listNetworks().find((n) => n.Bridge === '' && (n.Name === nameOrId || n.Id.startsWith(nameOrId)));
     if (special && special.Name === nameOrId) return { Name: special.Name, Id: special.Id, Created: special.Created, Scope: 'local', Driver: special.Driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, Containers: {}, Options: {}, Labels: {} };
-    const n = this.find(nameOrId);
+    const n = nameOrId === DEFAULT_NETWORK ? (this.store.findNetwork(DEFAULT_NETWORK) ?? this.defaultRow()) : this.find(nameOrId);
     const containers: Record<string, unknown> = {};
     for (const e of this.store.endpoints(n.id)) {
       containers[e.container_id] = { Name: e.container_name, EndpointID: endpointId(n.id, e.container_id), MacAddress: e.mac, IPv4Address: `${intToIp(e.ip)}/${parseSubnet(n.subnet).prefix}`, IPv6Address: '', Aliases: JSON.parse(e.aliases) };
@@ -186,9 +187,9 @@ export class NetworkManager {
     };
   }
 
-  /** A network by name, id or id prefix (the default bridge's record is made on first mention). */
-  find(nameOrId: string): NetworkRow {
-    if (nameOrId === DEFAULT_NETWORK) this.ensureDefaultRecord();
+  /** A network by name, id or id prefix; `join`: the default bridge's record is made if missing. */
+  find(nameOrId: string, o: { join?: boolean } = {}): NetworkRow {
+    if (nameOrId === DEFAULT_NETWORK && o.join) this.ensureDefaultRecord();
     const n = this.store.findNetwork(nameOrId);
     if (!n) {
       if ((SPECIAL_MODES as readonly string[]).includes(nameOrId)) throw usage(`network "${nameOrId}" is not a bridge network: containers join it with --network ${nameOrId}`);
@@ -261,6 +262,16 @@ export class NetworkManager {
     await this.destroyNetwork(n);
   }
 
+  /** Removes the default bridge's kernel objects and record (they come back on the next connect). */
+  async removeDefaultBridge(): Promise<void> {
+    const n = this.store.findNetwork(DEFAULT_NETWORK);
+    if (!n || n.name !== DEFAULT_NETWORK) return;
+    this.reapStale(n);
+    const eps = this.store.endpoints(n.id);
+    if (eps.length) throw new NetworkError('EINUSE', `network bridge has active endpoints (${eps.map((e) => e.container_name).join(', ')})`);
+    await this.destroyNetwork(n);
+  }
+
   /** Removes every user-defined network without endpoints; returns their names. */
   async pruneNetworks(): Promise<string[]> {
     const removed: string[] = [];
@@ -278,8 +289,8 @@ export class NetworkManager {
 
   async connect(c: ContainerRef, network: string, opts: ConnectOptions = {}): Promise<Endpoint> {
     if (!c.id || !c.name) throw usage('connect needs a container id and name');
+    const n = this.find(network, { join: true });
     if (!existsSync(c.netnsPath)) throw usage(`network namespace ${c.netnsPath} of container ${c.name} does not exist (is it running?)`);
-    const n = this.find(network);
     const aliases = [...new Set([...(c.aliases ?? []), ...(opts.aliases ?? [])])];
     for (const a of aliases) if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(a)) throw usage(`invalid network alias "${a}"`);
     if (opts.ipAddress && !isIpv4(opts.ipAddress)) throw usage(`invalid IPv4 address "${opts.ipAddress}"`);
@@ -552,20 +563,27 @@ export class NetworkManager {
     return [...new Set([ep.container_name, ep.container_id.slice(0, 12), ...(ep.hostname ? [ep.hostname] : []), ...(JSON.parse(ep.aliases) as string[])])];
   }
 
-  /** The default bridge's record (no kernel work: that happens on first connect). */
+  /** The default bridge's record (no kernel work: ensureKernel does that on connect). */
   private ensureDefaultRecord(): void {
     if (this.store.findNetwork(DEFAULT_NETWORK)?.name === DEFAULT_NETWORK) return;
+    // 172.17.0.0/16 as Docker, unless the host routes it (a Docker beside us): then the pool's first free one.
+    const routed = this.hostSubnets();
     this.store.write(() => {
       if (this.store.findNetwork(DEFAULT_NETWORK)?.name === DEFAULT_NETWORK) return;
-      const subnet = parseSubnet(DEFAULT_BRIDGE_SUBNET);
-      const clash = this.store.networks().find((n) => overlaps(parseSubnet(n.subnet), subnet));
-      if (clash) throw new NetworkError('EOVERLAP', `the default bridge's subnet ${DEFAULT_BRIDGE_SUBNET} overlaps with network ${clash.name} (${clash.subnet})`);
-      this.store.insertNetwork({
+      const taken = [...this.store.networks().map((n) => parseSubnet(n.subnet)), ...routed];
+      const subnet = [parseSubnet(DEFAULT_BRIDGE_SUBNET), ...defaultPool()].find((c) => !taken.some((t) => overlaps(t, c)));
+      if (!subnet) throw new NetworkError('EPOOL', 'no free subnet left for the default bridge');
+      this.store.insertNetwork(this.defaultRow(subnet));
+    });
+  }
+
+  private defaultRow(subnet = parseSubnet(DEFAULT_BRIDGE_SUBNET)): NetworkRow {
+    return {
         id: createHash('sha256').update(`dock-default-bridge:${this.dir}`).digest('hex'),
         name: DEFAULT_NETWORK,
         driver: 'bridge',
-        subnet: DEFAULT_BRIDGE_SUBNET,
-        gateway: intToIp(parseSubnet(DEFAULT_BRIDGE_SUBNET).base + 1),
+        subnet: formatSubnet(subnet),
+        gateway: intToIp(subnet.base + 1),
         bridge: this.defaultBridgeName,
         internal: 0,
         mtu: DEFAULT_MTU,
@@ -576,8 +594,7 @@ export class NetworkManager {
         next_ip: 0,
         dns_pid: null,
         dns_start: null,
-      });
-    });
+    };
   }
 
   private pickGateway(subnet: Subnet, gw?: string): number {
