@@ -149,6 +149,21 @@ describe.runIf(isRoot)('dock build', () => {
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
   });
 
+  it('builds independent stages at the same time', async () => {
+    // Each stage's RUN waits for the other's mark in a shared cache mount: built one after the
+    // other, the first would give up after its 600 tries and fail the build.
+    const id = `sync-${Date.now()}-${process.pid}`;
+    const wait = (me: string, other: string) =>
+      `RUN --mount=type=cache,id=${id},target=/sync sh -c 'touch /sync/${me}; i=0; while [ ! -e /sync/${other} ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.1; done; echo ${me} > /${me}'`;
+    const ctx = context({
+      'Dockerfile': [`FROM ${BASE} AS a`, wait('a', 'b'), `FROM ${BASE} AS b`, wait('b', 'a'), `FROM ${BASE}`, 'COPY --from=a /a /a', 'COPY --from=b /b /b'].join('\n'),
+    });
+    const r = await d(root, ['build', '-t', 'parallel:1', ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect((await d(root, ['run', '--rm', 'parallel:1', 'cat', '/a', '/b'])).stdout).toBe('a\nb\n');
+  });
+
   it('substitutes ARG and ENV (with defaults, build args and heredocs)', async () => {
     const ctx = context({
       'Dockerfile': [
