@@ -140,6 +140,22 @@ describe.skipIf(!isRoot)('dock supervisor', () => {
     await ok(root, ['rm', '-f', 'survivor', 'echoer']);
   });
 
+  it('explains a container whose supervisor was killed, and starts it again', async () => {
+    const id = (await ok(root, ['run', '-d', img.name, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
+    const [sup] = supervisorsOf(root);
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => supervisorsOf(root).length === 0, 'the supervisor to die');
+    // The container does not depend on its supervisor to run.
+    expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', id])).toBe('running\n');
+    await ok(root, ['stop', id]);
+    // Nobody recorded the exit: the code is unknown (255), as Docker reports a missed exit.
+    expect(await ok(root, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', id])).toBe('exited 255\n');
+    await ok(root, ['start', id]);
+    expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', id])).toBe('running\n');
+    expect(supervisorsOf(root)).toHaveLength(1);
+    await ok(root, ['rm', '-f', id]);
+  });
+
   it('brings a crashing container back N times with on-failure:N', async () => {
     await ok(root, ['run', '-d', '--name', 'crasher', '--restart', 'on-failure:3', img.name, 'sh', '-c', 'echo run; exit 2']);
     await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'crasher'])) === '3 exited\n', 'three restarts', 30_000);

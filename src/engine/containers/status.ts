@@ -75,6 +75,11 @@ export function liveState(engine: Engine, doc: ContainerDoc): LiveState {
     out.pid = rec!.pid;
   } else if (s.Restarting) out.status = 'restarting';
   else if (rs === 'created' || rs === 'creating') out.status = 'created';
-  else if (s.StartedAt) out.status = 'exited';
+  else if (s.StartedAt) {
+    out.status = 'exited';
+    // The init is gone but nobody recorded how it ended (its supervisor was killed): unknown, as
+    // Docker reports a container whose exit it missed.
+    if (rec && rec.pid === s.Pid && !exitFresh) out.exitCode = 255;
+  }
   return out;
 }
