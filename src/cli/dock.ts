@@ -650,7 +650,12 @@ const runCmd = (cmd: Command) =>
       const { createContainer } = await import('../engine/containers/create');
       const { startContainer } = await import('../engine/containers/start');
       await withEngine(async (engine) => {
-        const doc = await createContainer(engine, image, toFlags(o), command);
+        let doc;
+        try {
+          doc = await createContainer(engine, image, toFlags(o), command);
+        } catch (e) {
+          throw withRunExitCode(e);
+        }
         try {
           if (o.detach) {
             await startContainer(engine, doc);
@@ -661,10 +666,21 @@ const runCmd = (cmd: Command) =>
         } catch (e) {
           // A container that could not start is not kept with --rm (Docker does the same).
           if (o.rm) await (await import('../engine/containers/remove')).removeContainer(engine, doc, { force: true, volumes: true }).catch(() => undefined);
-          throw e;
+          throw withRunExitCode(e);
         }
       });
     });
+
+/**
+ * docker run's exit statuses for its own failures: 127 when the command is not found, 126 when it
+ * cannot be executed, 125 for any other error of the engine (the container's own status otherwise).
+ */
+function withRunExitCode(e: unknown): unknown {
+  const msg = (e as Error)?.message ?? '';
+  const code = /executable file not found|exec .*: no such file or directory/.test(msg) ? 127 : /exec .*: (permission denied|is a directory)/.test(msg) ? 126 : 125;
+  if (e && typeof e === 'object') Object.assign(e, { dockExit: code });
+  return e;
+}
 
 const createCmd = (cmd: Command) =>
   runFlags(cmd).action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
@@ -1438,5 +1454,5 @@ program
   })
   .catch((err) => {
     reportError(err);
-    process.exit(1);
+    process.exit(typeof (err as { dockExit?: unknown })?.dockExit === 'number' ? (err as { dockExit: number }).dockExit : 1);
   });

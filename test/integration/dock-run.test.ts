@@ -127,7 +127,7 @@ describe.skipIf(!isRoot)('dock run', () => {
 
   it('fails with one clear line: unknown image, name in use, bad flag value, missing bind source', async () => {
     const unknown = await d(root, ['run', '--rm', 'nosuch/image:1']);
-    expect(unknown.code).not.toBe(0);
+    expect(unknown.code).toBe(125); // docker run's status for its own errors
     expect(unknown.stderr).toBe('dock: no such image: nosuch/image:1 (pull it first: dock pull nosuch/image:1)\n');
     await ok(root, ['create', '--name', 'taken', img.name]);
     const dup = await d(root, ['create', '--name', 'taken', img.name]);
@@ -140,6 +140,10 @@ describe.skipIf(!isRoot)('dock run', () => {
     expect(noBind.stderr).toBe('dock: invalid mount config for type "bind": bind source path does not exist: /nonexistent/dir\n');
     const badNet = await d(root, ['run', '--rm', '--network', 'bridge', img.name]);
     expect(badNet.stderr).toBe('dock: network "bridge" is not supported yet: use --network none or --network host\n');
+    const notFound = await d(root, ['run', '--rm', img.name, 'nosuchcmd']);
+    expect([notFound.code, notFound.stderr]).toEqual([127, expect.stringMatching(/^dock: failed to start container \S+: exec: "nosuchcmd": executable file not found in \$PATH\n$/)]);
+    const notExec = await d(root, ['run', '--rm', img.name, '/etc/passwd']);
+    expect(notExec.code).toBe(126);
     // None of the failures left a container behind.
     expect((await ok(root, ['ps', '-a', '--format', '{{.Names}}']))).toBe('taken\n');
     await ok(root, ['rm', '-v', 'taken']);
