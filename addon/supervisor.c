@@ -620,13 +620,12 @@ static void handle_request(int i) {
     next_health = opt_health_interval_ms > 0 ? now_ms() + opt_health_interval_ms : 0;
     client_queue(c, "ok\n", 3);
     c->closing = 1;
+    int early_status = -1;
     for (int k = 0; k < nearly; k++)
-      if (early[k].pid == pid) {
-        int st = early[k].status;
-        early[k] = early[--nearly];
-        container_exited(st);
-        break;
-      }
+      if (early[k].pid == pid) early_status = early[k].status;
+    /* What else was reaped before (skiff-init's stage 1 of this and earlier runs) is of no use. */
+    nearly = 0;
+    if (early_status >= 0) container_exited(early_status);
   } else if (!strncmp(req, "attach", 6)) {
     const char *f = req + 6;
     c->kind = C_ATTACH;
