@@ -42,7 +42,9 @@ async function layerEntries(r: string, ref: string, opts: { last?: number } = {}
     const done = new Promise<void>((res, rej) => {
       extract.on('entry', (h, s, next) => {
         const chunks: Buffer[] = [];
-        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('data', (c: Buffer) => {
+          chunks.push(c);
+        });
         s.on('end', () => {
           out.push({ name: h.name, data: Buffer.concat(chunks) });
           next();

@@ -857,7 +857,8 @@ class StageRun {
     const argEnv = [...this.args].filter(([k]) => !cfgEnv.has(k)).sort(([a], [c]) => a.localeCompare(c));
     const mounts = await this.parseMounts(ins, env);
     const network = flag(ins.flags, 'network');
-    if (network && !['none', 'default', 'host'].includes(network)) throw new BuildError('EPARSE', `Dockerfile:${ins.line}: invalid --network: ${network}`);
+    if (network === 'host') throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: RUN --network=host is not supported: build steps run without a network here`);
+    if (network && !['none', 'default'].includes(network)) throw new BuildError('EPARSE', `Dockerfile:${ins.line}: invalid --network: ${network}`);
     if (flag(ins.flags, 'security') === 'insecure') throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: RUN --security=insecure is not allowed`);
     const argText = argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
     const createdBy = `RUN ${argText}${argv.join(' ')} # buildkit`;

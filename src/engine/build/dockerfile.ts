@@ -198,11 +198,13 @@ export type InstructionKind = Instruction['kind'];
 const ALLOWED_FLAGS: Record<string, string[]> = {
   FROM: ['platform'],
   RUN: ['mount', 'network', 'security'],
-  COPY: ['from', 'chown', 'chmod', 'link', 'parents', 'exclude'],
-  ADD: ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir', 'exclude', 'unpack'],
+  // --link changes only how BuildKit reuses a layer, not its content: accepted. --parents,
+  // --exclude (labs) and ADD's git/URL flags are not implemented and fail as unknown flags.
+  COPY: ['from', 'chown', 'chmod', 'link'],
+  ADD: ['chown', 'chmod', 'link', 'checksum'],
   HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
 };
-const REPEATABLE = new Set(['mount', 'exclude']);
+const REPEATABLE = new Set(['mount']);
 
 /**
  * Leading `--name=value` words (BuildKit's extractBuilderFlags): quotes in values are honoured
