@@ -13,7 +13,7 @@ import type { Db } from '../store/db';
 import { daemonAlive, helperScript, startDaemon, stopDaemon } from './daemons';
 import { NetworkError, usage } from './errors';
 import { buildHosts, buildResolvConf, parseResolvConf, type HostsInput } from './etcfiles';
-import { applyFirewall, detectBackend } from './firewall';
+import { applyFirewall, clearFirewall, detectBackend } from './firewall';
 import {
   DEFAULT_BRIDGE_SUBNET,
   broadcast,
@@ -713,7 +713,9 @@ export class NetworkManager {
   /** Rewrites the firewall from the records. Call inside a write transaction. */
   private applyRules(): void {
     // Rules name bridges by interface name, which nft accepts whether or not the link exists yet.
-    applyFirewall(this.ns, this.table, { networks: this.store.networks(), ports: this.store.ports() });
+    const state = { networks: this.store.networks(), ports: this.store.ports() };
+    if (!state.networks.length && !state.ports.length) clearFirewall(this.ns, this.table);
+    else applyFirewall(this.ns, this.table, state);
   }
 
   /** Stops the DNS server, deletes the bridge, the records and the rules of a network. */
