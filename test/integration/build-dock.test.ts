@@ -13,7 +13,7 @@ import * as tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
 import { ensureTools } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, isRoot, mountsUnder, newRoot, ok, type TestImage } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockChild, isRoot, mountsUnder, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
 
 const BASE = 'skiff-test/app:1';
 
@@ -42,8 +42,8 @@ async function layerEntries(r: string, ref: string, opts: { last?: number } = {}
     const done = new Promise<void>((res, rej) => {
       extract.on('entry', (h, s, next) => {
         const chunks: Buffer[] = [];
-        s.on('data', (c: Buffer) => {
-          chunks.push(c);
+        s.on('data', (c: unknown) => {
+          chunks.push(c as Buffer);
         });
         s.on('end', () => {
           out.push({ name: h.name, data: Buffer.concat(chunks) });
@@ -279,6 +279,19 @@ describe.runIf(isRoot)('dock build', () => {
     expect(r.stderr).toMatch(/step \[3\/4\] RUN echo about to fail && exit 7: process "\/bin\/sh -c echo about to fail && exit 7" did not complete successfully: exit code: 7/);
     const inspect = await d(root, ['image', 'inspect', 'fails:1']);
     expect(inspect.code).not.toBe(0);
+    expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
+  });
+
+  it('stops a build interrupted by SIGINT: the running step is killed, nothing is tagged or left behind', async () => {
+    const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600', 'RUN echo never'].join('\n') });
+    const b = dockChild(root, ['build', '-t', 'interrupted:1', ctx]);
+    await waitFor(() => b.out().includes('| started'), 'the RUN step to start');
+    b.child.kill('SIGINT');
+    const code = await b.closed;
+    expect(code).toBe(1);
+    expect(b.err()).toMatch(/build cancelled/);
+    expect(b.out()).not.toContain('never');
+    expect((await d(root, ['image', 'inspect', 'interrupted:1'])).code).not.toBe(0);
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
   });
 
