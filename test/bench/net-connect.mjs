@@ -14,7 +14,7 @@
 // Prints medians and means. No thresholds: a benchmark, not a test.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const N = Number(process.argv[2] ?? 20);
@@ -47,14 +47,14 @@ sh('ip', ['netns', 'add', nsName]);
 sh('ip', ['-n', nsName, 'link', 'set', 'lo', 'up']);
 const holders = [];
 try {
-  // ---- dock ---------------------------------------------------------------------------------
+  // dock and podman iterations are interleaved, so that both see the same machine load.
   const mgr = new net.NetworkManager({ db: openDb(join(work, 'images.db')), root: work, hostNetns: nsPath });
   await mgr.createNetwork({ name: 'bench', subnet: '10.99.0.0/24' });
   const connectMs = [];
   const publishMs = [];
   const detachMs = [];
   const spawns = { connect: [], publish: [], detach: [] };
-  for (let i = 0; i < N; i++) {
+  async function dockOnce(i) {
     const holder = spawnSync('sh', ['-c', 'unshare --net sleep 120 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
     const pid = Number(holder.stdout.trim());
     holders.push(pid);
@@ -77,40 +77,46 @@ try {
     spawns.detach.push(net.spawnCount() - s0);
     process.kill(pid, 'SIGKILL');
   }
+
+  const podmanOk = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
+  const pod = ['--root', join(work, 'podman', 'root'), '--runroot', join(work, 'podman', 'run'), '--tmpdir', join(work, 'podman', 'tmp')];
+  const podman = (args) => spawnSync('nsenter', [`--net=${nsPath}`, 'podman', ...pod, ...args], { encoding: 'utf8', timeout: 120_000 });
+  // crun (podman's default here) refuses hybrid cgroup hosts; runc, podman's other runtime, works.
+  const ul = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--runtime', 'runc'];
+  const run = (netArgs) => {
+    const t0 = performance.now();
+    const r = podman(['run', '--rm', ...ul, ...netArgs, 'bench/net:1', 'true']);
+    if (r.status !== 0) throw new Error(`podman run ${netArgs.join(' ')}: ${r.stderr}`);
+    return performance.now() - t0;
+  };
+  let backend = '';
+  if (podmanOk) {
+    backend = podman(['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim();
+    const imp = spawnSync('sh', ['-c', `tar -C ${join(repo, 'test/.rootfs')} -c . | nsenter --net=${nsPath} podman ${pod.join(' ')} import - bench/net:1`], { encoding: 'utf8' });
+    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`);
+    run(['--network', 'none']);
+    run(['--network', 'bridge', '-p', '8080:80']);
+  }
+  const none = [];
+  const bridge = [];
+  const loadStart = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  for (let i = 0; i < N; i++) {
+    await dockOnce(i);
+    if (podmanOk) {
+      none.push(run(['--network', 'none']));
+      bridge.push(run(['--network', 'bridge', '-p', '8080:80']));
+    }
+  }
   await mgr.removeNetwork('bench');
   const total = connectMs.map((x, i) => x + publishMs[i]);
-  console.log(`firewall backend: ${mgr.firewallBackend()}`);
+  console.log(`load average ${loadStart} -> ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} (2 cores); firewall backend: ${mgr.firewallBackend()}`);
   console.log(`dock connect (veth, address, route; netlink):   ${fmt(connectMs)}; processes spawned: ${[...new Set(spawns.connect)].join('/')}`);
   console.log(`dock publish 8080:80 (proxy + nft rules):       ${fmt(publishMs)}; processes spawned: ${[...new Set(spawns.publish)].join('/')}`);
   console.log(`dock connect + publish:                         ${fmt(total)}`);
   console.log(`dock detach (rules, proxy, veth, address):      ${fmt(detachMs)}; processes spawned: ${[...new Set(spawns.detach)].join('/')}`);
-
-  // ---- podman -------------------------------------------------------------------------------
-  const podmanOk = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
   if (!podmanOk) {
     console.log('podman: not installed, skipped');
   } else {
-    const pod = ['--root', join(work, 'podman', 'root'), '--runroot', join(work, 'podman', 'run'), '--tmpdir', join(work, 'podman', 'tmp')];
-    const podman = (args) => spawnSync('nsenter', [`--net=${nsPath}`, 'podman', ...pod, ...args], { encoding: 'utf8', timeout: 120_000 });
-    const backend = podman(['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim();
-    const imp = spawnSync('sh', ['-c', `tar -C ${join(repo, 'test/.rootfs')} -c . | nsenter --net=${nsPath} podman ${pod.join(' ')} import - bench/net:1`], { encoding: 'utf8' });
-    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`);
-    // crun (podman's default here) refuses hybrid cgroup hosts; runc, podman's other runtime, works.
-    const ul = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--runtime', 'runc'];
-    const run = (netArgs) => {
-      const t0 = performance.now();
-      const r = podman(['run', '--rm', ...ul, ...netArgs, 'bench/net:1', 'true']);
-      if (r.status !== 0) throw new Error(`podman run ${netArgs.join(' ')}: ${r.stderr}`);
-      return performance.now() - t0;
-    };
-    run(['--network', 'none']);
-    run(['--network', 'bridge', '-p', '8080:80']);
-    const none = [];
-    const bridge = [];
-    for (let i = 0; i < N; i++) {
-      none.push(run(['--network', 'none']));
-      bridge.push(run(['--network', 'bridge', '-p', '8080:80']));
-    }
     const added = median(bridge) - median(none);
     console.log(`podman network backend: ${backend}`);
     console.log(`podman run --network none:                      ${fmt(none)}`);
