@@ -13,7 +13,7 @@ if (!existsSync('/usr/bin/podman')) spawnSync('apt-get', ['install', '-y', '-qq'
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-podman-'));
 const conf = join(dir, 'containers.conf');
-writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\ntmp_dir = "${join(dir, 'tmp')}"\n`);
 const env = { ...process.env, CONTAINERS_CONF: conf };
 const podman = (runtime, args) =>
   spawnSync('podman', ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', ...(runtime ? ['--runtime', runtime] : []), ...args], { env, encoding: 'utf8' });
@@ -37,7 +37,7 @@ for (const [name, bin] of [['skiff', join(root, 'bin/skiff')], ['runc', '/usr/sb
   }
   results[name] = { ms: median(times) };
 }
-podman(null, ['system', 'reset', '-f']);
+podman(null, ['rmi', '-af']);
 rmSync(dir, { recursive: true, force: true });
 console.log(`podman run --rm true, median of ${N}`);
 for (const [name, r] of Object.entries(results)) {

@@ -1,7 +1,7 @@
 // Real engines driving skiff: Debian's podman (with conmon) and containerd (with its runc shim),
 // each with private storage under a temp dir, on an image made from the busybox rootfs.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SKIFF, TEST_ROOTFS, type Result, run } from '../helpers';
@@ -47,6 +47,9 @@ export class Podman {
         'netns = "none"',
         '[engine]',
         'cgroup_manager = "cgroupfs"',
+        // podman's own temporary state (exit codes from conmon) would otherwise be /run/libpod,
+        // shared with every other podman on the machine.
+        `tmp_dir = "${join(this.dir, 'tmp')}"`,
         'events_logger = "file"',
         `events_logfile_path = "${join(this.dir, 'events.log')}"`,
         'runtime_supports_json = ["crun", "runc", "skiff"]',
@@ -67,7 +70,12 @@ export class Podman {
 
   cleanup(): void {
     this.podman(['rm', '-af', '-t', '0']);
-    this.podman(['system', 'reset', '-f']);
+    this.podman(['rmi', '-af']);
+    // podman keeps no --root of ours: whatever it left in skiff's default state belongs to this storage.
+    const list = run(this.runtime, ['list', '--format', 'json']);
+    for (const c of list.status === 0 ? (JSON.parse(list.stdout) as { id: string; bundle: string }[]) : []) {
+      if (c.bundle.startsWith(this.dir + '/')) run(this.runtime, ['delete', '--force', c.id]);
+    }
     removeTree(this.dir);
   }
 }
@@ -130,5 +138,13 @@ export class Containerd {
       await new Promise((r) => this.proc!.once('exit', r));
     }
     removeTree(this.dir);
+    // The namespace's parent cgroup (/skifftest) that the runtime made for containerd's paths.
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', h, 'skifftest'));
+      } catch {
+        /* absent, or still used */
+      }
+    }
   }
 }
