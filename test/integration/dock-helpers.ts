@@ -59,7 +59,10 @@ export async function newRoot(img: TestImage): Promise<string> {
   await dockScript();
   const root = mkdtempSync('/tmp/dk-');
   const r = await d(root, ['load', '-q', '-i', img.archive]);
-  if (r.code !== 0) throw new Error(`dock load: ${r.stderr}`);
+  if (r.code !== 0) {
+    rmSync(root, { recursive: true, force: true });
+    throw new Error(`dock load: ${r.stderr}`);
+  }
   return root;
 }
 
