@@ -412,15 +412,18 @@ describe.runIf(isRoot)('dock build', () => {
           'RUN echo "built by dock" > /msg',
           `FROM ${BASE}`,
           'COPY --from=build /msg /msg',
-          'RUN rm /data/seed && mkdir -p /etc/app && echo conf > /etc/app/conf',
+          // A deleted file (a whiteout) and a replaced directory (an opaque one) for the peer to honour.
+          'RUN rm /bin/vi && rm -rf /data && mkdir /data && echo fresh > /data/new && mkdir -p /etc/app && echo conf > /etc/app/conf',
           'USER app',
           'WORKDIR /home/app',
           'ENV WHERE=podman',
-          'CMD ["sh", "-c", "cat /msg /etc/app/conf; id -un; pwd; echo $WHERE; ls /data | wc -l"]',
+          'CMD ["sh", "-c", "cat /msg /etc/app/conf; id -un; pwd; echo $WHERE; ls /data; test -e /bin/vi || echo vi-gone"]',
         ].join('\n'),
       });
       const name = `${reg.host}/built/app:1`;
       expect((await d(root, ['build', '-t', name, ctx])).code).toBe(0);
+      const last = (await layerEntries(root, name, { last: 1 })).map((e) => e.name);
+      expect(last).toEqual(expect.arrayContaining(['bin/.wh.vi', 'data/', 'data/.wh..wh..opq', 'data/new', 'etc/app/conf']));
       const push = await d(root, ['push', name]);
       expect(push.stderr).toBe('');
       expect(push.code).toBe(0);
@@ -441,7 +444,7 @@ describe.runIf(isRoot)('dock build', () => {
       expect(pull.status).toBe(0);
       const run = podman(['run', '--rm', name]);
       expect(run.stderr).toBe('');
-      expect(run.stdout).toBe('built by dock\nconf\napp\n/home/app\npodman\n0\n');
+      expect(run.stdout).toBe('built by dock\nconf\napp\n/home/app\npodman\nnew\nvi-gone\n');
       expect(run.status).toBe(0);
     });
   });
