@@ -109,6 +109,24 @@ describe.skipIf(!isRoot)('dock supervisor', () => {
     await ok(root, ['rm', '-f', id]);
   });
 
+  it('runs run -it with the pty held by the supervisor: input, window size, exit status, and the log', async () => {
+    const child = spawn('script', ['-qfec', `stty cols 91 rows 33; ${process.execPath} ${await dockScript()} run -it --name ttyrun ${img.name} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (x) => (out += x));
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    await waitFor(() => out.includes('# '), 'the shell prompt');
+    child.stdin.write('tty; stty size; echo $TERM; echo sum=$((40+2))\n');
+    await waitFor(() => /sum=42/.test(out), 'the command output');
+    child.stdin.write('exit 6\n');
+    expect(await closed).toBe(6);
+    expect(out).toMatch(/\/dev\/pts\/0\r+\n33 91\r+\nxterm\r+\n/);
+    // The terminal's output is in the json log too (one stream: stdout).
+    const logs = await ok(root, ['logs', 'ttyrun']);
+    expect(logs).toMatch(/sum=42/);
+    expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}} {{.Config.Tty}}', 'ttyrun'])).toBe('6 true\n');
+    await ok(root, ['rm', 'ttyrun']);
+  });
+
   it('keeps the container when dock is killed, and attach reconnects to it', async () => {
     // A foreground run whose dock dies: the container lives on under its supervisor.
     const run = dockChild(root, ['run', '--name', 'survivor', img.name, 'sh', '-c', 'echo ready; trap "exit 0" TERM; while true; do sleep 0.1; done']);
