@@ -130,8 +130,9 @@ console.log(`  conmon            ${avg(conmons).toFixed(0)} KiB  (${conmons.leng
 // Clean up everything we made.
 const ids = dock(['ps', '-aq']).stdout.split('\n').filter(Boolean);
 if (ids.length) dock(['rm', '-f', ...ids]);
+// (No `podman system reset`: it may reach state shared with other podman users on this machine.)
 podman(['rm', '-f', '-a', '-t', '0']);
-podman(['system', 'reset', '--force']);
+podman(['rmi', '-a', '-f']);
 // podman's overlay driver keeps its storage directory mounted (a private bind): unmount what is left.
 const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && p.startsWith(work + '/'));
 for (const m of left.sort().reverse()) spawnSync('umount', [m]);
