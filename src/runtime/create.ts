@@ -62,19 +62,19 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
     const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;
-    const { plan, userns } = buildCreatePlan(withNotifySocket(spec), {
+    const preserve = preservedFds(opts);
+    const { plan, userns } = buildCreatePlan(withListenFds(withNotifySocket(spec)), {
       bundle,
       rootfs,
       fifoPath: fifo,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-      preserveFds: opts.preserveFds ?? 0,
+      preserveFds: preserve,
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`,
       noPivot: !!opts.noPivot,
       cgroupMounts: cgroupMountPlanner(cg, spec),
       seccomp,
     });
 
-    const preserve = opts.preserveFds ?? 0;
     const n = native();
     // Stage 2 is orphaned when stage 1 exits: as subreaper we can tell how it ended if it dies
     // early. Once create returns, it is reparented as it would have been (to our own subreaper,
@@ -191,6 +191,26 @@ function cgroupsPath(rt: Runtime, spec: Spec, id: string): string | undefined {
   if (spec.linux?.cgroupsPath || rt.systemdCgroup) return spec.linux?.cgroupsPath;
   if (resolve(rt.root) === DEFAULT_ROOT) return undefined;
   return `/skiff/${createHash('sha256').update(resolve(rt.root)).digest('hex').slice(0, 12)}/${id}`;
+}
+
+/**
+ * Socket activation, as runc does it: LISTEN_FDS=N in skiff's environment passes fds 3..3+N-1 on
+ * (besides --preserve-fds), and the container's process is told LISTEN_FDS=N, LISTEN_PID=1.
+ */
+function listenFds(): number {
+  const n = Number(process.env.LISTEN_FDS);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+function preservedFds(opts: CreateOptions): number {
+  return Math.max(opts.preserveFds ?? 0, listenFds());
+}
+
+function withListenFds(spec: Spec): Spec {
+  const n = listenFds();
+  if (!n || !spec.process) return spec;
+  const env = (spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e));
+  return { ...spec, process: { ...spec.process, env: [...env, `LISTEN_FDS=${n}`, 'LISTEN_PID=1'] } };
 }
 
 /** Where the caller's NOTIFY_SOCKET appears inside the container (as runc and crun put it). */

@@ -1,7 +1,7 @@
 // exec into running containers, terminals (console socket, skiff's own terminal), and stdio.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, run, tmp } from '../helpers';
@@ -179,5 +179,20 @@ describe.skipIf(!isRoot)('terminals', () => {
     } finally {
       py.kill();
     }
+  });
+
+  it('socket activation: LISTEN_FDS=N passes fds 3..3+N-1 and tells the process LISTEN_FDS/LISTEN_PID', () => {
+    const dir = tmp();
+    const fds = [openSync(join(dir, 'a'), 'w+'), openSync(join(dir, 'b'), 'w+')];
+    const cfg = baseConfig(['sh', '-c', 'echo "$LISTEN_FDS $LISTEN_PID"; readlink /proc/$$/fd/3; readlink /proc/$$/fd/4; ls /proc/$$/fd; true']);
+    const r = spawnSync(SKIFF, ['--root', skiff.root, 'run', '-b', makeBundle(cfg), 'listen'], {
+      stdio: ['ignore', 'pipe', 'pipe', fds[0], fds[1]],
+      env: { ...process.env, LISTEN_FDS: '2' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    fds.forEach((f) => closeSync(f));
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['2 1', join(dir, 'a'), join(dir, 'b'), '0', '1', '2', '3', '4', '']);
   });
 });
