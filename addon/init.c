@@ -1246,6 +1246,8 @@ static void stage2(void) {
   if (P.root_propagation && mount(NULL, "/", NULL, P.root_propagation, NULL) < 0)
     fail(STEP_PROPAGATION, errno, "set rootfs propagation");
 
+  /* sysctls before /proc/sys (usually a readonlyPath) becomes read-only, as runc orders them. */
+  setup_sysctls();
   mask_paths();
   readonly_paths();
   if (P.root_readonly && remount_bind("/", MS_RDONLY) < 0) fail(STEP_READONLY, errno, "remount root read-only");
@@ -1253,7 +1255,6 @@ static void stage2(void) {
   if (P.hostname && sethostname(P.hostname, strlen(P.hostname)) < 0) fail(STEP_HOSTNAME, errno, "sethostname %s", P.hostname);
   if (P.domainname && setdomainname(P.domainname, strlen(P.domainname)) < 0)
     fail(STEP_DOMAINNAME, errno, "setdomainname %s", P.domainname);
-  setup_sysctls();
   prepare_process();
 
   send_msg(MSG_CREATED, 0, 0, 0, NULL, 0);

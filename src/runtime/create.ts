@@ -179,7 +179,9 @@ function effectiveResources(spec: Spec): LinuxResources {
     minor: Number(d.minor ?? -1),
     access: 'rwm',
   }));
-  return { ...res, devices: [...res.devices, ...DEFAULT_ALLOWED_DEVICES, ...own] };
+  // linux.devices are allowed first, so that the config's own rules can still narrow them
+  // (e.g. read-only access); the nodes every container needs come last and always win.
+  return { ...res, devices: [...own, ...res.devices, ...DEFAULT_ALLOWED_DEVICES] };
 }
 
 /**
