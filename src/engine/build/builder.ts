@@ -26,7 +26,7 @@ import { BuildContext } from './context';
 import { type Dockerfile, type Instruction, type Stage, parseDockerfile, parseDockerfileText, typeInstruction } from './dockerfile';
 import { BuildError } from './errors';
 import { commitLayer, hasChanges } from './layer';
-import { mountReadOnly, mountStepRoot, unmount } from './overlay';
+import { mountReadOnly, mountStepRoot, mountsBelow, unmount } from './overlay';
 import { type Env, LexError, processWord, processWords } from './shell-lex';
 import { DEFAULT_PATH, flag, StageRun } from './stage';
 
@@ -173,11 +173,14 @@ export class Builder {
       for (const m of [...this.mounts].reverse()) {
         try {
           unmount(m);
-        } catch {
-          /* reported by the leftover check of the caller */
+        } catch (e) {
+          this.warn(`cannot unmount ${m}: ${(e as Error).message}`);
         }
       }
-      rmSync(this.buildDir, { recursive: true, force: true });
+      // Never remove a tree that still has a mount inside: the removal would go through it.
+      const stuck = mountsBelow(this.buildDir);
+      if (stuck.length) this.warn(`left ${this.buildDir} in place: still mounted there: ${stuck.join(', ')}`);
+      else rmSync(this.buildDir, { recursive: true, force: true });
       this.lease.end();
     }
   }

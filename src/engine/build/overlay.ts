@@ -12,26 +12,36 @@ import { BuildError } from './errors';
 
 const SAFE_OPTIONS = 'redirect_dir=off,metacopy=off,index=off';
 
+function mountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** Mount points at or below `dir`. */
+export function mountsBelow(dir: string): string[] {
+  const d = dir.replace(/\/+$/, '');
+  return mountPoints().filter((p) => p === d || p.startsWith(d + '/'));
+}
+
 export function isMounted(dir: string): boolean {
   const want = dir.replace(/\/+$/, '');
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f[4] && f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) === want) return true;
-  }
-  return false;
+  return mountPoints().includes(want);
 }
 
 function mountWith(target: string, lowerdirs: string[], rw: { upper: string; work: string } | null): void {
-  // Relative lowerdir names from their common parent keep long lists under the one-page limit
-  // of mount data (as containerd and Docker do).
+  // Lowerdirs relative to the first one's parent (the snapshots directory), with the mount made
+  // from there, keep long lists under the one-page limit of mount data (as containerd and Docker
+  // do); the empty bottom layer is then "../build/empty".
   const parent = posix.dirname(lowerdirs[0]);
-  const relative = lowerdirs.every((l) => posix.dirname(l) === parent);
-  const lower = relative ? lowerdirs.map((l) => posix.basename(l)).join(':') : lowerdirs.join(':');
+  const lower = lowerdirs.map((l) => posix.relative(parent, l)).join(':');
   const base = `lowerdir=${lower}${rw ? `,upperdir=${rw.upper},workdir=${rw.work}` : ''}`;
   let last = '';
   for (const data of [`${base},${SAFE_OPTIONS}`, base]) {
     try {
-      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, target], { cwd: relative ? parent : undefined, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, target], { cwd: parent, stdio: ['ignore', 'ignore', 'pipe'] });
       return;
     } catch (e) {
       last = ((e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message).trim();
