@@ -166,6 +166,21 @@ describe.runIf(isRoot)('dock build', () => {
     expect((await d(root, ['run', '--rm', 'parallel:1', 'cat', '/a', '/b'])).stdout).toBe('a\nb\n');
   });
 
+  it('runs a step on top of 80 layers (more than a page of snapshot paths as lowerdirs)', async () => {
+    const lines = [`FROM ${BASE}`];
+    for (let i = 1; i <= 80; i++) lines.push(`COPY f /many/f${i}`);
+    lines.push('RUN ls /many | wc -l > /count');
+    const ctx = context({ 'Dockerfile': lines.join('\n'), 'f': 'x\n' });
+    const r = await d(root, ['build', '-t', 'many:1', ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await ok(root, ['image', 'inspect', 'many:1']))[0].RootFS.Layers).toHaveLength(82);
+    // The RUN on top saw all 80 files (read from its layer: `dock run` mounts its overlay with the
+    // snapshots' full names, which stops near 60 layers).
+    const last = await layerEntries(root, 'many:1', { last: 1 });
+    expect(last.map((e) => [e.name, e.data.toString().trim()])).toEqual([['count', '80']]);
+  });
+
   it('substitutes ARG and ENV (with defaults, build args and heredocs)', async () => {
     const ctx = context({
       'Dockerfile': [

@@ -454,7 +454,7 @@ export class Builder {
   async withStepRoot(layers: LayerRecord[], fn: (rootfs: string) => Promise<string[] | void>): Promise<LayerRecord | null> {
     const dir = this.stepDir();
     const lower = await this.lowerdirs(layers);
-    const { rootfs, upper } = mountStepRoot(dir, lower, this.emptyDir);
+    const { rootfs, upper } = mountStepRoot(dir, lower, this.emptyDir, join(this.opts.root, 'build', 'l'));
     this.mounts.add(rootfs);
     let created: string[] = [];
     try {
@@ -476,7 +476,7 @@ export class Builder {
   async readOnlyRoot(layers: LayerRecord[]): Promise<string> {
     if (layers.length === 0) return this.emptyDir;
     const target = join(this.stepDir(), 'ro');
-    mountReadOnly(target, await this.lowerdirs(layers), this.emptyDir);
+    mountReadOnly(target, await this.lowerdirs(layers), this.emptyDir, join(this.opts.root, 'build', 'l'));
     this.mounts.add(target);
     return target;
   }

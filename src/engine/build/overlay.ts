@@ -6,8 +6,9 @@
 // data staying below) and index.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { BuildError } from './errors';
 
 const SAFE_OPTIONS = 'redirect_dir=off,metacopy=off,index=off';
@@ -31,17 +32,37 @@ export function isMounted(dir: string): boolean {
   return mountPoints().includes(want);
 }
 
-function mountWith(target: string, lowerdirs: string[], rw: { upper: string; work: string } | null): void {
-  // Lowerdirs relative to the first one's parent (the snapshots directory), with the mount made
-  // from there, keep long lists under the one-page limit of mount data (as containerd and Docker
-  // do); the empty bottom layer is then "../build/empty".
-  const parent = posix.dirname(lowerdirs[0]);
-  const lower = lowerdirs.map((l) => posix.relative(parent, l)).join(':');
+/**
+ * Short names for lowerdirs: symlinks in `links` (as Docker's overlay2 `l/` directory), so that
+ * mount data, one page at most, holds a few hundred layers instead of ~60 snapshot paths.
+ */
+function shortNames(links: string, dirs: string[]): string[] {
+  mkdirSync(links, { recursive: true, mode: 0o700 });
+  return dirs.map((d) => {
+    const hex = createHash('sha256').update(d).digest('hex');
+    for (const len of [10, 20, 64]) {
+      const name = hex.slice(0, len);
+      const p = join(links, name);
+      try {
+        symlinkSync(d, p);
+        return name;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (readlinkSync(p) === d) return name; // made by an earlier step or build
+      }
+    }
+    return d;
+  });
+}
+
+function mountWith(target: string, lowerdirs: string[], rw: { upper: string; work: string } | null, links: string): void {
+  // The mount is made from the links directory with the short names relative to it.
+  const lower = shortNames(links, lowerdirs).join(':');
   const base = `lowerdir=${lower}${rw ? `,upperdir=${rw.upper},workdir=${rw.work}` : ''}`;
   let last = '';
   for (const data of [`${base},${SAFE_OPTIONS}`, base]) {
     try {
-      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, target], { cwd: parent, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, target], { cwd: links, stdio: ['ignore', 'ignore', 'pipe'] });
       return;
     } catch (e) {
       last = ((e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message).trim();
@@ -54,19 +75,19 @@ function mountWith(target: string, lowerdirs: string[], rw: { upper: string; wor
  * Mounts <dir>/rootfs as lowerdirs + <dir>/upper. `empty` is an empty directory used as the
  * bottom layer, so that an image without layers (scratch) mounts too.
  */
-export function mountStepRoot(dir: string, lowerdirs: string[], empty: string): { rootfs: string; upper: string } {
+export function mountStepRoot(dir: string, lowerdirs: string[], empty: string, links: string): { rootfs: string; upper: string } {
   const rootfs = join(dir, 'rootfs');
   const upper = join(dir, 'upper');
   const work = join(dir, 'work');
   for (const d of [rootfs, upper, work]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  mountWith(rootfs, [...lowerdirs, empty], { upper, work });
+  mountWith(rootfs, [...lowerdirs, empty], { upper, work }, links);
   return { rootfs, upper };
 }
 
 /** A read-only view of an image's layers at `target` (COPY --from, RUN --mount from=). */
-export function mountReadOnly(target: string, lowerdirs: string[], empty: string): void {
+export function mountReadOnly(target: string, lowerdirs: string[], empty: string, links: string): void {
   mkdirSync(target, { recursive: true, mode: 0o755 });
-  mountWith(target, [...lowerdirs, empty], null);
+  mountWith(target, [...lowerdirs, empty], null, links);
 }
 
 export function unmount(target: string): void {
