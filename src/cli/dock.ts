@@ -460,7 +460,7 @@ const buildCmd = (cmd: Command) =>
       const { BuildError } = await import('../engine/build/errors');
       const { openRuntime } = await import('../runtime/runtime');
       const { join, resolve } = await import('node:path');
-      const { writeFileSync } = await import('node:fs');
+      const { rmSync, writeFileSync } = await import('node:fs');
       const kv = (list: string[], what: string, fromEnv: boolean) => {
         const out: Record<string, string> = {};
         for (const s of list) {
@@ -472,72 +472,92 @@ const buildCmd = (cmd: Command) =>
         }
         return out;
       };
-      const stdinText = async () => {
+      const stdinBytes = async () => {
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);
-        return Buffer.concat(chunks).toString('utf8');
+        return Buffer.concat(chunks);
       };
-      const contextDir = context === '-' ? null : resolve(context);
-      if (context === '-' && o.file && o.file !== '-') throw new BuildError('EUSAGE', 'with "-" as the context the Dockerfile is read from stdin: -f cannot be used');
-      const dockerfilePath = context === '-' || o.file === '-' ? undefined : resolve(o.file ?? join(contextDir!, 'Dockerfile'));
+      // "-": a tar archive on stdin is the context (its Dockerfile inside, or -f there); any other
+      // text is the Dockerfile, with no context.
+      let contextDir: string | null = context === '-' ? null : resolve(context);
+      let dockerfilePath: string | undefined;
       let text: string;
+      let unpacked: string | undefined;
+      if (context === '-') {
+        const { contextArchiveKind, extractContextArchive } = await import('../engine/build/context');
+        const input = await stdinBytes();
+        const kind = contextArchiveKind(input.subarray(0, 512));
+        if (kind !== null) {
+          contextDir = unpacked = extractContextArchive(input, kind);
+          dockerfilePath = join(unpacked, o.file ?? 'Dockerfile');
+        } else {
+          if (o.file && o.file !== '-') throw new BuildError('EUSAGE', 'with a Dockerfile on stdin ("-") there is no context: -f cannot be used');
+          text = input.toString('utf8');
+        }
+      } else if (o.file === '-') text = (await stdinBytes()).toString('utf8');
+      else dockerfilePath = resolve(o.file ?? join(contextDir!, 'Dockerfile'));
       if (dockerfilePath) {
         try {
           text = readFileSync(dockerfilePath, 'utf8');
         } catch {
+          if (unpacked) rmSync(unpacked, { recursive: true, force: true });
           throw new BuildError('ECONTEXT', `cannot read the Dockerfile ${dockerfilePath}: no such file`);
         }
-      } else text = await stdinText();
+      }
       const say = (s: string) => {
         if (!o.quiet) process.stdout.write(s + '\n');
       };
-      await withStore(async (store) => {
-        const rt = openRuntime({ root: join(store.root, 'build', 'runtime'), debug: globals().debug });
-        let builder: import('../engine/build/builder').Builder | undefined;
-        const stop = () => builder?.cancel();
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-        try {
-          const r = await build(
-            store,
-            rt,
-            {
-              root: store.root,
-              contextDir,
-              dockerfile: text,
-              dockerfilePath,
-              tags: o.tag,
-              buildArgs: kv(o.buildArg, '--build-arg', true),
-              target: o.target,
-              noCache: !o.cache,
-              platform: o.platform,
-              labels: kv(o.label, '--label', false),
-              registry: clientOpts(),
-              output: {
-                step: (label, t, cached) => say(`${cached ? 'CACHED ' : ''}${label} ${t}`),
-                line: (label, t) => say(`${label} | ${t}`),
-                info: (t) => say(t),
-                warn: (t) => process.stderr.write(`dock: warning: ${t}\n`),
+      try {
+        await withStore(async (store) => {
+          const rt = openRuntime({ root: join(store.root, 'build', 'runtime'), debug: globals().debug });
+          let builder: import('../engine/build/builder').Builder | undefined;
+          const stop = () => builder?.cancel();
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+          try {
+            const r = await build(
+              store,
+              rt,
+              {
+                root: store.root,
+                contextDir,
+                dockerfile: text!,
+                dockerfilePath,
+                tags: o.tag,
+                buildArgs: kv(o.buildArg, '--build-arg', true),
+                target: o.target,
+                noCache: !o.cache,
+                platform: o.platform,
+                labels: kv(o.label, '--label', false),
+                registry: clientOpts(),
+                output: {
+                  step: (label, t, cached) => say(`${cached ? 'CACHED ' : ''}${label} ${t}`),
+                  line: (label, t) => say(`${label} | ${t}`),
+                  info: (t) => say(t),
+                  warn: (t) => process.stderr.write(`dock: warning: ${t}\n`),
+                },
               },
-            },
-            (b) => (builder = b),
-          );
-          if (o.iidfile) writeFileSync(o.iidfile, r.id);
-          say(`writing image ${r.id}`);
-          for (const t of r.tags) say(`naming to ${t}`);
-          if (o.quiet) process.stdout.write(r.id + '\n');
-        } catch (e) {
-          if (e instanceof BuildError && e.code === 'ERUN' && e.exitCode) {
-            reportError(e);
-            process.exitCode = Math.min(255, e.exitCode);
-            return;
+              (b) => (builder = b),
+            );
+            if (o.iidfile) writeFileSync(o.iidfile, r.id);
+            say(`writing image ${r.id}`);
+            for (const t of r.tags) say(`naming to ${t}`);
+            if (o.quiet) process.stdout.write(r.id + '\n');
+          } catch (e) {
+            if (e instanceof BuildError && e.code === 'ERUN' && e.exitCode) {
+              reportError(e);
+              process.exitCode = Math.min(255, e.exitCode);
+              return;
+            }
+            throw e;
+          } finally {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
           }
-          throw e;
-        } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-      });
+        });
+      } finally {
+        if (unpacked) rmSync(unpacked, { recursive: true, force: true });
+      }
     });
 buildCmd(program.command('build').description('Build an image from a Dockerfile'));
 buildCmd(image.command('build').description('Build an image from a Dockerfile'));

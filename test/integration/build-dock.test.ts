@@ -380,7 +380,7 @@ describe.runIf(isRoot)('dock build', () => {
     expect(u.stderr).toMatch(/ADD from a URL \(https:\/\/example.com\/x.tar.gz\) is not supported/);
   });
 
-  it('takes a Dockerfile on stdin with "-", RUN --mount=type=cache and type=bind, and a shebang heredoc', async () => {
+  it('takes a Dockerfile or a context archive on stdin with "-", RUN --mount=type=cache and type=bind, and a shebang heredoc', async () => {
     const df = [
       `FROM ${BASE}`,
       'RUN --mount=type=cache,target=/var/cache/app sh -c "echo run >> /var/cache/app/log; wc -l < /var/cache/app/log > /count"',
@@ -397,6 +397,14 @@ describe.runIf(isRoot)('dock build', () => {
     expect((await layerEntries(root, 'stdin:1')).some((e) => e.name.startsWith('var/cache/app'))).toBe(false);
     await d(root, ['build', '--no-cache', '-t', 'stdin:2', '-'], { input: df });
     expect((await d(root, ['run', '--rm', 'stdin:2', 'cat', '/count'])).stdout.trim()).toBe('2');
+
+    // A tar archive on stdin is the context (gzip'd here), with its own .dockerignore.
+    const tarCtx = context({ 'Dockerfile': `FROM ${BASE}\nCOPY . /from-tar/\n`, 'in-tar.txt': 'from the archive\n', 'skip.me': 'no', '.dockerignore': 'skip.me\n' });
+    const archive = execFileSync('tar', ['-C', tarCtx, '-cz', '.']);
+    const child = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'dock.js'), 'build', '-q', '-t', 'tarctx:1', '-'], { input: archive, env: { ...process.env, DOCK_ROOT: root }, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    expect((await d(root, ['run', '--rm', 'tarctx:1', 'ls', '-A', '/from-tar'])).stdout).toBe('.dockerignore\nDockerfile\nin-tar.txt\n');
 
     const ctx = context({ 'Dockerfile': `FROM ${BASE}\nRUN --mount=type=bind,source=data,target=/mnt cat /mnt/in.txt > /out.txt\n`, 'data/in.txt': 'bound\n', 'data/.hidden': 'h' });
     const b = await d(root, ['build', '-t', 'bind:1', ctx]);

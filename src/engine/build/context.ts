@@ -8,8 +8,10 @@
 // COPY and ADD name sources with globs (`*`, `?`, `[...]`, and `**` for any depth), matched
 // against the included entries; contentHash() hashes what a step reads, for the cache.
 
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, promises as fsp, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdtempSync, promises as fsp, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import dockerignore from '@balena/dockerignore';
 import { BuildError } from './errors';
@@ -225,4 +227,31 @@ export function globPathRegex(pattern: string): RegExp {
 
 function escapeRe(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+// ---- a context sent as a tar archive on stdin (`docker build - < context.tar`) ----------------------
+
+const ARCHIVE_FLAGS: Array<[Buffer, string]> = [
+  [Buffer.from([0x1f, 0x8b]), '-z'],
+  [Buffer.from('BZh'), '-j'],
+  [Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), '-J'],
+  [Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), '--zstd'],
+];
+
+/** The tar flag for a context archive's compression ('' for plain tar), or null when not an archive. */
+export function contextArchiveKind(head: Buffer): string | null {
+  for (const [magic, flag] of ARCHIVE_FLAGS) if (head.length >= magic.length && head.subarray(0, magic.length).equals(magic)) return flag;
+  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return '';
+  return null;
+}
+
+/** Unpacks a context archive into a new temporary directory (GNU tar: no `..`, no absolute paths). */
+export function extractContextArchive(data: Buffer, kind: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dock-context-'));
+  const r = spawnSync('tar', ['-x', ...(kind ? [kind] : []), '--no-same-owner', '--no-same-permissions', '-C', dir, '-f', '-'], { input: data, stdio: ['pipe', 'ignore', 'pipe'] });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new BuildError('ECONTEXT', `cannot unpack the build context from stdin: ${(r.stderr?.toString() || r.error?.message || '').trim()}`);
+  }
+  return dir;
 }
