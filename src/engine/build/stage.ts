@@ -101,7 +101,20 @@ export class StageRun {
     return [...((this.cfg.Shell as string[] | undefined) ?? DEFAULT_SHELL), cmd.text];
   }
 
+  /** Runs one instruction; an error names the step and its Dockerfile line. */
   async step(ins: Instruction, label: string, display = ins.display): Promise<void> {
+    try {
+      await this.runStep(ins, label, display);
+    } catch (e) {
+      if (e instanceof BuildError && (e.code === 'ERUN' || e.message === 'build cancelled')) throw e;
+      const msg = ((e as Error).message ?? String(e)).replace(/^Dockerfile:\d+: /, '');
+      const shown = display.length > 120 ? display.slice(0, 120) + '...' : display;
+      const code = e instanceof BuildError ? e.code : 'ESTEP';
+      throw new BuildError(code, `Dockerfile:${ins.line}: step ${label} ${shown}: ${msg}`, { cause: e });
+    }
+  }
+
+  private async runStep(ins: Instruction, label: string, display: string): Promise<void> {
     this.b.checkCancelled();
     const env = this.env();
     // ARG only changes the build's variables (no history entry, as BuildKit).
