@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tarStream from 'tar-stream';
-import { setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { BuildContext, cleanContextPath, globPathRegex, parseIgnoreFile } from '../../src/engine/build/context';
 import { packUpper } from '../../src/engine/build/layer';
+import { unpackLayerStream } from '../../src/engine/store/unpack';
 
 let dir: string;
 
@@ -146,6 +147,37 @@ describe('layer tar from an overlay upper directory', () => {
       expect(JSON.stringify(byName['etc/'].pax ?? {})).not.toContain('overlay');
     } finally {
       rmSync(up, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(isRoot)('keeps binary xattr values (as file capabilities are) through the store\'s unpacker, long names too', async () => {
+    const up = mkdtempSync(join(tmpdir(), 'build-upper-'));
+    const out = mkdtempSync(join(tmpdir(), 'build-unpacked-'));
+    try {
+      const long = `dir/${'d'.repeat(120)}/${'f'.repeat(90)}`;
+      tree(up, { [long]: 'long\n', 'bin/tool': 'tool\n' });
+      const bytes = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0x80, 0x0a, 0x41, 0x00]);
+      setAttributeSync(join(up, 'bin/tool'), 'user.cap', bytes);
+      setAttributeSync(join(up, 'bin/tool'), 'user.text', 'plain');
+      setAttributeSync(join(up, long), 'user.cap', bytes);
+      setAttributeSync(join(up, 'dir'), 'user.cap', bytes);
+      const pack = tarStream.pack();
+      const chunks: Buffer[] = [];
+      (pack as unknown as Readable).on('data', (c: Buffer) => chunks.push(c));
+      const ended = new Promise((r) => (pack as unknown as Readable).on('end', r));
+      await packUpper(up, pack);
+      await ended;
+      await unpackLayerStream(Readable.from([Buffer.concat(chunks)]), out);
+      expect(readFileSync(join(out, 'bin/tool'), 'utf8')).toBe('tool\n');
+      expect(getAttributeSync(join(out, 'bin/tool'), 'user.cap')).toEqual(bytes);
+      expect(getAttributeSync(join(out, 'bin/tool'), 'user.text')?.toString()).toBe('plain');
+      expect(readFileSync(join(out, long), 'utf8')).toBe('long\n');
+      expect(getAttributeSync(join(out, long), 'user.cap')).toEqual(bytes);
+      expect(getAttributeSync(join(out, 'dir'), 'user.cap')).toEqual(bytes);
+      expect(readdirSync(out).sort()).toEqual(['bin', 'dir']);
+    } finally {
+      rmSync(up, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });

@@ -29,15 +29,24 @@ function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)), minor: Number((r & 0xffn) | ((r >> 12n) & ~0xffn)) };
 }
 
-function xattrPax(p: string): { pax?: Record<string, string>; opaque: boolean } {
+interface Xattrs {
+  /** Text values, written through tar-stream's PAX support. */
+  pax?: Record<string, string>;
+  /** Values that are not UTF-8 text (e.g. security.capability): written in a PAX header of ours. */
+  binary: Array<[string, Buffer]>;
+  opaque: boolean;
+}
+
+function xattrsOf(p: string): Xattrs {
   let names: string[];
   try {
     names = listAttributesSync(p);
   } catch {
-    return { opaque: false };
+    return { binary: [], opaque: false };
   }
   let opaque = false;
   const pax: Record<string, string> = {};
+  const binary: Array<[string, Buffer]> = [];
   for (const n of names) {
     if (n === OVERLAY_OPAQUE_XATTR) {
       opaque = getAttributeSync(p, n)?.toString() === 'y';
@@ -47,11 +56,39 @@ function xattrPax(p: string): { pax?: Record<string, string>; opaque: boolean } 
     const v = getAttributeSync(p, n);
     if (!v) continue;
     const text = v.toString('utf8');
-    // tar-stream writes PAX values as UTF-8 text: binary values (e.g. security.capability) would
-    // be mangled, so only those that survive the round trip are kept.
-    if (Buffer.from(text, 'utf8').equals(v)) pax[`SCHILY.xattr.${n}`] = text;
+    if (Buffer.from(text, 'utf8').equals(v) && !text.includes('\n')) pax[`SCHILY.xattr.${n}`] = text;
+    else binary.push([n, v]);
   }
-  return { ...(Object.keys(pax).length ? { pax } : {}), opaque };
+  return { ...(Object.keys(pax).length ? { pax } : {}), binary, opaque };
+}
+
+/** One PAX record: "<length> <key>=<value>\n", the length counting itself, in bytes. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+/** A ustar header of type 'x' (PAX extended header) followed by `body`, padded to 512 bytes. */
+export function paxHeaderBlock(body: Buffer, mtime: Date): Buffer {
+  const h = Buffer.alloc(512);
+  const oct = (n: number, width: number) => n.toString(8).padStart(width - 1, '0') + '\0';
+  h.write('PaxHeaders/entry', 0, 'ascii');
+  h.write(oct(0o644, 8), 100, 'ascii');
+  h.write(oct(0, 8), 108, 'ascii');
+  h.write(oct(0, 8), 116, 'ascii');
+  h.write(oct(body.length, 12), 124, 'ascii');
+  h.write(oct(Math.floor(mtime.getTime() / 1000), 12), 136, 'ascii');
+  h.write('        ', 148, 'ascii'); // the checksum counts itself as spaces
+  h.write('x', 156, 'ascii');
+  h.write('ustar\0', 257, 'ascii');
+  h.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  const pad = (512 - (body.length % 512)) % 512;
+  return Buffer.concat([h, body, Buffer.alloc(pad)]);
 }
 
 /** Whether an upper directory holds any change. */
@@ -78,14 +115,8 @@ export async function packUpper(upper: string, pack: tarStream.Pack): Promise<vo
         continue;
       }
       if (st.isSocket()) continue;
-      const { pax, opaque } = xattrPax(p);
-      if (st.isDirectory()) {
-        await entry({ ...common, name: r + '/', type: 'directory', ...(pax ? { pax } : {}) });
-        if (opaque) await entry({ ...common, name: `${r}/${OPAQUE_WHITEOUT}`, type: 'file', size: 0, mode: 0o644 });
-        await walk(r);
-        continue;
-      }
       if (st.nlink > 1 && !st.isDirectory()) {
+        // A second name of an inode in this layer: a hardlink entry (the first carries the xattrs).
         const key = `${st.dev}:${st.ino}`;
         const first = links.get(key);
         if (first) {
@@ -94,18 +125,42 @@ export async function packUpper(upper: string, pack: tarStream.Pack): Promise<vo
         }
         links.set(key, r);
       }
+      const { pax: textPax, binary: bin, opaque } = xattrsOf(p);
+      const binary = st.isSymbolicLink() ? [] : bin; // a link's own xattrs are user.* text at most
+      let pax = textPax;
+      let name = st.isDirectory() ? r + '/' : r;
+      if (binary.length) {
+        // tar-stream writes PAX values as UTF-8 text, which would mangle binary values: the whole
+        // extended header is written here as its own entry, path included, and the entry that
+        // follows gets a plain short name (readers take the PAX path).
+        const records = [paxRecord('path', Buffer.from(name))];
+        for (const [k, v] of Object.entries(textPax ?? {})) records.push(paxRecord(k, Buffer.from(v)));
+        for (const [k, v] of binary) records.push(paxRecord(`SCHILY.xattr.${k}`, v));
+        const body = Buffer.concat(records);
+        // tar-stream takes a body only for files: the header block goes into the stream as
+        // bytes, between two entries (the pack is idle: every entry above was awaited).
+        (pack as unknown as { push(b: Buffer): boolean }).push(paxHeaderBlock(body, st.mtime));
+        pax = undefined;
+        name = `pax-named-${n.replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 98) + (st.isDirectory() ? '/' : '');
+      }
+      if (st.isDirectory()) {
+        await entry({ ...common, name, type: 'directory', ...(pax ? { pax } : {}) });
+        if (opaque) await entry({ ...common, name: `${r}/${OPAQUE_WHITEOUT}`, type: 'file', size: 0, mode: 0o644 });
+        await walk(r);
+        continue;
+      }
       if (st.isSymbolicLink()) {
-        await entry({ ...common, name: r, type: 'symlink', linkname: readlinkSync(p), ...(pax ? { pax } : {}) });
+        await entry({ ...common, name, type: 'symlink', linkname: readlinkSync(p), ...(pax ? { pax } : {}) });
       } else if (st.isFile()) {
         await new Promise<void>((resolve, reject) => {
-          const e = pack.entry({ ...common, name: r, type: 'file', size: st.size, ...(pax ? { pax } : {}) }, (err) => (err ? reject(err) : resolve()));
+          const e = pack.entry({ ...common, name, type: 'file', size: st.size, ...(pax ? { pax } : {}) } as tarStream.Header, (err) => (err ? reject(err) : resolve()));
           pipeline(createReadStream(p), e).catch(reject);
         });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const { major, minor } = devNumbers(Number(st.rdev));
-        await entry({ ...common, name: r, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major, devminor: minor });
+        await entry({ ...common, name, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major, devminor: minor });
       } else if (st.isFIFO()) {
-        await entry({ ...common, name: r, type: 'fifo' });
+        await entry({ ...common, name, type: 'fifo' });
       }
     }
   };
