@@ -465,6 +465,20 @@ describe.runIf(isRoot)('dock build', () => {
       const pull = podman(['pull', '--tls-verify=false', name]);
       expect(pull.stderr + pull.stdout).not.toMatch(/Error/);
       expect(pull.status).toBe(0);
+      // A build in an empty engine root pulls its base from the registry.
+      const fresh = mkdtempSync('/tmp/dkf-');
+      try {
+        const child = context({ 'Dockerfile': `FROM ${name}\nUSER root\nRUN cat /msg > /again\nCMD ["cat", "/again"]\n` });
+        const b = await d(fresh, ['build', '-t', 'pulled-base:1', child]);
+        expect(b.stderr).toBe('');
+        expect(b.code).toBe(0);
+        expect(b.stdout).toContain(`pulling ${name}`);
+        expect((await d(fresh, ['run', '--rm', 'pulled-base:1'])).stdout).toBe('built by dock\n');
+      } finally {
+        await cleanRoot(fresh);
+        rmSync(fresh, { recursive: true, force: true });
+      }
+
       const run = podman(['run', '--rm', name]);
       expect(run.stderr).toBe('');
       expect(run.stdout).toBe('built by dock\nconf\napp\n/home/app\npodman\nnew\nvi-gone\n');
