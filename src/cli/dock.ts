@@ -616,7 +616,12 @@ const runFlags = (cmd: Command) =>
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--stop-signal <signal>', 'signal to stop the container (default SIGTERM)')
     .option('--stop-timeout <seconds>', 'seconds to wait before SIGKILL on stop (default 10)')
-    .option('--network <mode>', 'none (default) or host', 'none')
+    .option('--network <mode>', 'bridge, a network name, none, host or container:NAME (default: none, or $DOCK_DEFAULT_NETWORK)')
+    .option('-p, --publish <spec>', 'publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp] (repeatable; ranges too)', collect, [])
+    .option('-P, --publish-all', "publish every port the image EXPOSEs on a free host port")
+    .option('--network-alias <name>', 'another DNS name of the container on its user-defined network (repeatable)', collect, [])
+    .option('--add-host <name:ip>', 'an /etc/hosts line; ip may be host-gateway (repeatable)', collect, [])
+    .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
     .option('--log-opt <key=value>', 'json-file log options: max-size, max-file (repeatable)', collect, [])
     .argument('<image>', 'image name or id')
     .argument('[command...]', 'command and arguments')
@@ -1091,6 +1096,29 @@ const cpCmd = (cmd: Command) =>
       });
     });
 
+const portCmd = (cmd: Command) =>
+  cmd
+    .argument('<container>', 'container')
+    .argument('[port]', 'a private port, PORT[/PROTO]: print only its host addresses')
+    .action(async (name: string, port: string | undefined) => {
+      const { networkManager } = await import('../engine/containers/network');
+      const { formatBinding } = await import('../engine/network/ports');
+      const { ContainerError } = await import('../engine/containers/errors');
+      await withEngine(async (engine) => {
+        const doc = engine.containers.find(name);
+        let rows = networkManager(engine).portsOf(doc.Id);
+        if (port !== undefined) {
+          const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(port);
+          if (!m) throw new ContainerError('EUSAGE', `invalid port "${port}": want PORT[/tcp|udp]`);
+          rows = rows.filter((b) => b.containerPort === Number(m[1]) && b.proto === (m[2] ?? 'tcp'));
+          if (!rows.length) throw new ContainerError('ENOTFOUND', `no public port '${port}' published for ${doc.Name}`);
+          process.stdout.write(rows.map((b) => `${b.hostIp}:${b.hostPort}\n`).join(''));
+          return;
+        }
+        process.stdout.write(rows.map((b) => formatBinding(b) + '\n').join(''));
+      });
+    });
+
 const exportCmd = (cmd: Command) =>
   cmd
     .argument('<container>', 'container')
@@ -1126,6 +1154,7 @@ pauseCmd(program.command('unpause').description('Thaw paused containers'), false
 renameCmd(program.command('rename').description('Rename a container'));
 cpCmd(program.command('cp').description('Copy files between a container and the host (tar streams)'));
 exportCmd(program.command('export').description("Write a container's filesystem as a tar archive"));
+portCmd(program.command('port').description("List a container's published ports"));
 
 const container = program.command('container').description('Manage containers');
 runCmd(container.command('run').description('Create and start a container from an image'));
@@ -1148,6 +1177,7 @@ pauseCmd(container.command('unpause').description('Thaw containers'), false);
 renameCmd(container.command('rename').description('Rename a container'));
 cpCmd(container.command('cp').description('Copy files between a container and the host'));
 exportCmd(container.command('export').description("Write a container's filesystem as a tar archive"));
+portCmd(container.command('port').description("List a container's published ports"));
 container
   .command('prune')
   .description('Remove all stopped containers')
@@ -1300,7 +1330,9 @@ async function refreshHosts(engine: Engine, nets: Networks, doc: import('../engi
   const { existsSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const p = join(containerDir(engine.paths, doc.Id), 'hosts');
-  if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname }));
+  const { parseAddHost } = await import('../engine/network/etcfiles');
+  const extraHosts = (doc.HostConfig.ExtraHosts ?? []).map(parseAddHost);
+  if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts }));
 }
 
 const network = program.command('network').description('Manage networks');

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { ImageConfig } from '../registry/manifest';
 import { ContainerError, usage } from './errors';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../volumes/mounts';
+import { parseAddHost, parsePortSpec } from '../network';
 import type { ContainerConfig, DeviceMapping, HealthConfig, HostConfig, MountRequest, RestartPolicy, Ulimit } from './types';
 
 /** What the CLI collected; every value still a string as typed. */
@@ -50,6 +51,12 @@ export interface RunFlags {
   stopSignal?: string;
   stopTimeout?: string;
   network?: string;
+  /** -p/--publish specs, -P/--publish-all, --network-alias, --add-host, --dns. */
+  publish?: string[];
+  publishAll?: boolean;
+  networkAlias?: string[];
+  addHost?: string[];
+  dns?: string[];
   logOpt?: string[];
 }
 
@@ -240,6 +247,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     StopSignal: f.stopSignal ?? ic.StopSignal,
     ...(f.stopTimeout !== undefined ? { StopTimeout: parseIntFlag(f.stopTimeout, '--stop-timeout', -1) } : {}),
     ...(health ? { Healthcheck: health } : {}),
+    ...(ic.ExposedPorts && Object.keys(ic.ExposedPorts).length ? { ExposedPorts: { ...ic.ExposedPorts } } : {}),
   };
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw usage(`the working directory "${config.WorkingDir}" is invalid: it needs to be an absolute path`);
 
@@ -257,10 +265,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     seen.add(t);
   }
 
-  const network = f.network ?? 'none';
-  if (network !== 'none' && network !== 'host') {
-    throw usage(`network "${network}" is not supported yet: use --network none or --network host`);
-  }
+  const network = parseNetworkFlags(f);
   const securityOpt = f.securityOpt ?? [];
   for (const s of securityOpt) {
     if (s === 'no-new-privileges' || s === 'no-new-privileges:true' || s === 'no-new-privileges=true' || s === 'no-new-privileges:false' || s === 'no-new-privileges=false') continue;
@@ -316,9 +321,30 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     PidsLimit: f.pidsLimit !== undefined ? parseIntFlag(f.pidsLimit, '--pids-limit', -1) : 0,
     Devices: (f.device ?? []).map(parseDevice),
     LogConfig: { Type: 'json-file', Config: logConfig },
+    PortBindings: f.publish ?? [],
+    PublishAllPorts: !!f.publishAll,
+    ExtraHosts: f.addHost ?? [],
+    Dns: f.dns ?? [],
   };
   if (hostConfig.AutoRemove && hostConfig.RestartPolicy.Name !== 'no') throw usage('conflicting options: --restart and --rm');
   return { config, hostConfig };
+}
+
+/**
+ * --network and what goes with it, checked for their syntax (create checks that the network
+ * exists). The default is none (DOCK_DEFAULT_NETWORK=bridge gives Docker's default): see the README.
+ */
+function parseNetworkFlags(f: RunFlags): string {
+  const network = f.network || process.env.DOCK_DEFAULT_NETWORK || 'none';
+  if (network.startsWith('container:') && network.length === 'container:'.length) throw usage('invalid --network "container:": name the container, e.g. container:web');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network) && !network.startsWith('container:')) throw usage(`invalid --network "${network}": none, host, bridge, container:NAME or a network's name`);
+  const bridge = network !== 'none' && network !== 'host' && !network.startsWith('container:');
+  if ((f.publish?.length || f.publishAll) && !bridge) throw usage(`conflicting options: port publishing and --network ${network}`);
+  for (const p of f.publish ?? []) parsePortSpec(p);
+  if (f.networkAlias?.length && (!bridge || network === 'bridge')) throw usage('--network-alias is only supported for containers on user-defined networks');
+  for (const h of f.addHost ?? []) parseAddHost(h);
+  for (const d of f.dns ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(d) && !d.includes(':')) throw usage(`invalid --dns "${d}": an IP address`);
+  return network;
 }
 
 function positiveDuration(v: string, flag: string): number {

@@ -11,6 +11,8 @@ import type { Engine } from './engine';
 import { ContainerError, usage } from './errors';
 import { randomName } from './names';
 import { containerDir } from './paths';
+import { DEFAULT_NETWORK } from '../network';
+import { networkManager } from './network';
 import type { ContainerDoc, MountPoint } from './types';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -35,6 +37,8 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
   if (!config.Hostname) config.Hostname = id.slice(0, 12);
 
   const mounts = resolveMounts(engine, config.Volumes, hostConfig);
+  const networks = resolveNetworks(engine, hostConfig.NetworkMode, flags.networkAlias ?? []);
+  if (hostConfig.NetworkMode.startsWith('container:')) hostConfig.NetworkMode = Object.keys(networks)[0];
 
   const doc: ContainerDoc = {
     Id: id,
@@ -45,7 +49,7 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
     HostConfig: hostConfig,
     Mounts: mounts,
     State: { Pid: 0, StartedAt: '', FinishedAt: '', ExitCode: 0, Error: '', RestartCount: 0, ManualStop: false, Restarting: false, Removing: false },
-    Networks: { [hostConfig.NetworkMode]: { Mode: hostConfig.NetworkMode } },
+    Networks: networks,
   };
   // The name is reserved here: a racing create of the same name fails on the UNIQUE constraint.
   engine.containers.insert(doc);
@@ -61,6 +65,20 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
     throw e;
   }
   return doc;
+}
+
+/**
+ * The record's Networks: none, host and container:X as they are (X must exist); "bridge" or a
+ * user-defined network must exist too (an unknown network fails here, before anything is made).
+ */
+function resolveNetworks(engine: Engine, mode: string, aliases: string[]): ContainerDoc['Networks'] {
+  if (mode === 'none' || mode === 'host') return { [mode]: { Mode: mode } };
+  if (mode.startsWith('container:')) {
+    const other = engine.containers.find(mode.slice('container:'.length));
+    return { [`container:${other.Id}`]: { Mode: `container:${other.Id}` } };
+  }
+  const n = mode === DEFAULT_NETWORK ? { name: DEFAULT_NETWORK } : networkManager(engine).find(mode);
+  return { [n.name]: { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}) } };
 }
 
 function uniqueName(engine: Engine): string {

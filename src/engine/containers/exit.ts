@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Engine } from './engine';
 import { ContainerLock } from './lock';
+import { detachNetworks } from './network';
 import { containerDir } from './paths';
 import { removeContainer } from './remove';
 import { unmountOverlay } from './rootfs';
@@ -68,6 +69,8 @@ export async function handleExit(engine: Engine, id: string, exitedPid: number):
     const code = exit && exit.pid === doc.State.Pid ? exit.exitCode : doc.State.ExitCode;
     const oom = oomKills(id) > 0;
     clearRuntime(engine, id);
+    // A failure here (nft) must not keep the exit from being recorded: rm detaches again.
+    await detachNetworks(engine, doc).catch(() => undefined);
     unmountOverlay(dir);
     const updated = engine.containers.update(id, (d) => {
       d.State.ExitCode = code;

@@ -3,6 +3,8 @@
 import { join } from 'node:path';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
+import { formatBinding } from '../network';
+import { bridgeNetworks, networkManager } from './network';
 import { containerDir } from './paths';
 import { type LiveState, liveState } from './status';
 import type { ContainerDoc } from './types';
@@ -43,7 +45,35 @@ export function inspectContainer(engine: Engine, doc: ContainerDoc) {
     GraphDriver: { Name: 'overlay', Data: { MergedDir: join(dir, 'rootfs'), UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work') } },
     Mounts: doc.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, ...(m.Driver ? { Driver: m.Driver } : {}), Mode: m.Mode, RW: m.RW, Propagation: m.Propagation })),
     Config: doc.Config,
-    NetworkSettings: { Networks: Object.fromEntries(Object.entries(doc.Networks).map(([k, v]) => [k, { NetworkMode: v.Mode }])) },
+    NetworkSettings: networkSettings(engine, doc),
+  };
+}
+
+/**
+ * Docker's NetworkSettings: per bridge network its endpoint (IPAddress, Gateway, MacAddress,
+ * Aliases, ...; empty while the container does not run), the published ports, and the first
+ * network's address at the top level.
+ */
+export function networkSettings(engine: Engine, doc: ContainerDoc) {
+  const bridges = bridgeNetworks(doc);
+  const nets = doc.HostConfig.NetworkMode === 'host' ? undefined : networkManager(engine);
+  const live = nets ? nets.containerNetworks(doc.Id) : {};
+  const Networks: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(doc.Networks)) {
+    Networks[k] = v.Mode === 'bridge' ? { Aliases: v.Aliases ?? [], NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', ...live[k] } : { NetworkMode: v.Mode };
+  }
+  // `dock network connect` of a running container adds endpoints that its record does not name.
+  for (const [k, v] of Object.entries(live)) Networks[k] ??= v;
+  const Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  for (const p of Object.keys(doc.Config.ExposedPorts ?? {})) Ports[p] = null;
+  for (const b of nets ? nets.portsOf(doc.Id) : []) (Ports[`${b.containerPort}/${b.proto}`] ??= []).push({ HostIp: b.hostIp, HostPort: String(b.hostPort) });
+  const first = bridges.length ? Networks[bridges[0]] : undefined;
+  return {
+    Networks,
+    Ports,
+    IPAddress: (first?.IPAddress as string) ?? '',
+    Gateway: (first?.Gateway as string) ?? '',
+    MacAddress: (first?.MacAddress as string) ?? '',
   };
 }
 
@@ -138,7 +168,7 @@ export function psRows(engine: Engine, o: { all?: boolean; filters?: string[]; n
       RunningFor: `${humanDuration(Date.now() - Date.parse(doc.Created))} ago`,
       Status: statusText(live),
       State: live.status,
-      Ports: '',
+      Ports: bridgeNetworks(doc).length ? networkManager(engine).portsOf(doc.Id).map(formatBinding).map((b) => b.replace(/^(.*) -> (.*)$/, '$2->$1')).join(', ') : '',
       Names: doc.Name,
       Labels: Object.entries(doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
       Mounts: doc.Mounts.map((m) => m.Name ?? m.Source).join(','),

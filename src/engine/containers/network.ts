@@ -1,19 +1,90 @@
 // Container networking, per attachment in the record's Networks: "host" shares the host's network
 // namespace (nothing to do); "none" gets its own namespace with only the loopback interface, up (as
-// Docker's none; the supervisor does it, from a child that joins the namespace). Bridges will add
-// their own kinds here (veth, addresses, DNS), after create and before the container's process starts.
+// Docker's none; the supervisor does it, from a child that joins the namespace); "container:X" joins
+// X's namespace (spec.ts, with the path start.ts finds). Bridge networks ("bridge" or a user-defined
+// one) are connected here, after runtime create and before the container's process starts: a veth
+// per network (eth0, eth1, ...), the published ports, then /etc/hosts and /etc/resolv.conf written
+// in place (their bind mounts keep the inode). detachNetworks undoes it on exit, stop, rm or a failed
+// start.
 
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetworkManager, parseAddHost, parsePortSpec, publishAll, type PortSpec } from '../network';
+import type { Engine } from './engine';
 import { ContainerError } from './errors';
+import { containerDir } from './paths';
+import { liveState } from './status';
 import { loopbackUp } from './supervisor';
 import type { ContainerDoc } from './types';
 
-export function setupNetwork(doc: ContainerDoc, dir: string, initPid: number): void {
+/** Modes that are not bridge networks. */
+export const isSpecialMode = (mode: string) => mode === 'none' || mode === 'host' || mode.startsWith('container:');
+
+export function bridgeNetworks(doc: ContainerDoc): string[] {
+  return Object.entries(doc.Networks)
+    .filter(([, n]) => n.Mode === 'bridge')
+    .map(([name]) => name);
+}
+
+export function networkManager(engine: Engine): NetworkManager {
+  return new NetworkManager({ db: engine.images.db, root: engine.root });
+}
+
+/** The -p and -P specs of the container (already validated by create). */
+export function portSpecs(doc: ContainerDoc): PortSpec[] {
+  const hc = doc.HostConfig;
+  return [...(hc.PortBindings ?? []).flatMap(parsePortSpec), ...(hc.PublishAllPorts ? publishAll(Object.keys(doc.Config.ExposedPorts ?? {})) : [])];
+}
+
+export async function setupNetwork(engine: Engine, doc: ContainerDoc, dir: string, initPid: number): Promise<void> {
+  const bridges: string[] = [];
   for (const [name, net] of Object.entries(doc.Networks)) {
-    if (net.Mode === 'host') continue;
+    if (net.Mode === 'host' || net.Mode.startsWith('container:')) continue;
     if (net.Mode === 'none') {
       loopbackUp(dir, initPid);
       continue;
     }
-    throw new ContainerError('EUSAGE', `network ${name} (${net.Mode}) is not supported yet`);
+    if (net.Mode !== 'bridge') throw new ContainerError('EUSAGE', `network ${name} (${net.Mode}) is not supported`);
+    bridges.push(name);
   }
+  if (!bridges.length) return;
+  const nets = networkManager(engine);
+  // What a previous run left (a killed dock, an exit handler that did not run) goes first.
+  await nets.detachContainer(doc.Id);
+  const ref = { id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${initPid}/ns/net` };
+  try {
+    for (const name of bridges) await nets.connect(ref, name, { aliases: doc.Networks[name].Aliases ?? [] });
+    await nets.publishPorts(ref, portSpecs(doc));
+    const hc = doc.HostConfig;
+    writeFileSync(join(dir, 'hosts'), nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts: (hc.ExtraHosts ?? []).map(parseAddHost) }));
+    writeFileSync(join(dir, 'resolv.conf'), nets.resolvConf(doc.Id, { dns: hc.Dns ?? [] }));
+  } catch (e) {
+    await nets.detachContainer(doc.Id).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Ports (rules, proxy) and endpoints (veths, addresses) of the container, also those of a
+ * `dock network connect` to a container of another mode; safe to repeat.
+ */
+export async function detachNetworks(engine: Engine, doc: ContainerDoc): Promise<void> {
+  if (doc.HostConfig.NetworkMode === 'host' || doc.HostConfig.NetworkMode.startsWith('container:')) return;
+  await networkManager(engine).detachContainer(doc.Id);
+}
+
+/**
+ * --network container:X: the path of X's network namespace (X must be running), and X's /etc/hosts
+ * and /etc/resolv.conf copied into this container's directory (its bind mounts read them).
+ */
+export function sharedNetns(engine: Engine, doc: ContainerDoc, dir: string): string | undefined {
+  const mode = doc.HostConfig.NetworkMode;
+  if (!mode.startsWith('container:')) return undefined;
+  const other = engine.containers.get(mode.slice('container:'.length));
+  if (!other) throw new ContainerError('ENOTFOUND', `cannot join the network of container ${mode.slice('container:'.length, 22)}: no such container`);
+  const live = liveState(engine, other);
+  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `cannot join the network of container ${other.Name}: it is not running`);
+  const from = containerDir(engine.paths, other.Id);
+  for (const f of ['hosts', 'resolv.conf']) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(dir, f));
+  return `/proc/${live.pid}/ns/net`;
 }

@@ -7,6 +7,7 @@ import { deleteContainer } from '../../runtime/delete';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
 import { ContainerLock } from './lock';
+import { detachNetworks } from './network';
 import { containerDir } from './paths';
 import { unmountOverlay } from './rootfs';
 import { liveState, runtimeRecord } from './status';
@@ -44,6 +45,7 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     if (runtimeRecord(engine, cur.Id) || live.runtime) deleteContainer(engine.rt, cur.Id, true);
     else rmSync(engine.rt.store.dir(cur.Id), { recursive: true, force: true });
     killLeftovers(cur.Id);
+    await detachNetworks(engine, cur);
     await stopSupervisor(dir);
     unmountOverlay(dir);
     rmSync(dir, { recursive: true, force: true });

@@ -86,6 +86,8 @@ export interface SpecInput {
   /** Host directory per mount point, already made (volumes, binds). */
   cgroupsPath: string;
   cgroupV2: boolean;
+  /** --network container:X: the namespace to join (X's init's). */
+  netnsPath?: string;
 }
 
 export function buildSpec(inp: SpecInput): Spec {
@@ -121,7 +123,7 @@ export function buildSpec(inp: SpecInput): Spec {
   if (hc.Init) mounts.push({ destination: '/dev/init', type: 'bind', source: inp.initBinary, options: ['bind', 'ro', 'nosuid', 'nodev'] });
 
   const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (hc.NetworkMode !== 'host') namespaces.push({ type: 'network' });
+  if (hc.NetworkMode !== 'host') namespaces.push({ type: 'network', ...(inp.netnsPath ? { path: inp.netnsPath } : {}) });
   if (inp.cgroupV2) namespaces.push({ type: 'cgroup' });
 
   const devices: LinuxDevice[] = [];

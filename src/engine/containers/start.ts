@@ -20,7 +20,7 @@ import { ContainerLock } from './lock';
 import { SUN_PATH_MAX, containerDir } from './paths';
 import { mountOverlay, resolveInRoot, resolveUser, unmountOverlay } from './rootfs';
 import { buildSpec } from './spec';
-import { setupNetwork } from './network';
+import { detachNetworks, sharedNetns, setupNetwork } from './network';
 import { liveState, runtimeRecord } from './status';
 import { launchSupervisor, registerPid, spawnInitVia, supervisorAlive } from './supervisor';
 import type { ContainerDoc, HealthState } from './types';
@@ -91,6 +91,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
       initBinary: supervisorPath(),
       cgroupsPath: `/dock/${doc.Id}`,
       cgroupV2: statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC,
+      netnsPath: sharedNetns(engine, doc, dir),
     });
     writeFileSync(join(dir, 'config.json'), stringifyJson(spec));
 
@@ -99,7 +100,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     const rec = await runtimeCreate(engine.rt, { id: doc.Id, bundle: dir, consoleSocket, spawnInit: () => spawnInitVia(dir) });
     created = true;
     crashPoint('created');
-    setupNetwork(doc, dir, rec.pid);
+    await setupNetwork(engine, doc, dir, rec.pid);
     registerPid(dir, rec.pid);
     const hc = doc.Config.Healthcheck;
     if (hc && hc.Test.length && hc.Test[0] !== 'NONE') {
@@ -117,6 +118,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     const msg = (e as Error).message;
     try {
       if (created || runtimeRecord(engine, doc.Id)) deleteContainer(engine.rt, doc.Id, true);
+      await detachNetworks(engine, doc);
       unmountOverlay(dir);
       engine.containers.update(doc.Id, (d) => {
         d.State.Error = msg;

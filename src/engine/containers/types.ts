@@ -32,6 +32,8 @@ export interface ContainerConfig {
   /** Seconds. */
   StopTimeout?: number;
   Healthcheck?: HealthConfig;
+  /** The image's EXPOSEd ports ("80/tcp": {}), published by -P. */
+  ExposedPorts?: Record<string, object>;
 }
 
 export interface RestartPolicy {
@@ -94,6 +96,14 @@ export interface HostConfig {
   PidsLimit: number;
   Devices: DeviceMapping[];
   LogConfig: { Type: 'json-file'; Config: Record<string, string> };
+  /** -p specs as typed (validated by create). */
+  PortBindings?: string[];
+  /** -P: every ExposedPorts entry on a free host port. */
+  PublishAllPorts?: boolean;
+  /** --add-host NAME:IP. */
+  ExtraHosts?: string[];
+  /** --dns servers. */
+  Dns?: string[];
 }
 
 /** A resolved mount, as `docker inspect` lists it. */
@@ -144,8 +154,10 @@ export interface ContainerRuntimeState {
 }
 
 export interface NetworkAttachment {
-  /** "none", "host"; bridges later, each with their own settings. */
+  /** "none", "host", "container:ID", or "bridge" for a bridge network (the default one or a user-defined one: the key). */
   Mode: string;
+  /** --network-alias names on this network. */
+  Aliases?: string[];
 }
 
 export interface ContainerDoc {
