@@ -561,6 +561,30 @@ const buildCmd = (cmd: Command) =>
     });
 buildCmd(program.command('build').description('Build an image from a Dockerfile'));
 buildCmd(image.command('build').description('Build an image from a Dockerfile'));
+program
+  .command('builder')
+  .description('Manage the build cache')
+  .command('prune')
+  .description('Remove the build cache (and the layers only it kept)')
+  .option('-a, --all', 'everything (the default: dock has no other kind of build cache)')
+  .option('--filter <until=DURATION>', 'only entries unused for that long, e.g. until=24h')
+  .option('-f, --force', 'do not ask for confirmation (dock never asks)')
+  .action(async (o: { filter?: string }) => {
+    const { pruneBuildCache } = await import('../engine/build/prune');
+    const { parseDuration } = await import('../engine/build/stage');
+    const { BuildError } = await import('../engine/build/errors');
+    const { humanSize } = await import('../engine/images/inspect');
+    let olderThanMs: number | undefined;
+    if (o.filter) {
+      const m = /^until=(.+)$/.exec(o.filter);
+      if (!m) throw new BuildError('EUSAGE', `unsupported filter "${o.filter}": until=DURATION`);
+      olderThanMs = parseDuration(m[1], 'until') / 1e6;
+    }
+    await withStore(async (store) => {
+      const r = await pruneBuildCache(store, { olderThanMs });
+      process.stdout.write(`Deleted build cache entries: ${r.entries}\nDeleted cache mounts: ${r.cacheMounts}\nTotal reclaimed space: ${humanSize(r.bytes)}\n`);
+    });
+  });
 
 // ---- containers ---------------------------------------------------------------------------------
 // The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.

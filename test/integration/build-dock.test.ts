@@ -257,6 +257,16 @@ describe.runIf(isRoot)('dock build', () => {
     const nc = await d(root, ['build', '--no-cache', '-t', 'cache:3', ctx]);
     expect(nc.code).toBe(0);
     expect(nc.stdout).not.toMatch(/CACHED/);
+
+    // builder prune forgets the cache; the images stay and still run.
+    const recent = await ok(root, ['builder', 'prune', '--filter', 'until=1h']);
+    expect(recent).toMatch(/^Deleted build cache entries: 0$/m);
+    const prune = await ok(root, ['builder', 'prune']);
+    expect(Number(/^Deleted build cache entries: (\d+)$/m.exec(prune)![1])).toBeGreaterThan(0);
+    const after = await d(root, ['build', '-t', 'cache:4', ctx]);
+    expect(after.code).toBe(0);
+    expect(after.stdout).not.toMatch(/CACHED/);
+    expect((await d(root, ['run', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
   });
 
   it('keeps a .dockerignore\'d secret out of the image, also with COPY . and a glob', async () => {

@@ -427,9 +427,7 @@ export class Builder {
   }
   cacheGet(key: string): BuildState | null {
     if (this.opts.noCache) return null;
-    const s = this.cache.get(key);
-    if (s) for (const l of s.layers) this.lease.addBlob(l.digest);
-    return s;
+    return this.cache.get(key, (digests) => digests.forEach((d) => this.lease.addBlob(d)));
   }
   cachePut(key: string, state: BuildState): void {
     this.cache.put(key, state);

@@ -29,13 +29,24 @@ export class BuildCache {
     )`);
   }
 
-  get(key: string): BuildState | null {
+  /**
+   * The state stored under `key`, if its layer blobs are still there. `protect` is called with the
+   * blobs before they are checked (a lease: garbage collection must not take them in between).
+   */
+  get(key: string, protect: (digests: string[]) => void = () => undefined): BuildState | null {
     const row = this.store.db.prepare('SELECT state FROM build_cache WHERE key = ?').get(key) as { state: string } | undefined;
     if (!row) return null;
     const state = JSON.parse(row.state) as BuildState;
+    protect(state.layers.map((l) => l.digest));
     if (!state.layers.every((l) => existsSync(this.store.blobs.path(l.digest)))) return null;
     this.store.db.prepare('UPDATE build_cache SET used_at = ? WHERE key = ?').run(Date.now(), key);
     return state;
+  }
+
+  /** Forgets every entry, or those not used since `before` (unix ms); returns how many. */
+  prune(before?: number): number {
+    const r = before === undefined ? this.store.db.prepare('DELETE FROM build_cache').run() : this.store.db.prepare('DELETE FROM build_cache WHERE used_at < ?').run(before);
+    return r.changes;
   }
 
   put(key: string, state: BuildState): void {
