@@ -57,6 +57,10 @@ describe.skipIf(!isRoot)('dock run on bridge networks (inside a test network nam
     await waitFor(async () => (await get('client', 'http://10.87.0.2/')).stdout === 'hello-web\n', 'httpd of web');
     expect((await get('client', 'http://web/')).stdout).toBe('hello-web\n');
     expect((await get('client', 'http://www/')).stdout).toBe('hello-web\n');
+    // A foreground --rm container: connected, fetches, and gives everything back when it exits.
+    expect(await ok(['run', '--rm', '--network', netA, img.name, 'timeout', '5', 'wget', '-q', '-O', '-', 'http://www/'])).toBe('hello-web\n');
+    expect(veths()).toHaveLength(2);
+    expect(Object.keys(JSON.parse(await ok(['network', 'inspect', netA]))[0].Containers)).toHaveLength(2);
 
     // The container's files: its own address and --add-host in /etc/hosts, the network's DNS server.
     const hosts = await ok(['exec', 'client', 'cat', '/etc/hosts']);
