@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppImage, cleanRoot, d, isRoot, newRoot, waitFor, type TestImage } from './dock-helpers';
-import { TestNetns, ensureNetTools } from './net-env';
+import { TestNetns, ensureNetTools, tryRun } from './net-env';
 
 describe.skipIf(!isRoot)('dock run on bridge networks (inside a test network namespace)', () => {
   let img: TestImage;
@@ -119,7 +119,12 @@ describe.skipIf(!isRoot)('dock run on bridge networks (inside a test network nam
     expect((await inspect('pub2')).NetworkSettings.Networks.bridge.IPAddress).toBe('');
     await ok(['rm', '-f', 'pub2']);
 
-    await ok(['rm', '-f', 'pub', 'web']);
+    // rm by a dock without DOCK_HOST_NETNS: the containers' recorded host netns is used (the test's,
+    // not the machine's, whose ruleset is only read here: rules rendered there would name netA's subnet).
+    const rm = await d(root, ['rm', '-f', 'pub', 'web']);
+    expect([rm.code, rm.stderr]).toEqual([0, '']);
+    expect(tryRun('nft', ['list', 'ruleset']).stdout).not.toContain('10.87.0.0/24');
+    expect(host.nft()).toContain('10.87.0.0/24');
     expect(veths()).toEqual([]);
     expect(host.nft()).not.toContain('dnat');
     expect(fetchFromHost('http://127.0.0.1:8080/').status).not.toBe(0);

@@ -78,7 +78,7 @@ function resolveNetworks(engine: Engine, mode: string, aliases: string[]): Conta
     return { [`container:${other.Id}`]: { Mode: `container:${other.Id}` } };
   }
   const n = mode === DEFAULT_NETWORK ? { name: DEFAULT_NETWORK } : networkManager(engine).find(mode);
-  return { [n.name]: { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}) } };
+  return { [n.name]: { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}), HostNetns: process.env.DOCK_HOST_NETNS ?? '' } };
 }
 
 function uniqueName(engine: Engine): string {

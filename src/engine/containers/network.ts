@@ -26,8 +26,22 @@ export function bridgeNetworks(doc: ContainerDoc): string[] {
     .map(([name]) => name);
 }
 
-export function networkManager(engine: Engine): NetworkManager {
-  return new NetworkManager({ db: engine.images.db, root: engine.root });
+/**
+ * The manager of the engine's networks; `hostNetns`: the host network namespace to work in (a
+ * container's recorded one), else $DOCK_HOST_NETNS, else dock's own ("" is dock's own too).
+ */
+export function networkManager(engine: Engine, hostNetns?: string): NetworkManager {
+  return new NetworkManager({ db: engine.images.db, root: engine.root, ...(hostNetns !== undefined ? { hostNetns } : {}) });
+}
+
+/**
+ * The host network namespace the container's bridge networks were made in (recorded by create from
+ * $DOCK_HOST_NETNS): a later dock without that variable (or with another) still works in the right
+ * one, and never in the machine's own by mistake. Undefined for a container without bridge networks.
+ */
+export function hostNetnsOf(doc: ContainerDoc): string | undefined {
+  for (const n of Object.values(doc.Networks)) if (n.Mode === 'bridge' && n.HostNetns !== undefined) return n.HostNetns;
+  return undefined;
 }
 
 /** The -p and -P specs of the container (already validated by create). */
@@ -48,7 +62,7 @@ export async function setupNetwork(engine: Engine, doc: ContainerDoc, dir: strin
     bridges.push(name);
   }
   if (!bridges.length) return;
-  const nets = networkManager(engine);
+  const nets = networkManager(engine, hostNetnsOf(doc));
   // What a previous run left (a killed dock, an exit handler that did not run) goes first.
   await nets.detachContainer(doc.Id);
   const ref = { id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${initPid}/ns/net` };
@@ -70,7 +84,10 @@ export async function setupNetwork(engine: Engine, doc: ContainerDoc, dir: strin
  */
 export async function detachNetworks(engine: Engine, doc: ContainerDoc): Promise<void> {
   if (doc.HostConfig.NetworkMode === 'host' || doc.HostConfig.NetworkMode.startsWith('container:')) return;
-  await networkManager(engine).detachContainer(doc.Id);
+  const ns = hostNetnsOf(doc);
+  // A recorded namespace that is gone took its bridges, veths and rules with it.
+  if (ns && !existsSync(ns)) return;
+  await networkManager(engine, ns).detachContainer(doc.Id);
 }
 
 /**
