@@ -1125,12 +1125,12 @@ const portCmd = (cmd: Command) =>
     .argument('<container>', 'container')
     .argument('[port]', 'a private port, PORT[/PROTO]: print only its host addresses')
     .action(async (name: string, port: string | undefined) => {
-      const { networkManager } = await import('../engine/containers/network');
+      const { networkRecords } = await import('../engine/containers/network');
       const { formatBinding } = await import('../engine/network/ports');
       const { ContainerError } = await import('../engine/containers/errors');
       await withEngine(async (engine) => {
         const doc = engine.containers.find(name);
-        let rows = networkManager(engine).portsOf(doc.Id);
+        let rows = networkRecords(engine).portsOf(doc.Id);
         if (port !== undefined) {
           const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(port);
           if (!m) throw new ContainerError('EUSAGE', `invalid port "${port}": want PORT[/tcp|udp]`);

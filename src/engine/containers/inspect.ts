@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
 import { formatBinding } from '../network';
-import { bridgeNetworks, networkManager } from './network';
+import { bridgeNetworks, networkRecords } from './network';
 import { containerDir } from './paths';
 import { type LiveState, liveState } from './status';
 import type { ContainerDoc } from './types';
@@ -56,7 +56,7 @@ export function inspectContainer(engine: Engine, doc: ContainerDoc) {
  */
 export function networkSettings(engine: Engine, doc: ContainerDoc) {
   const bridges = bridgeNetworks(doc);
-  const nets = doc.HostConfig.NetworkMode === 'host' ? undefined : networkManager(engine);
+  const nets = doc.HostConfig.NetworkMode === 'host' ? undefined : networkRecords(engine);
   const live = nets ? nets.containerNetworks(doc.Id) : {};
   const Networks: Record<string, Record<string, unknown>> = {};
   for (const [k, v] of Object.entries(doc.Networks)) {
@@ -168,7 +168,7 @@ export function psRows(engine: Engine, o: { all?: boolean; filters?: string[]; n
       RunningFor: `${humanDuration(Date.now() - Date.parse(doc.Created))} ago`,
       Status: statusText(live),
       State: live.status,
-      Ports: bridgeNetworks(doc).length ? networkManager(engine).portsOf(doc.Id).map(formatBinding).map((b) => b.replace(/^(.*) -> (.*)$/, '$2->$1')).join(', ') : '',
+      Ports: bridgeNetworks(doc).length ? networkRecords(engine).portsOf(doc.Id).map(formatBinding).map((b) => b.replace(/^(.*) -> (.*)$/, '$2->$1')).join(', ') : '',
       Names: doc.Name,
       Labels: Object.entries(doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
       Mounts: doc.Mounts.map((m) => m.Name ?? m.Source).join(','),

@@ -34,6 +34,9 @@ export function networkManager(engine: Engine, hostNetns?: string): NetworkManag
   return new NetworkManager({ db: engine.images.db, root: engine.root, ...(hostNetns !== undefined ? { hostNetns } : {}) });
 }
 
+/** For reading records only (inspect, ps, port): no namespace is needed, so none that is gone can fail it. */
+export const networkRecords = (engine: Engine): NetworkManager => networkManager(engine, '');
+
 /**
  * The host network namespace the container's bridge networks were made in (recorded by create from
  * $DOCK_HOST_NETNS): a later dock without that variable (or with another) still works in the right
