@@ -86,7 +86,6 @@ const stats = (xs) => {
 const cases = {
   'dock run --rm': () => check(dock(['run', '--rm', IMAGE, 'true']), 'dock run'),
   'podman run --rm --network none': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'true']), 'podman run'),
-  'podman run --rm (default network)': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, IMAGE, 'true']), 'podman run'),
 };
 // Warm-up (page cache, first-run setup), then interleaved rounds.
 for (const f of Object.values(cases)) f();

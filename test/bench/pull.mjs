@@ -123,7 +123,7 @@ try {
   } catch (e) {
     console.log(`podman pull failed: ${String(e.stderr ?? e.message).trim().split('\n').pop()}`);
   } finally {
-    spawnSync('podman', [...p, 'system', 'reset', '--force'], { stdio: 'ignore' });
+    spawnSync('podman', [...p, 'rmi', '-af'], { stdio: 'ignore' }); // not `system reset` (shared /run/libpod)
   }
 
   // skopeo + umoci
