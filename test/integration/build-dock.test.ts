@@ -320,6 +320,31 @@ describe.runIf(isRoot)('dock build', () => {
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
   });
 
+  it('cleans up after a dock killed in the middle of a RUN, at the next build', async () => {
+    const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600'].join('\n') });
+    const b = dockChild(root, ['build', '-t', 'killed:1', ctx]);
+    await waitFor(() => b.out().includes('| started'), 'the RUN step to start');
+    b.child.kill('SIGKILL');
+    await b.closed;
+    const left = leftovers(root);
+    expect(left.mounts.length).toBeGreaterThan(0);
+    expect(left.states.length).toBe(1);
+    const state = JSON.parse(readFileSync(join(root, 'build', 'runtime', left.states[0], 'state.json'), 'utf8'));
+    expect(() => process.kill(state.pid, 0)).not.toThrow(); // the step's container outlived dock
+
+    const next = context({ 'Dockerfile': `FROM ${BASE}\nENV AFTER=kill\n` });
+    expect((await d(root, ['build', next])).code).toBe(0);
+    expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
+    await waitFor(() => {
+      try {
+        process.kill(state.pid, 0);
+        return readFileSync(`/proc/${state.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+      } catch {
+        return true;
+      }
+    }, 'the orphaned step container to be gone');
+  });
+
   it('records CMD/ENTRYPOINT/USER/WORKDIR/ENV/EXPOSE/HEALTHCHECK/LABEL/STOPSIGNAL/VOLUME, history, and runs as that user', async () => {
     const ctx = context({
       'Dockerfile': [

@@ -14,7 +14,9 @@
 
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { deleteContainer } from '../../runtime/delete';
 import type { Runtime } from '../../runtime/runtime';
+import { pidAlive } from '../store/blobs';
 import { findImage } from '../images/lookup';
 import type { ClientOptions } from '../registry/client';
 import { hostPlatform, type ImageManifest, MT, parsePlatform, type Platform } from '../registry/manifest';
@@ -117,7 +119,8 @@ export class Builder {
     mkdirSync(join(base, 'tmp'), { recursive: true, mode: 0o700 });
     this.emptyDir = join(base, 'empty');
     mkdirSync(this.emptyDir, { recursive: true, mode: 0o755 });
-    this.buildDir = mkdtempSync(join(base, 'tmp', `b-`));
+    cleanStaleBuilds(base, rt, (m) => this.warn(m));
+    this.buildDir = mkdtempSync(join(base, 'tmp', `b-${process.pid}-`));
   }
 
   /** Stops the build: running steps are killed, no new step starts. */
@@ -517,6 +520,50 @@ export class Builder {
       [],
     );
     return configDigest;
+  }
+}
+
+/**
+ * What a dock killed in the middle of a build left: its step containers (still running, or
+ * stopped), their state, the overlay mounts and the build directory. A build directory is named
+ * b-<pid>-...; once that pid is gone, its leftovers are removed by the next build.
+ */
+export function cleanStaleBuilds(base: string, rt: Runtime, warn: (m: string) => void): void {
+  const tmp = join(base, 'tmp');
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return;
+  }
+  const dead = names.filter((n) => {
+    const m = /^b-(\d+)-/.exec(n);
+    return m && !pidAlive(Number(m[1]));
+  });
+  if (dead.length === 0) return;
+  const deadDirs = dead.map((n) => join(tmp, n) + '/');
+  for (const id of rt.store.ids()) {
+    try {
+      const rec = rt.store.read(id);
+      if (!deadDirs.some((d) => (rec.bundle + '/').startsWith(d))) continue;
+    } catch {
+      continue; // being created by a live build, or already gone
+    }
+    try {
+      deleteContainer(rt, id, true);
+    } catch (e) {
+      warn(`remove the step container ${id} of an interrupted build: ${(e as Error).message}`);
+    }
+  }
+  for (const d of deadDirs) {
+    for (const m of mountsBelow(d).sort((a, b) => b.length - a.length)) {
+      try {
+        unmount(m);
+      } catch (e) {
+        warn(`unmount ${m} of an interrupted build: ${(e as Error).message}`);
+      }
+    }
+    if (mountsBelow(d).length === 0) rmSync(d, { recursive: true, force: true });
   }
 }
 
