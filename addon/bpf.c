@@ -26,6 +26,8 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <node_api.h>
+
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,35 +43,7 @@ static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof *attr);
 }
 
-static const char *errno_name(int err) {
-  switch (err) {
-#define E(x) \
-  case x:    \
-    return #x;
-    E(EPERM) E(ENOENT) E(EACCES) E(EINVAL) E(EBADF) E(ENOTDIR) E(ENOSPC) E(EBUSY) E(ENOMEM) E(E2BIG)
-    E(EFAULT) E(ENOSYS) E(EOPNOTSUPP) E(EEXIST) E(EINTR) E(EAGAIN)
-#undef E
-  }
-  return "EUNKNOWN";
-}
 
-/* Throw Error("<what>: <strerror>[: detail]") with .code and .errno. */
-static napi_value bpf_throw(napi_env env, const char *what, int err, const char *detail) {
-  char msg[1024];
-  if (detail && *detail)
-    snprintf(msg, sizeof msg, "%s: %s: %s", what, strerror(err), detail);
-  else
-    snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, code, no;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &no);
-  napi_set_named_property(env, e, "code", code);
-  napi_set_named_property(env, e, "errno", no);
-  napi_throw(env, e);
-  return NULL;
-}
 
 static napi_value type_error(napi_env env, const char *usage) {
   napi_throw_type_error(env, NULL, usage);
@@ -82,18 +56,6 @@ static napi_value int_value(napi_env env, int64_t v) {
   return out;
 }
 
-/* Reads a JS string into a malloc'd buffer; NULL (with a pending exception) on error. */
-static char *get_string(napi_env env, napi_value v) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
-  if (napi_get_value_string_utf8(env, v, s, len + 1, &len) != napi_ok) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
 
 static int open_cgroup_dir(const char *path) {
   return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -112,7 +74,7 @@ static napi_value load_device_program(napi_env env, napi_callback_info info) {
   napi_get_buffer_info(env, argv[0], &data, &len);
   if (len == 0 || len % sizeof(struct bpf_insn) != 0)
     return type_error(env, "bpfLoadDeviceProgram: insns must be a non-empty array of 8-byte bpf_insn");
-  char *license = get_string(env, argv[1]);
+  char *license = skiff_get_string(env, argv[1]);
   if (!license) return type_error(env, "bpfLoadDeviceProgram: license must be a string");
 
   struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
@@ -140,7 +102,7 @@ static napi_value load_device_program(napi_env env, napi_callback_info info) {
       while (n > 0 && (log[n - 1] == '\n' || log[n - 1] == ' ')) log[--n] = '\0';
       detail = n > 400 ? log + n - 400 : log; /* the verifier's last lines say why */
     }
-    napi_value r = bpf_throw(env, "bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE)", err, detail);
+    napi_value r = skiff_throw(env, "bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE)", err, detail);
     free(log);
     free(license);
     return r;
@@ -162,7 +124,7 @@ static napi_value attach_cgroup(napi_env env, napi_callback_info info) {
     napi_typeof(env, argv[2], &t);
     if (t == napi_number) napi_get_value_int32(env, argv[2], &replace_fd);
   }
-  char *path = get_string(env, argv[1]);
+  char *path = skiff_get_string(env, argv[1]);
   if (!path) return type_error(env, "bpfAttachCgroup: cgroupDir must be a string");
   int dirfd = open_cgroup_dir(path);
   if (dirfd < 0) {
@@ -170,7 +132,7 @@ static napi_value attach_cgroup(napi_env env, napi_callback_info info) {
     char what[512];
     snprintf(what, sizeof what, "open cgroup %s", path);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
@@ -189,7 +151,7 @@ static napi_value attach_cgroup(napi_env env, napi_callback_info info) {
     char what[512];
     snprintf(what, sizeof what, "bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE) to %s", path);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   free(path);
   return NULL;
@@ -203,7 +165,7 @@ static napi_value detach_cgroup(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       napi_get_value_int32(env, argv[0], &prog_fd) != napi_ok)
     return type_error(env, "bpfDetachCgroup(progFd: number, cgroupDir: string)");
-  char *path = get_string(env, argv[1]);
+  char *path = skiff_get_string(env, argv[1]);
   if (!path) return type_error(env, "bpfDetachCgroup: cgroupDir must be a string");
   int dirfd = open_cgroup_dir(path);
   if (dirfd < 0) {
@@ -211,7 +173,7 @@ static napi_value detach_cgroup(napi_env env, napi_callback_info info) {
     char what[512];
     snprintf(what, sizeof what, "open cgroup %s", path);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
@@ -225,7 +187,7 @@ static napi_value detach_cgroup(napi_env env, napi_callback_info info) {
     char what[512];
     snprintf(what, sizeof what, "bpf(BPF_PROG_DETACH, BPF_CGROUP_DEVICE) from %s", path);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   free(path);
   return NULL;
@@ -237,7 +199,7 @@ static napi_value query_cgroup(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
     return type_error(env, "bpfQueryCgroup(cgroupDir: string)");
-  char *path = get_string(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   if (!path) return type_error(env, "bpfQueryCgroup: cgroupDir must be a string");
   int dirfd = open_cgroup_dir(path);
   if (dirfd < 0) {
@@ -245,7 +207,7 @@ static napi_value query_cgroup(napi_env env, napi_callback_info info) {
     char what[512];
     snprintf(what, sizeof what, "open cgroup %s", path);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   uint32_t cap = BPF_QUERY_MAX_IDS;
   uint32_t *ids = NULL;
@@ -281,7 +243,7 @@ static napi_value query_cgroup(napi_env env, napi_callback_info info) {
     snprintf(what, sizeof what, "bpf(BPF_PROG_QUERY, BPF_CGROUP_DEVICE) on %s", path);
     free(ids);
     free(path);
-    return bpf_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   free(path);
   napi_value arr;
@@ -306,7 +268,7 @@ static napi_value prog_fd_by_id(napi_env env, napi_callback_info info) {
   if (fd < 0) {
     char what[128];
     snprintf(what, sizeof what, "bpf(BPF_PROG_GET_FD_BY_ID, %u)", id);
-    return bpf_throw(env, what, errno, NULL);
+    return skiff_throw(env, what, errno, NULL);
   }
   return int_value(env, fd);
 }

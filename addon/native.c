@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "napi-util.h"
 #include "protocol.h"
 
 extern char **environ;
@@ -39,27 +40,8 @@ extern char **environ;
     }                                                                                              \
   } while (0)
 
-/* Throw an Error with .code (e.g. "ENOENT") and .errno, message "<what>: <strerror>". */
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, code, no;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  const char *name = "EUNKNOWN";
-  switch (err) {
-#define E(x) case x: name = #x; break;
-    E(ENOENT) E(EPERM) E(EACCES) E(EEXIST) E(EINVAL) E(ESRCH) E(EAGAIN) 
-    E(EBADF) E(ENOTDIR) E(ENOSPC) E(EBUSY) E(ECHILD) E(EINTR) E(ENOSYS) E(ECONNREFUSED) E(ETIMEDOUT) E(EPROTO)
-#undef E
-  }
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &no);
-  napi_set_named_property(env, e, "code", code);
-  napi_set_named_property(env, e, "errno", no);
-  napi_throw(env, e);
-  return NULL;
-}
+/* "<what>: <strerror>" as an Error with .code and .errno. */
+static napi_value throw_errno(napi_env env, const char *what, int err) { return skiff_throw(env, what, err, NULL); }
 
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
@@ -70,21 +52,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 
 static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
 
-/* Returns a malloc'd copy of a JS string. */
-static char *get_str(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
-}
 
-static napi_value num(napi_env env, double d) {
-  napi_value v;
-  napi_create_double(env, d, &v);
-  return v;
-}
 
 /*
  * spawnInit(path, fdTarget, preserveFds, stdio?): start skiff-init with one end of a SOCK_SEQPACKET
@@ -97,7 +65,7 @@ static napi_value num(napi_env env, double d) {
 static napi_value spawn_init(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   get_args(env, info, 4, argv);
-  char *path = get_str(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   int32_t target, preserve;
   int32_t stdio[3] = {0, 1, 2};
   bool is_array = false;
@@ -157,8 +125,8 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
   free(path);
   napi_value out;
   napi_create_object(env, &out);
-  napi_set_named_property(env, out, "pid", num(env, pid));
-  napi_set_named_property(env, out, "fd", num(env, sv[0]));
+  napi_set_named_property(env, out, "pid", skiff_number(env, pid));
+  napi_set_named_property(env, out, "fd", skiff_number(env, sv[0]));
   return out;
 }
 
@@ -260,12 +228,12 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
   size_t plen = (size_t)n - sizeof m;
   napi_create_buffer_copy(env, plen, buf + sizeof m, &pdata, &payload);
   napi_create_object(env, &out);
-  napi_set_named_property(env, out, "type", num(env, m.type));
-  napi_set_named_property(env, out, "step", num(env, m.step));
-  napi_set_named_property(env, out, "err", num(env, m.err));
-  napi_set_named_property(env, out, "value", num(env, (double)m.value));
+  napi_set_named_property(env, out, "type", skiff_number(env, m.type));
+  napi_set_named_property(env, out, "step", skiff_number(env, m.step));
+  napi_set_named_property(env, out, "err", skiff_number(env, m.err));
+  napi_set_named_property(env, out, "value", skiff_number(env, (double)m.value));
   napi_set_named_property(env, out, "payload", payload);
-  if (passed >= 0) napi_set_named_property(env, out, "fd", num(env, passed));
+  if (passed >= 0) napi_set_named_property(env, out, "fd", skiff_number(env, passed));
   return out;
 }
 
@@ -277,7 +245,7 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
 static napi_value unix_send_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   get_args(env, info, 3, argv);
-  char *path = get_str(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   int32_t fd;
   void *data = NULL;
   size_t len = 0;
@@ -334,7 +302,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 static napi_value mkfifo_(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   get_args(env, info, 2, argv);
-  char *path = get_str(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   int32_t mode;
   if (!path || get_i32(env, argv[1], &mode)) {
     free(path);
@@ -389,7 +357,7 @@ static napi_value pidfd_open_(napi_env env, napi_callback_info info) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd < 0) return throw_errno(env, "pidfd_open", errno);
   fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return num(env, fd);
+  return skiff_number(env, fd);
 }
 
 static napi_value pidfd_signal(napi_env env, napi_callback_info info) {
@@ -407,10 +375,10 @@ static napi_value status_obj(napi_env env, int status) {
   napi_value out;
   napi_create_object(env, &out);
   if (WIFSIGNALED(status)) {
-    napi_set_named_property(env, out, "exitCode", num(env, 128 + WTERMSIG(status)));
-    napi_set_named_property(env, out, "signal", num(env, WTERMSIG(status)));
+    napi_set_named_property(env, out, "exitCode", skiff_number(env, 128 + WTERMSIG(status)));
+    napi_set_named_property(env, out, "signal", skiff_number(env, WTERMSIG(status)));
   } else {
-    napi_set_named_property(env, out, "exitCode", num(env, WEXITSTATUS(status)));
+    napi_set_named_property(env, out, "exitCode", skiff_number(env, WEXITSTATUS(status)));
     napi_value nul;
     napi_get_null(env, &nul);
     napi_set_named_property(env, out, "signal", nul);
@@ -510,7 +478,7 @@ static napi_value recv_fd(napi_env env, napi_callback_info info) {
   name[n] = 0;
   napi_value out, s;
   napi_create_object(env, &out);
-  napi_set_named_property(env, out, "fd", num(env, fd));
+  napi_set_named_property(env, out, "fd", skiff_number(env, fd));
   napi_create_string_utf8(env, name, (size_t)n, &s);
   napi_set_named_property(env, out, "name", s);
   return out;
@@ -520,7 +488,7 @@ static napi_value recv_fd(napi_env env, napi_callback_info info) {
 static napi_value unix_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   get_args(env, info, 1, argv);
-  char *path = get_str(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   if (!path) return NULL;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof addr.sun_path) {
@@ -536,7 +504,7 @@ static napi_value unix_listen(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "listen on console socket", e);
   }
-  return num(env, fd);
+  return skiff_number(env, fd);
 }
 
 static napi_value unix_accept(napi_env env, napi_callback_info info) {
@@ -553,7 +521,7 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
   if (r == 0) return throw_errno(env, "accept on console socket", ETIMEDOUT);
   int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
   if (c < 0) return throw_errno(env, "accept on console socket", errno);
-  return num(env, c);
+  return skiff_number(env, c);
 }
 
 /* unixConnect(path) -> fd of a connected SOCK_STREAM unix socket (close-on-exec, blocking). A
@@ -561,7 +529,7 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
 static napi_value unix_connect(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   get_args(env, info, 1, argv);
-  char *path = get_str(env, argv[0]);
+  char *path = skiff_get_string(env, argv[0]);
   if (!path) {
     napi_throw_type_error(env, NULL, "unixConnect(path)");
     return NULL;
@@ -586,7 +554,7 @@ static napi_value unix_connect(napi_env env, napi_callback_info info) {
     close(s);
     return throw_errno(env, what, e);
   }
-  return num(env, s);
+  return skiff_number(env, s);
 }
 
 /* setWinsize(fd, rows, cols): forward a terminal size to a pty master. */

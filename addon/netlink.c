@@ -38,6 +38,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <node_api.h>
+
+#include "napi-util.h"
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,51 +64,9 @@
 
 #define NL_RECV_BUF (256 * 1024)
 
-static const char *nl_errno_name(int err) {
-  switch (err) {
-#define E(x) \
-  case x:    \
-    return #x;
-    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT)
-    E(EBUSY) E(EEXIST) E(ENODEV) E(ENOTDIR) E(EINVAL) E(ENOSPC) E(ERANGE) E(ENOBUFS) E(ENOTSUP)
-    E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENETUNREACH) E(ENETDOWN) E(ETIMEDOUT) E(EPROTO) E(EMSGSIZE)
-    E(ENAMETOOLONG) E(EAFNOSUPPORT) E(EPROTONOSUPPORT) E(ENXIO)
-#undef E
-  }
-  return "EUNKNOWN";
-}
 
-static napi_value nl_throw(napi_env env, const char *what, int err, const char *detail) {
-  char msg[1024];
-  if (detail && *detail)
-    snprintf(msg, sizeof msg, "%s: %s: %s", what, strerror(err), detail);
-  else
-    snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, code, no;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_string_utf8(env, nl_errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &no);
-  napi_set_named_property(env, e, "code", code);
-  napi_set_named_property(env, e, "errno", no);
-  napi_throw(env, e);
-  return NULL;
-}
 
-static char *nl_get_str(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
-}
 
-static napi_value nl_num(napi_env env, double d) {
-  napi_value v;
-  napi_create_double(env, d, &v);
-  return v;
-}
 
 /* Moves the calling thread into the netns at `path`; returns an fd of the namespace it left. */
 static int enter_netns(const char *path, int *err) {
@@ -148,7 +108,7 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
   char *path = NULL;
   napi_valuetype t = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &t);
-  if (t == napi_string) path = nl_get_str(env, argv[0]);
+  if (t == napi_string) path = skiff_get_string(env, argv[0]);
   int old = -1, err = 0;
   if (path) {
     old = enter_netns(path, &err);
@@ -156,14 +116,14 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
       char what[600];
       snprintf(what, sizeof what, "enter network namespace %s", path);
       free(path);
-      return nl_throw(env, what, err, NULL);
+      return skiff_throw(env, what, err, NULL);
     }
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   err = errno;
   if (old >= 0) leave_netns(old);
   free(path);
-  if (fd < 0) return nl_throw(env, "netlink socket", err, NULL);
+  if (fd < 0) return skiff_throw(env, "netlink socket", err, NULL);
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
@@ -173,9 +133,9 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     err = errno;
     close(fd);
-    return nl_throw(env, "bind netlink socket", err, NULL);
+    return skiff_throw(env, "bind netlink socket", err, NULL);
   }
-  return nl_num(env, fd);
+  return skiff_number(env, fd);
 }
 
 /* The extack message of an NLMSG_ERROR, if the kernel attached one. */
@@ -218,7 +178,7 @@ static napi_value netlink_talk(napi_env env, napi_callback_info info) {
   do {
     n = sendto(fd, req, reqlen, 0, (struct sockaddr *)&kernel, sizeof kernel);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return nl_throw(env, "netlink send", errno, NULL);
+  if (n < 0) return skiff_throw(env, "netlink send", errno, NULL);
 
   char *buf = malloc(NL_RECV_BUF);
   size_t cap = 64 * 1024, used = 0;
@@ -226,7 +186,7 @@ static napi_value netlink_talk(napi_env env, napi_callback_info info) {
   if (!buf || !out) {
     free(buf);
     free(out);
-    return nl_throw(env, "netlink receive", ENOMEM, NULL);
+    return skiff_throw(env, "netlink receive", ENOMEM, NULL);
   }
   int done = 0, err = 0;
   char detail[512] = "";
@@ -284,13 +244,13 @@ static napi_value netlink_talk(napi_env env, napi_callback_info info) {
   free(buf);
   if (err) {
     free(out);
-    return nl_throw(env, "netlink request", err, detail);
+    return skiff_throw(env, "netlink request", err, detail);
   }
   napi_value result;
   void *data;
   if (napi_create_buffer_copy(env, used, out, &data, &result) != napi_ok) {
     free(out);
-    return nl_throw(env, "netlink receive", ENOMEM, NULL);
+    return skiff_throw(env, "netlink receive", ENOMEM, NULL);
   }
   free(out);
   return result;
@@ -301,7 +261,7 @@ static napi_value netns_enter(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = argc ? nl_get_str(env, argv[0]) : NULL;
+  char *path = argc ? skiff_get_string(env, argv[0]) : NULL;
   if (!path) {
     napi_throw_type_error(env, NULL, "netnsEnter(path)");
     return NULL;
@@ -312,10 +272,10 @@ static napi_value netns_enter(napi_env env, napi_callback_info info) {
     char what[600];
     snprintf(what, sizeof what, "enter network namespace %s", path);
     free(path);
-    return nl_throw(env, what, err, NULL);
+    return skiff_throw(env, what, err, NULL);
   }
   free(path);
-  return nl_num(env, old);
+  return skiff_number(env, old);
 }
 
 /* netnsRestore(fd): back to the namespace netnsEnter returned; closes fd. */
