@@ -29,6 +29,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** config.json already read and validated by the caller (run), so it is not parsed twice. */
+  spec?: Spec;
   /**
    * Start skiff-init somewhere else than as our child (dock: its supervisor spawns it, so that
    * the container's init is reparented to the supervisor). That process reaps stage 1.
@@ -39,7 +41,7 @@ export interface CreateOptions {
 export async function create(rt: Runtime, opts: CreateOptions): Promise<ContainerRecord> {
   const id = checkContainerId(opts.id);
   const bundle = resolve(opts.bundle ?? '.');
-  const spec = parseConfigFile(resolve(bundle, 'config.json'), { requireProcess: true });
+  const spec = opts.spec ?? parseConfigFile(resolve(bundle, 'config.json'), { requireProcess: true });
   const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
   checkRootfs(rootfs);
 

@@ -5,6 +5,7 @@ import { parseConfigFile } from '../oci/validate';
 import { type CreateOptions, create } from './create';
 import { deleteContainer } from './delete';
 import { OwnConsole, waitForeground } from './foreground';
+import { checkContainerId } from './ids';
 import { native } from './native';
 import type { Runtime } from './runtime';
 import { start } from './start';
@@ -18,12 +19,14 @@ export async function run(rt: Runtime, opts: RunOptions): Promise<number> {
   if (!opts.detach) native().setSubreaper(); // the container's init becomes our child once stage 1 exits
 
   // A terminal with nobody to hand the pty to: skiff holds the master itself.
-  const wantsTty = !opts.consoleSocket && !opts.detach && !!parseConfigFile(resolve(opts.bundle ?? '.', 'config.json')).process?.terminal;
+  checkContainerId(opts.id); // before the config, as create orders its checks
+  const spec = parseConfigFile(resolve(opts.bundle ?? '.', 'config.json'), { requireProcess: true });
+  const wantsTty = !opts.consoleSocket && !opts.detach && !!spec.process?.terminal;
   const console = wantsTty ? new OwnConsole() : undefined;
   let master = -1;
   let rec;
   try {
-    rec = await create(rt, { ...opts, consoleSocket: console?.path ?? opts.consoleSocket });
+    rec = await create(rt, { ...opts, spec, consoleSocket: console?.path ?? opts.consoleSocket });
     if (console) master = console.take();
   } finally {
     console?.dispose();
