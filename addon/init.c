@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "protocol.h"
 
 #ifndef CLONE_NEWTIME
@@ -870,16 +871,7 @@ static void setup_sysctls(void) {
 static int console_fd = -1; /* connected console socket, opened before pivot_root */
 
 static void send_fd(int sock, int fd, const char *name) {
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) fail(STEP_CONSOLE, errno, "send pty master to console socket");
+  if (skiff_send_fd(sock, name, strlen(name), fd) < 0) fail(STEP_CONSOLE, errno, "send pty master to console socket");
 }
 
 static void connect_console(void) {
@@ -1086,20 +1078,7 @@ static void apply_lsm_labels(void) {
 static void send_listener_fd(int fd) {
   if (sock_fd < 0) fail(STEP_SECCOMP, EPROTO, "seccomp listener fd: the runtime is no longer listening");
   struct skiff_msg m = {.type = MSG_SECCOMP_FD};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t w;
-  do {
-    w = sendmsg(sock_fd, &msg, MSG_NOSIGNAL);
-  } while (w < 0 && errno == EINTR);
-  if (w < 0) fail(STEP_SECCOMP, errno, "send seccomp listener fd to the runtime");
+  if (skiff_send_fd(sock_fd, &m, sizeof m, fd) < 0) fail(STEP_SECCOMP, errno, "send seccomp listener fd to the runtime");
   expect_msg(MSG_SECCOMP_DONE, NULL, 0);
 }
 

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "napi-util.h"
 #include "protocol.h"
 
@@ -270,19 +271,7 @@ static napi_value unix_send_fd(napi_env env, napi_callback_info info) {
     close(s);
     return throw_errno(env, what, e);
   }
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {.iov_base = data, .iov_len = len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t w;
-  do {
-    w = sendmsg(s, &mh, MSG_NOSIGNAL);
-  } while (w < 0 && errno == EINTR);
+  ssize_t w = skiff_send_fd(s, data, len, fd);
   int e = errno;
   close(s);
   snprintf(what, sizeof what, "send to %s", addr.sun_path);

@@ -61,6 +61,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "fdpass.h"
 
 #define MAX_CLIENTS 64
 #define LINE_MAX_BYTES 16384 /* Docker splits log lines longer than 16 KiB */
@@ -390,27 +391,10 @@ static void make_stdio(void) {
 }
 
 static void send_fd(int sock, int fd, const char *payload) {
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {.iov_base = (void *)payload, .iov_len = strlen(payload)};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
   /* Errors carry /dev/null as their fd: the client's receive always expects one. */
   int nul = -1;
   if (fd < 0) fd = nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  ssize_t w;
-  do {
-    w = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  } while (w < 0 && errno == EINTR);
-  if (w < 0) logmsg("send to client: %s", strerror(errno));
+  if (skiff_send_fd(sock, payload, strlen(payload), fd) < 0) logmsg("send to client: %s", strerror(errno));
   if (nul >= 0) close(nul);
 }
 
