@@ -64,8 +64,8 @@ export function run(cmd: string, args: string[], opts: RunOpts = {}): Result {
 /** A private --root so tests never see each other's containers (or the machine's). */
 export class Skiff {
   readonly root: string;
-  constructor() {
-    this.root = tmp('skiff-root-');
+  constructor(root?: string) {
+    this.root = root ?? tmp('skiff-root-');
   }
   run(args: string[], opts: RunOpts = {}): Result {
     const detached = opts.detached ?? (args[0] === 'create' || (['run', 'exec'].includes(args[0]) && (args.includes('-d') || args.includes('--detach'))));

@@ -14,6 +14,7 @@ import { sendSeccompListener } from './seccomp-notify';
 import { isRootless } from './userns';
 import { ociState, writeFileAtomic } from './state';
 import { cgroupsOf, containerStatus } from './status';
+import { checkSubCgroup } from './cgroups/files';
 
 export interface ExecOptions {
   id: string;
@@ -40,6 +41,7 @@ export interface ExecOptions {
 }
 
 export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
+  if (opts.cgroup !== undefined) subCgroupOf(opts.cgroup); // refused before anything is touched
   const rec = rt.store.read(opts.id);
   const status = containerStatus(rt, rec);
   if (status === 'stopped') throw containerError('ESTATUS', 'cannot exec in a stopped container');
@@ -133,6 +135,14 @@ function joinCgroup(rt: Runtime, rec: Parameters<typeof cgroupsOf>[1], pid: numb
   if (isRootless() && !Object.keys(rec.cgroupPaths ?? {}).length && !sub) return;
   const cg = cgroupsOf(rt, rec);
   if (!sub) return cg.addProcess(pid);
-  const m = /^([^:/]+):(.+)$/.exec(sub);
-  cg.addProcess(pid, m ? { [m[1]]: m[2] } : sub);
+  const s = subCgroupOf(sub);
+  cg.addProcess(pid, s.controller ? { [s.controller]: s.path } : s.path);
+}
+
+/** "path" or "controller:path"; the path may not leave the container's cgroup. */
+function subCgroupOf(sub: string): { controller?: string; path: string } {
+  const m = /^([^:/]+):(.*)$/.exec(sub);
+  const path = m ? m[2] : sub;
+  checkSubCgroup(path);
+  return { controller: m?.[1], path };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseJson, stringifyJson } from '../oci/json';
 import type { Spec } from '../oci/types';
 import { SkiffError, containerError } from './errors';
+import { checkContainerId } from './ids';
 import { native } from './native';
 import { isAlive } from './procfs';
 
@@ -46,8 +47,9 @@ export const DEFAULT_ROOT = '/run/skiff';
 export class StateStore {
   constructor(readonly root: string) {}
 
+  /** The one door from an id to the file system: the id is checked here, before any use. */
   dir(id: string): string {
-    return join(this.root, id);
+    return join(this.root, checkContainerId(id));
   }
 
   fifoPath(id: string): string {
@@ -98,7 +100,7 @@ export class StateStore {
   ids(): string[] {
     try {
       return readdirSync(this.root, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
+        .filter((d) => d.isDirectory() && isContainerId(d.name))
         .map((d) => d.name)
         .sort();
     } catch (e) {
@@ -120,6 +122,14 @@ export function ociState(rec: ContainerRecord, status: Status): OciState {
   if (status !== 'stopped') s.pid = rec.pid;
   if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
   return s;
+}
+
+function isContainerId(name: string): boolean {
+  try {
+    return checkContainerId(name) === name;
+  } catch {
+    return false; // not ours (a stray directory someone made in the root)
+  }
 }
 
 function notFound(id: string): SkiffError {

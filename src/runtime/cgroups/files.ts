@@ -146,12 +146,21 @@ export function readProcsRecursive(dir: string): number[] {
 }
 
 /**
- * The directory of an existing sub-cgroup of `dir` (exec --cgroup). The relative path is cleaned
- * so that it cannot leave `dir`.
+ * exec --cgroup's path, checked as runc checks it: joined to the container's cgroup it must stay
+ * inside it ("a/../b" is fine, ".." or "a/../../x" is refused, never silently clamped).
  */
+export function checkSubCgroup(sub: string): string {
+  const rel = path.posix.normalize(sub.replace(/^\/+/, ''));
+  if (sub === '' || sub.includes('\0') || rel === '..' || rel.startsWith('../')) {
+    throw cgroupError('EINVAL', `bad sub cgroup path ${JSON.stringify(sub)}: it must stay inside the container's cgroup`);
+  }
+  return rel === '.' ? '' : rel;
+}
+
+/** The directory of an existing sub-cgroup of `dir` (exec --cgroup). */
 export function subCgroupDir(dir: string, sub: string): string {
-  if (sub.includes('\0')) throw cgroupError('EINVAL', `invalid sub-cgroup ${JSON.stringify(sub)}`);
-  const target = path.join(dir, path.posix.normalize('/' + sub));
+  const rel = checkSubCgroup(sub);
+  const target = rel ? path.join(dir, rel) : dir;
   if (!fs.existsSync(target)) throw cgroupError('ENOENT', `sub-cgroup ${target} does not exist`);
   return target;
 }
