@@ -1,0 +1,82 @@
+// What every dock command group shares: the program and its global options, the stores the
+// commands open, and the one error printer.
+
+import { Command } from 'commander';
+
+type Store = import('../../engine/store/store').ImageStore;
+export type Engine = import('../../engine/containers/engine').Engine;
+
+export const program = new Command();
+program
+  .name('dock')
+  .description('A container engine: images from OCI registries, containers run by the skiff runtime')
+  .option('--root <dir>', 'engine state directory (env DOCK_ROOT)', undefined)
+  .option('--config <dir>', 'directory of the Docker client config.json with registry credentials (env DOCKER_CONFIG)')
+  .option('--insecure-registry <host>', 'allow plain HTTP and unverified TLS for this registry (repeatable; env DOCK_INSECURE_REGISTRIES)', collect, [])
+  .option('--debug', 'print stack traces of errors')
+  .enablePositionalOptions()
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `dock: ${str.slice(7)}` : str) });
+
+/** The group command `name` of `parent` (made on first use), so that several modules can add to one group. */
+export function group(parent: Command, name: string, description: string): Command {
+  return parent.commands.find((c) => c.name() === name) ?? parent.command(name).description(description);
+}
+
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+interface Globals {
+  root?: string;
+  config?: string;
+  insecureRegistry: string[];
+  debug?: boolean;
+}
+
+export function globals(): Globals {
+  const g = program.opts<Globals>();
+  if (g.config) process.env.DOCKER_CONFIG = g.config;
+  return g;
+}
+
+async function openStore(): Promise<Store> {
+  const { ImageStore, engineRoot } = await import('../../engine/store/store');
+  return ImageStore.open(engineRoot(globals().root));
+}
+
+export async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore();
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function clientOpts() {
+  return { insecureRegistries: globals().insecureRegistry };
+}
+
+export async function progressFor(quiet?: boolean) {
+  const { defaultProgress } = await import('../../engine/images/progress');
+  return defaultProgress(quiet);
+}
+
+export async function withEngine<T>(fn: (e: Engine) => Promise<T>): Promise<T> {
+  const { openEngine } = await import('../../engine/containers/engine');
+  const engine = await openEngine(globals().root, { debug: globals().debug });
+  try {
+    return await fn(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+export function reportError(err: unknown): void {
+  const e = err as Error & { domain?: string; code?: string };
+  if (program.opts<Globals>().debug && e?.stack) process.stderr.write(e.stack + '\n');
+  const known = e && typeof e.domain === 'string';
+  const msg = known ? e.message : `unexpected error: ${e?.message ?? String(err)}`;
+  process.stderr.write(`dock: ${msg}\n`);
+}

@@ -1,0 +1,191 @@
+// dock network commands (docker/cli cli/command/network). The work is in src/engine/network
+// (NetworkManager); here: flags and output.
+
+import type { Command } from 'commander';
+import { collect, type Engine, group, reportError, withEngine } from './common';
+import { renderFormat, renderFormatDeep } from './format';
+
+type Networks = import('../../engine/network/manager').NetworkManager;
+
+async function withNetworks<T>(fn: (n: Networks, e: Engine) => Promise<T>): Promise<T> {
+  const { NetworkManager } = await import('../../engine/network/manager');
+  return withEngine((engine) => fn(new NetworkManager({ db: engine.images.db, root: engine.root }), engine));
+}
+
+/** The running container's netns, for connect/disconnect of a dock container. */
+async function runningContainer(engine: Engine, text: string) {
+  const { liveState } = await import('../../engine/containers/status');
+  const { ContainerError } = await import('../../engine/containers/errors');
+  const doc = engine.containers.find(text);
+  const live = liveState(engine, doc);
+  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `container ${doc.Name} is not running`);
+  return { doc, ref: { id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${live.pid}/ns/net` } };
+}
+
+/** Rewrites the container's /etc/hosts in place (its bind mount keeps the inode) after a change. */
+async function refreshHosts(engine: Engine, nets: Networks, doc: import('../../engine/containers/types').ContainerDoc): Promise<void> {
+  const { containerDir } = await import('../../engine/containers/paths');
+  const { existsSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const p = join(containerDir(engine.paths, doc.Id), 'hosts');
+  const { parseAddHost } = await import('../../engine/network/etcfiles');
+  const extraHosts = (doc.HostConfig.ExtraHosts ?? []).map(parseAddHost);
+  if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts }));
+}
+
+
+export function register(program: Command): void {
+  const network = group(program, 'network', 'Manage networks');
+  network
+    .command('create')
+    .description('Create a bridge network')
+    .argument('<name>', 'network name')
+    .option('-d, --driver <driver>', 'network driver (bridge)', 'bridge')
+    .option('--subnet <cidr>', 'IPv4 subnet, e.g. 10.10.0.0/24 (default: a free one from 172.18-31.0.0/16, 192.168.0-240.0/20)')
+    .option('--gateway <ip>', "the bridge's address in the subnet (default: the first one)")
+    .option('--internal', 'no outbound traffic and no traffic from other networks')
+    .option('--label <key=value>', 'label (repeatable)', collect, [])
+    .option('-o, --opt <key=value>', 'driver option: com.docker.network.bridge.name, com.docker.network.driver.mtu (repeatable)', collect, [])
+    .action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label: string[]; opt: string[] }) => {
+      const { NetworkError } = await import('../../engine/network/errors');
+      if (o.driver !== 'bridge') throw new NetworkError('EUSAGE', `network driver "${o.driver}" is not supported: dock has bridge networks`);
+      const kv = (l: string[]) => Object.fromEntries(l.map((x) => [x.split('=')[0], x.split('=').slice(1).join('=')]));
+      await withNetworks(async (nets) => {
+        const n = await nets.createNetwork({ name, subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels: kv(o.label), options: kv(o.opt) });
+        process.stdout.write(`${n.Id}\n`);
+      });
+    });
+  network
+    .command('ls')
+    .alias('list')
+    .description('List networks')
+    .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'full ids')
+    .option('-f, --filter <key=value>', 'filter: name=..., id=..., driver=..., label=... (repeatable)', collect, [])
+    .option('--format <template>', 'Go-template-like format')
+    .action(async (o: { quiet?: boolean; trunc: boolean; filter: string[]; format?: string }) => {
+      await withNetworks(async (nets) => {
+        let rows = nets.listNetworks();
+        for (const f of o.filter) {
+          const [k, v] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
+          if (k === 'name') rows = rows.filter((n) => n.Name.includes(v));
+          else if (k === 'id') rows = rows.filter((n) => n.Id.startsWith(v));
+          else if (k === 'driver') rows = rows.filter((n) => n.Driver === v);
+          else if (k === 'label') rows = rows.filter((n) => (v.includes('=') ? n.Labels[v.split('=')[0]] === v.split('=').slice(1).join('=') : v in n.Labels));
+          else throw new (await import('../../engine/network/errors')).NetworkError('EUSAGE', `unsupported filter "${k}"`);
+        }
+        const out = rows.map((n) => ({ ...n, ID: o.trunc ? n.Id.slice(0, 12) : n.Id, Labels: Object.entries(n.Labels).map(([a, b]) => `${a}=${b}`).join(',') }));
+        if (o.quiet) {
+          process.stdout.write(out.map((n) => n.ID + '\n').join(''));
+          return;
+        }
+        process.stdout.write(renderFormat(o.format ?? 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', out, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Subnet: 'SUBNET', Gateway: 'GATEWAY', Internal: 'INTERNAL' }));
+      });
+    });
+  network
+    .command('inspect')
+    .description('Show the details of networks')
+    .argument('<network...>', 'networks')
+    .option('-f, --format <template>', 'Go-template-like format')
+    .action(async (names: string[], o: { format?: string }) => {
+      await withNetworks(async (nets) => {
+        const docs = [];
+        for (const n of names) {
+          try {
+            docs.push(nets.inspectNetwork(n));
+          } catch (err) {
+            reportError(err);
+            process.exitCode = 1;
+          }
+        }
+        process.stdout.write(o.format ? renderFormatDeep(o.format, docs) : JSON.stringify(docs, null, 4) + '\n');
+      });
+    });
+  network
+    .command('rm')
+    .alias('remove')
+    .description('Remove networks')
+    .argument('<network...>', 'networks')
+    .option('-f, --force', 'no error for a missing network')
+    .action(async (names: string[], o: { force?: boolean }) => {
+      await withNetworks(async (nets) => {
+        for (const n of names) {
+          try {
+            await nets.removeNetwork(n);
+            process.stdout.write(`${n}\n`);
+          } catch (err) {
+            if (o.force && (err as { code?: string }).code === 'ENOTFOUND') continue;
+            reportError(err);
+            process.exitCode = 1;
+          }
+        }
+      });
+    });
+  network
+    .command('prune')
+    .description('Remove every user-defined network without containers')
+    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
+    .action(async () => {
+      await withNetworks(async (nets) => {
+        const removed = await nets.pruneNetworks();
+        if (removed.length) process.stdout.write('Deleted Networks:\n' + removed.map((n) => n + '\n').join(''));
+      });
+    });
+  network
+    .command('connect')
+    .description('Connect a running container to a network')
+    .argument('<network>', 'network')
+    .argument('<container>', 'container')
+    .option('--alias <name>', 'network-scoped alias (repeatable)', collect, [])
+    .option('--ip <address>', 'IPv4 address in the subnet')
+    .action(async (net: string, ctr: string, o: { alias: string[]; ip?: string }) => {
+      await withNetworks(async (nets, engine) => {
+        const { doc, ref } = await runningContainer(engine, ctr);
+        await nets.connect(ref, net, { aliases: o.alias, ipAddress: o.ip });
+        await refreshHosts(engine, nets, doc);
+      });
+    });
+  network
+    .command('disconnect')
+    .description('Disconnect a container from a network')
+    .argument('<network>', 'network')
+    .argument('<container>', 'container')
+    .option('-f, --force', 'no error when it is not connected')
+    .action(async (net: string, ctr: string, o: { force?: boolean }) => {
+      await withNetworks(async (nets, engine) => {
+        const doc = engine.containers.find(ctr);
+        await nets.disconnect(doc.Id, net, { force: o.force });
+        await refreshHosts(engine, nets, doc);
+      });
+    });
+  // Plumbing for tests and scripts: connect any network namespace (not a dock container) and detach it.
+  network
+    .command('_connect-netns', { hidden: true })
+    .argument('<network>', 'network')
+    .requiredOption('--netns <path>', 'network namespace path')
+    .requiredOption('--id <id>', 'endpoint owner id')
+    .requiredOption('--name <name>', 'endpoint owner name')
+    .option('--alias <name>', 'alias (repeatable)', collect, [])
+    .option('-p, --publish <spec>', 'publish ports (repeatable)', collect, [])
+    .action(async (net: string, o: { netns: string; id: string; name: string; alias: string[]; publish: string[] }) => {
+      const { parsePortSpec } = await import('../../engine/network/ports');
+      const specs = o.publish.flatMap(parsePortSpec);
+      await withNetworks(async (nets) => {
+        const ep = await nets.connect({ id: o.id, name: o.name, netnsPath: o.netns }, net, { aliases: o.alias });
+        try {
+          const pub = await nets.publishPorts({ id: o.id, name: o.name }, specs);
+          process.stdout.write(JSON.stringify({ ...ep, ports: pub.bindings }) + '\n');
+        } catch (e) {
+          await nets.detachContainer(o.id);
+          throw e;
+        }
+      });
+    });
+  network
+    .command('_detach', { hidden: true })
+    .argument('<id>', 'endpoint owner id')
+    .action(async (id: string) => {
+      await withNetworks(async (nets) => nets.detachContainer(id));
+    });
+
+}
