@@ -20,6 +20,8 @@ const entries = [
   // dock's network helper processes (src/engine/network): each runs on its own, node builtins only.
   ['src/engine/network/dns-server.ts', 'dist/dock-dns.js'],
   ['src/engine/network/port-proxy.ts', 'dist/dock-proxy.js'],
+  // The systemd cgroup driver's D-Bus client, a worker thread (src/runtime/cgroups/systemd-bus.ts).
+  ['src/runtime/cgroups/systemd-worker.ts', 'dist/skiff-systemd-bus.js'],
 ].filter(([src]) => existsSync(join(root, src)));
 
 // Outputs are written beside their final name and renamed into place, so that a skiff running

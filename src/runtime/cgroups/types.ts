@@ -128,6 +128,8 @@ export interface CgroupManagerOptions {
   controllers?: string[];
   /** eBPF operations for v2 device filtering; default: the native addon. Tests may pass a fake. */
   bpf?: import('./bpf').BpfOps;
+  /** The systemd driver's D-Bus client; default: systemd's manager on the system bus. Tests pass a fake. */
+  systemdBus?: import('./systemd-bus').SystemdBus;
 }
 
 export interface CgroupManager {
