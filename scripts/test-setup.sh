@@ -32,6 +32,7 @@ uidmap
 containerd       # e2e containerd (ctr)
 runc             # the reference runtime for comparisons
 crun
+dbus-daemon      # cgroups-systemd: a private bus for the fake systemd manager
 debootstrap      # images-bootstrap, build-debian
 docker-compose   # compose comparisons
 '
