@@ -986,8 +986,13 @@ static void set_caps(void) {
   if (syscall(SYS_capset, &hdr, data) < 0) fail(STEP_CAPS, errno, "set capabilities");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     fail(STEP_CAPS, errno, "clear ambient capabilities");
+  /*
+   * Raise what the kernel allows and skip the rest, as runc does: an ambient capability must be
+   * permitted and inheritable, and `runc spec` lists ambient ones with no inheritable set (so
+   * under runc CapAmb ends 0). Refusing such a config would break every bundle made by runc spec.
+   */
   for (int c = 0; c <= last_cap; c++)
-    if ((P.caps->ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+    if ((P.caps->ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
       fail(STEP_CAPS, errno, "raise ambient capability %d", c);
 }
 

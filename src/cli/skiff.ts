@@ -1,15 +1,19 @@
 // skiff: runc's command line over the runtime library. Parsing and printing only; each command
 // loads the library modules it needs when it runs, so that start-up stays small.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { existsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
+import { EXIT, FAILURE_STATUS, reportFailure, scanGlobalArgs, unknownCommandMessage } from './failure';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.3.0';
 
-let runtimeOpts: RuntimeOptions = {};
+// The global options as argv has them, before commander has parsed anything: failures of the
+// parsing itself reach the --log file too. preAction replaces them with commander's view.
+const early = scanGlobalArgs(process.argv.slice(2));
+let runtimeOpts: RuntimeOptions = { root: early.root, logFile: early.logFile, logFormat: early.logFormat, debug: !!early.debug };
 let rtCache: Runtime | undefined;
 
 async function runtime(): Promise<Runtime> {
@@ -24,25 +28,25 @@ function print(text: string): void {
   writeSync(1, text.endsWith('\n') ? text : text + '\n');
 }
 
-/** Wrap an action: errors become `skiff: <message>` (and a log line), exit status non-zero. */
+/** Wrap an action: errors become `skiff: <message>` (and a log line), exit status runc's. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
   return async (...args: A) => {
     try {
       const code = await fn(...args);
       process.exitCode = code ?? 0;
     } catch (e) {
-      await fail(e);
+      fail(e);
     }
   };
 }
 
-async function fail(e: unknown): Promise<void> {
+function fail(e: unknown): void {
   const err = e as Error & { exitCode?: number; name?: string };
   const msg = err?.message ?? String(e);
   if (err?.name !== 'SkiffError' && runtimeOpts.debug) writeSync(2, `${err?.stack}\n`);
-  writeSync(2, `skiff: ${msg}\n`);
-  if (runtimeOpts.logFile) (await runtime()).log.error(msg);
-  process.exitCode = err?.exitCode ?? 1;
+  reportFailure(runtimeOpts, msg);
+  const verbStatus = early.command ? FAILURE_STATUS[early.command] : undefined;
+  process.exitCode = verbStatus ?? err?.exitCode ?? EXIT.failure;
 }
 
 function int(name: string) {
@@ -63,8 +67,10 @@ const program = new Command('skiff')
   .option('--rootless <value>', 'accepted for runc compatibility (auto|true|false)')
   .option('--criu <path>', 'accepted for runc compatibility; checkpoint/restore is not supported')
   .enablePositionalOptions()
-  .showSuggestionAfterError()
-  .configureOutput({ outputError: (s, write) => write(s.startsWith('error: ') ? `skiff: ${s.slice(7)}` : s) })
+  .showSuggestionAfterError(false)
+  // Usage errors: one `skiff: <why>` line and the --log line; CommanderError ends the parse.
+  .exitOverride()
+  .configureOutput({ outputError: (s) => reportFailure(runtimeOpts, s.replace(/^error: /, '')) })
   .hook('preAction', (cmd) => {
     const o = cmd.opts();
     runtimeOpts = { root: o.root, logFile: o.log, logFormat: o.logFormat, debug: !!o.debug, systemdCgroup: !!o.systemdCgroup };
@@ -354,4 +360,36 @@ program
     }),
   );
 
-program.parseAsync(process.argv).catch(fail);
+/** runc's behaviour for a verb it does not have (checkpoint and restore included: no CRIU here). */
+function knownCommand(name: string): boolean {
+  return name === 'help' || name === 'h' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
+}
+
+function main(): void {
+  // Whatever escapes an action (a stream error, a bug) still ends as one reported failure.
+  process.on('uncaughtException', (e) => {
+    fail(e);
+    process.exit();
+  });
+  const argv = process.argv.slice(2);
+  if (early.command === undefined && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a))) {
+    // runc with no verb prints its help on stdout and succeeds.
+    writeSync(1, program.helpInformation());
+    return;
+  }
+  if (early.command !== undefined && !knownCommand(early.command)) {
+    reportFailure(runtimeOpts, unknownCommandMessage(early.command));
+    process.exitCode = EXIT.unknownCommand;
+    return;
+  }
+  program.parseAsync(process.argv).catch((e) => {
+    if (e instanceof CommanderError) {
+      // Help and version end with status 0; usage errors were already reported by outputError.
+      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.failure;
+      return;
+    }
+    fail(e);
+  });
+}
+
+main();

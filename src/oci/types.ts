@@ -249,7 +249,8 @@ export interface LinuxNetDevice {
   name?: string;
 }
 
-export type RootfsPropagation = 'private' | 'shared' | 'slave' | 'unbindable';
+/** runc accepts the r-forms too (containerd's CRI sends rslave/rshared for pods with propagated mounts). */
+export type RootfsPropagation = 'private' | 'shared' | 'slave' | 'unbindable' | 'rprivate' | 'rshared' | 'rslave' | 'runbindable';
 
 export type PersonalityDomain = 'LINUX' | 'LINUX32';
 

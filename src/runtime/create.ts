@@ -17,9 +17,9 @@ import { cgroupMountPlanner } from './cgroup-mounts';
 import { sendSeccompListener } from './seccomp-notify';
 import { isRootless, writeIdMaps } from './userns';
 import { processStartTime } from './procfs';
-import { Msg, STEP_NAMES } from './protocol';
+import { MSG_NAMES, Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
-import { DEFAULT_ROOT, OCI_VERSION, type ContainerRecord, type OciState, writeFileAtomic } from './state';
+import { DEFAULT_ROOT, OCI_VERSION, type ContainerRecord, type OciState, writePidFile } from './state';
 
 export interface CreateOptions {
   id: string;
@@ -44,6 +44,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
   const spec = opts.spec ?? parseConfigFile(resolve(bundle, 'config.json'), { requireProcess: true });
   const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
   checkRootfs(rootfs);
+  rt.log.debug(`create ${id}: bundle ${bundle}, rootfs ${rootfs}`);
 
   const store = rt.store;
   const lock = store.claim(id);
@@ -60,6 +61,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       onWarning: (m: string) => rt.log.warn(m),
     });
     cg.create();
+    rt.log.debug(`create ${id}: cgroup ${cg.path} (v${cg.version})`);
     undo.push(() => cg.destroy());
     if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
@@ -91,6 +93,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       if (ourChild) try { n.waitPidSync(init.pid, false); } catch { /* already reaped */ }
       n.close(init.fd);
     });
+    rt.log.debug(`create ${id}: skiff-init started as pid ${init.pid}, plan of ${plan.length} bytes`);
     cg.addProcess(init.pid);
     n.sendPlan(init.fd, plan);
 
@@ -110,6 +113,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
         const detail = msg.payload.toString('utf8') || STEP_NAMES[msg.step] || 'unknown step';
         throw new SkiffError('init', 'EINIT', detail);
       }
+      rt.log.debug(`create ${id}: init says ${MSG_NAMES[msg.type] ?? msg.type}${msg.type === Msg.CHILD_PID ? ` ${msg.value}` : ''}`);
       if (msg.type === Msg.USERNS_READY && userns) {
         writeIdMaps(init.pid, userns.uidMappings, userns.gidMappings);
         n.sendMsg(init.fd, Msg.USERNS_MAPPED, 0);
@@ -151,7 +155,8 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       config: spec,
     };
     store.write(rec);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(containerPid));
+    if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
+    rt.log.debug(`create ${id}: created, init pid ${containerPid}`);
     return rec;
   } catch (err) {
     for (const step of undo.reverse()) {

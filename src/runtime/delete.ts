@@ -35,6 +35,7 @@ export function deleteContainer(rt: Runtime, id: string, force = false): void {
       throw containerError('ESTATUS', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     const cg = cgroupsOf(rt, rec);
+    rt.log.debug(`delete ${id}: ${status}, cgroup ${cg.path}`);
     if (status !== 'stopped') {
       // A created container is deleted without force (its init never ran the process).
       if (status === 'paused') cg.killAll(9);

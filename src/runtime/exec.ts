@@ -8,11 +8,11 @@ import { SkiffError, containerError, usageError } from './errors';
 import { OwnConsole, waitForeground } from './foreground';
 import { native } from './native';
 import { buildExecPlan } from './plan';
-import { Msg, STEP_NAMES } from './protocol';
+import { MSG_NAMES, Msg, STEP_NAMES } from './protocol';
 import type { Runtime } from './runtime';
 import { sendSeccompListener } from './seccomp-notify';
 import { isRootless } from './userns';
-import { ociState, writeFileAtomic } from './state';
+import { ociState, writePidFile } from './state';
 import { cgroupsOf, containerStatus } from './status';
 import { checkSubCgroup } from './cgroups/files';
 
@@ -66,6 +66,7 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
     });
 
     const init = n.spawnInit(rt.initPath, 3 + preserveFds, preserveFds);
+    rt.log.debug(`exec ${rec.id}: skiff-init started as pid ${init.pid} to join init ${rec.pid}: ${JSON.stringify(proc.args)}`);
     let pid = 0;
     let execed = false;
     try {
@@ -74,6 +75,7 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
       for (;;) {
         const msg = n.recvMsg(init.fd);
         if (!msg) break;
+        rt.log.debug(`exec ${rec.id}: init says ${MSG_NAMES[msg.type] ?? msg.type}${msg.type === Msg.CHILD_PID ? ` ${msg.value}` : ''}`);
         if (msg.type === Msg.ERROR) throw new SkiffError('init', 'EINIT', msg.payload.toString('utf8') || STEP_NAMES[msg.step]);
         if (msg.type === Msg.CHILD_PID) {
           pid = msg.value;
@@ -96,7 +98,7 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
     } finally {
       n.close(init.fd);
     }
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(pid));
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detach) return 0;
     const master = console ? console.take() : -1;
     return await waitForeground(pid, master);

@@ -12,6 +12,7 @@ export function kill(rt: Runtime, id: string, signal: number, all = false): void
     const rec = rt.store.read(id);
     const status = containerStatus(rt, rec);
     if (status === 'stopped' && !all) throw containerError('ESTATUS', 'container not running');
+    rt.log.debug(`kill ${id}: signal ${signal} to ${all ? 'every process of its cgroup' : `init ${rec.pid}`}`);
     if (all) {
       cgroupsOf(rt, rec).killAll(signal);
       return;

@@ -13,6 +13,9 @@ export const Msg = {
   SECCOMP_DONE: 10,
 } as const;
 
+/** Message type -> name, for --debug lines. */
+export const MSG_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(Msg).map(([k, v]) => [v, k]));
+
 /** Index = enum skiff_step; what the init was doing, for error messages. */
 export const STEP_NAMES = [
   '', 'read plan', 'join namespace', 'unshare namespaces', 'map user namespace', 'set time offsets',

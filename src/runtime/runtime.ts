@@ -1,10 +1,10 @@
 // The runtime library's context: where state lives, how to log, which cgroup driver.
-import { appendFileSync } from 'node:fs';
+import { type LogLevel, writeLogLine } from './log';
 import { initPath } from './native';
 import { StateStore } from './state';
 import { defaultStateRoot } from './userns';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel } from './log';
 
 export interface Logger {
   debug(msg: string): void;
@@ -46,22 +46,10 @@ export function openRuntime(opts: RuntimeOptions = {}): Runtime {
   };
 }
 
-/** runc-compatible logging: text or JSON lines {"level","msg","time"} to --log or stderr. */
+/** runc-compatible logging: text or JSON lines {"level","msg","time"} to --log or stderr (log.ts). */
 export function makeLogger(opts: RuntimeOptions): Logger {
-  const write = (level: LogLevel, msg: string) => {
-    if (level === 'debug' && !opts.debug) return;
-    const time = new Date().toISOString();
-    const line =
-      opts.logFormat === 'json'
-        ? JSON.stringify({ level, msg, time }) + '\n'
-        : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
-    try {
-      if (opts.logFile) appendFileSync(opts.logFile, line);
-      else if (level !== 'error') process.stderr.write(line); // errors reach stderr from the CLI
-    } catch {
-      // A log that cannot be written must not hide the real outcome.
-    }
-  };
+  // Errors reach stderr from the CLI's own `skiff: <error>` line; the log file gets every level.
+  const write = (level: LogLevel, msg: string) => writeLogLine(opts, level, msg, level === 'error');
   return {
     debug: (m) => write('debug', m),
     info: (m) => write('info', m),

@@ -3,12 +3,15 @@ import { usageError } from './errors';
 
 const SIGNALS = constants.signals as Record<string, number>;
 
-/** "KILL", "SIGKILL", "9", "kill" -> 9. Realtime signals as RTMIN+N / RTMAX-N. */
+/**
+ * "KILL", "SIGKILL", "9", "kill" -> 9. Realtime signals as RTMIN+N / RTMAX-N. "0" is signal 0,
+ * as with kill(1) and runc: nothing is sent, the call only says whether the process is alive.
+ */
 export function parseSignal(input: string | undefined, fallback = 'SIGTERM'): number {
   const raw = (input ?? fallback).trim();
   if (/^\d+$/.test(raw)) {
     const n = Number(raw);
-    if (n >= 1 && n <= 64) return n;
+    if (n >= 0 && n <= 64) return n;
   } else {
     const name = raw.toUpperCase().replace(/^SIG/, '');
     const direct = SIGNALS[`SIG${name}`];

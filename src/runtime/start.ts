@@ -16,6 +16,7 @@ export function start(rt: Runtime, id: string): ContainerRecord {
     if (status === 'stopped') throw containerError('ESTATUS', 'cannot start a container that has stopped');
     if (status !== 'created') throw containerError('ESTATUS', `cannot start an already ${status} container`);
     const fifo = rt.store.fifoPath(id);
+    rt.log.debug(`start ${id}: opening the exec fifo of init ${rec.pid}`);
     const out = releaseInit(fifo, rec);
     unlinkSync(fifo);
     if (out !== '0') {

@@ -1,10 +1,10 @@
 // The runtime's state store: <root>/<id>/state.json, written atomically (write, fsync, rename)
 // under a per-container lock (flock on the container's directory).
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseJson, stringifyJson } from '../oci/json';
 import type { Spec } from '../oci/types';
-import { SkiffError, containerError } from './errors';
+import { SkiffError, containerError, osReason } from './errors';
 import { checkContainerId } from './ids';
 import { native } from './native';
 import { isAlive } from './procfs';
@@ -166,6 +166,16 @@ export class Lock {
   release(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+  }
+}
+
+/** --pid-file: the pid, written atomically; a failure names the file and the reason, no raw errno text. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  try {
+    writeFileAtomic(abs, String(pid));
+  } catch (e) {
+    throw new SkiffError('container', 'EPIDFILE', `cannot write pid file ${abs}: ${osReason(e)}`);
   }
 }
 

@@ -98,7 +98,9 @@ describe('device rules (v1 semantics)', () => {
     expect(v1RuleString(normalizeRule({ allow: true, type: 'c', major: 136, access: 'rw' }))).toBe('c 136:* rw');
     expect(v1RuleString(normalizeRule({ allow: true, type: 'b', major: -1, minor: -1 }))).toBe('b *:* rwm');
     expect(() => normalizeRule({ allow: true, type: 'x' as 'c' })).toThrow(/invalid device type/);
-    expect(() => normalizeRule({ allow: true, type: 'c', access: 'rx' })).toThrow(/invalid device access/);
+    // runc's reading of access: r, w, m in any order and number; other letters are ignored ("rwa").
+    expect(normalizeRule({ allow: true, type: 'c', major: 1, minor: 3, access: 'rwa' }).access).toBe(normalizeRule({ allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }).access);
+    expect(v1RuleString(normalizeRule({ allow: true, type: 'c', major: 1, minor: 3, access: 'mrwr' }))).toBe('c 1:3 rwm');
   });
 
   it('emulates deny-all plus allow rules as a whitelist', () => {

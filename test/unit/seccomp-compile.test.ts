@@ -256,17 +256,17 @@ describe('argument comparisons', () => {
       {
         defaultAction: 'SCMP_ACT_ERRNO',
         syscalls: [
-          { names: ['getpid'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }, { index: 1, value: 10, op: 'SCMP_CMP_GE' }, { index: 1, value: 20, op: 'SCMP_CMP_LE' }] },
+          { names: ['getpid'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }, { index: 1, value: 10, op: 'SCMP_CMP_GE' }, { index: 2, value: 20, op: 'SCMP_CMP_LE' }] },
           { names: ['getpid'], action: 'SCMP_ACT_ALLOW', args: [{ index: 5, value: 0xdead00000000, op: 'SCMP_CMP_EQ' }] },
         ],
       },
       { nativeArch: 'x86_64' },
     );
-    expect(decide(program, X86_64, GETPID, [1, 10])).toBe('ALLOW');
-    expect(decide(program, X86_64, GETPID, [1, 20])).toBe('ALLOW');
-    expect(decide(program, X86_64, GETPID, [1, 21])).toBe('ERRNO(1)');
-    expect(decide(program, X86_64, GETPID, [2, 15])).toBe('ERRNO(1)');
-    expect(decide(program, X86_64, GETPID, [1, 0x100000010n])).toBe('ERRNO(1)');
+    expect(decide(program, X86_64, GETPID, [1, 10, 0])).toBe('ALLOW');
+    expect(decide(program, X86_64, GETPID, [1, 0x100000010n, 20])).toBe('ALLOW');
+    expect(decide(program, X86_64, GETPID, [1, 10, 21])).toBe('ERRNO(1)');
+    expect(decide(program, X86_64, GETPID, [2, 15, 0])).toBe('ERRNO(1)');
+    expect(decide(program, X86_64, GETPID, [1, 9, 0])).toBe('ERRNO(1)');
     expect(decide(program, X86_64, GETPID, [0, 0, 0, 0, 0, 0xdead00000000n])).toBe('ALLOW');
     expect(decide(program, X86_64, GETPID, [0, 0, 0, 0, 0, 0xdeadn])).toBe('ERRNO(1)');
   });
@@ -500,5 +500,79 @@ describe('checkSeccompProgram (the kernel load-time checks)', () => {
     const p = prog([0x20, 0, 0, 0], [0x24, 0, 0, 3], [0x02, 0, 0, 0], [0x01, 0, 0, 5], [0x60, 0, 0, 0], [0x1c, 0, 0, 0], [0x16, 0, 0, 0]);
     expect(runSeccompFilter(p, { nr: 10, arch: X86_64 })).toBe(25);
     expect(runSeccompFilter(p, { nr: 1, arch: X86_64 })).toBe(0xfffffffe); // wraps at 32 bits
+  });
+});
+
+describe('several conditions on one argument (runc: one rule per condition, OR)', () => {
+  const CLONE3 = nr('SCMP_ARCH_X86_64', 'clone3');
+  const UNSHARE = nr('SCMP_ARCH_X86_64', 'unshare');
+
+  it('returns the rule action when either value of the same argument matches', () => {
+    const { program } = compileSeccomp(
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          {
+            names: ['unshare'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 38,
+            args: [
+              { index: 0, value: 0x10000000, op: 'SCMP_CMP_EQ' },
+              { index: 0, value: 0x20000000, op: 'SCMP_CMP_EQ' },
+            ],
+          },
+        ],
+      },
+      { nativeArch: 'x86_64' },
+    );
+    expect(decide(program, X86_64, UNSHARE, [0x10000000])).toBe('ERRNO(38)');
+    expect(decide(program, X86_64, UNSHARE, [0x20000000])).toBe('ERRNO(38)');
+    expect(decide(program, X86_64, UNSHARE, [0x40000000])).toBe('ALLOW');
+    expect(decide(program, X86_64, CLONE3, [0x10000000])).toBe('ALLOW');
+  });
+
+  it('splits every condition of the rule, even those on other arguments, as runc does', () => {
+    const { program } = compileSeccomp(
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          {
+            names: ['unshare'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 1,
+            args: [
+              { index: 0, value: 1, op: 'SCMP_CMP_EQ' },
+              { index: 0, value: 2, op: 'SCMP_CMP_EQ' },
+              { index: 1, value: 7, op: 'SCMP_CMP_EQ' },
+            ],
+          },
+        ],
+      },
+      { nativeArch: 'x86_64' },
+    );
+    expect(decide(program, X86_64, UNSHARE, [0, 7])).toBe('ERRNO(1)');
+    expect(decide(program, X86_64, UNSHARE, [3, 0])).toBe('ALLOW');
+  });
+
+  it('keeps AND for conditions on different arguments', () => {
+    const { program } = compileSeccomp(
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          {
+            names: ['unshare'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 1,
+            args: [
+              { index: 0, value: 1, op: 'SCMP_CMP_EQ' },
+              { index: 1, value: 7, op: 'SCMP_CMP_EQ' },
+            ],
+          },
+        ],
+      },
+      { nativeArch: 'x86_64' },
+    );
+    expect(decide(program, X86_64, UNSHARE, [1, 7])).toBe('ERRNO(1)');
+    expect(decide(program, X86_64, UNSHARE, [1, 0])).toBe('ALLOW');
   });
 });

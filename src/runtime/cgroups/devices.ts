@@ -34,6 +34,10 @@ export interface DeviceRule {
   access: number;
 }
 
+/**
+ * A device rule's access. As runc reads it (devices.Permissions): r, w and m in any order and
+ * number, other letters ignored, so "rwa", "mrw" and "rrw" are all accepted as engines write them.
+ */
 export function parseAccess(access: string | undefined): number {
   if (access === undefined || access === '') return ACC_ALL;
   let bits = 0;
@@ -41,7 +45,6 @@ export function parseAccess(access: string | undefined): number {
     if (ch === 'r') bits |= ACC_READ;
     else if (ch === 'w') bits |= ACC_WRITE;
     else if (ch === 'm') bits |= ACC_MKNOD;
-    else throw cgroupError('EINVAL', `invalid device access ${JSON.stringify(access)}: only r, w and m are allowed`);
   }
   return bits;
 }

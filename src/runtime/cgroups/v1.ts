@@ -149,7 +149,7 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
 
   private set(r: LinuxResources, isUpdate: boolean): void {
     if (r.unified && Object.keys(r.unified).length > 0) {
-      throw cgroupError('ENOTSUP', 'cannot set linux.resources.unified: it needs cgroup v2 and this host uses cgroup v1');
+      throw cgroupError('ENOTSUP', 'invalid configuration: cannot use unified on cgroup v1'); // runc's words
     }
     if (r.cpu?.cpus) writeCgroupFile(this.need('cpuset', 'cpu.cpus'), 'cpuset.cpus', r.cpu.cpus);
     if (r.cpu?.mems) writeCgroupFile(this.need('cpuset', 'cpu.mems'), 'cpuset.mems', r.cpu.mems);
@@ -157,6 +157,7 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
       const dir = this.need('devices', 'devices');
       for (const rule of r.devices) {
         const n = normalizeRule(rule);
+        if (n.type !== 'a' && n.access === 0) continue; // no r, w or m in its access: nothing to write
         writeCgroupFile(dir, n.allow ? 'devices.allow' : 'devices.deny', v1RuleString(n));
       }
     }

@@ -221,7 +221,8 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
         if (redundant) continue;
         let plan = p.syscalls.get(nr);
         if (!plan) p.syscalls.set(nr, (plan = { conditional: [], name }));
-        if (cmps) plan.conditional.push({ cmps, ret });
+        if (cmps && hasRepeatedArg(cmps)) for (const c of cmps) plan.conditional.push({ cmps: [c], ret });
+        else if (cmps) plan.conditional.push({ cmps, ret });
         else if (plan.unconditional === undefined) plan.unconditional = ret; // the first one wins
       }
       if (!known && !seenSkipped.has(name)) {
@@ -268,6 +269,20 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     throw seccompError('E2BIG', `the filter needs ${count} BPF instructions, more than the kernel's limit of ${BPF_MAXINSNS}`);
   }
   return { program, flags, needsListener, skipped };
+}
+
+/**
+ * Several comparisons of one argument in a rule: runc then adds each comparison of the rule as a
+ * rule of its own (libseccomp cannot AND two conditions on one argument), so they are OR'ed, and
+ * profiles rely on it (e.g. ENOSYS for clone3 or for either of two flag values).
+ */
+function hasRepeatedArg(cmps: readonly { index: number }[]): boolean {
+  const seen = new Set<number>();
+  for (const c of cmps) {
+    if (seen.has(c.index)) return true;
+    seen.add(c.index);
+  }
+  return false;
 }
 
 /** Emit `ld [offset]` so that it runs right before `label`. */
