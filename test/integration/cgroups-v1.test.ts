@@ -276,7 +276,7 @@ describe.skipIf(!enabled)('cgroup v1 driver (real hierarchies)', () => {
   it('fails clearly for what v1 or this machine cannot do, and destroy refuses a busy cgroup', async () => {
     const cg = manager();
     cg.create();
-    expect(() => cg.apply({ unified: { 'memory.high': '1000' } })).toThrow(/needs cgroup v2/);
+    expect(() => cg.apply({ unified: { 'memory.high': '1000' } })).toThrow(/^invalid configuration: cannot use unified on cgroup v1$/);
     expect(() => cg.apply({ network: { classID: 0x100001 } })).toThrow(/net_cls cgroup controller is not mounted/);
     expect(() => cg.apply({ hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] })).toThrow(/hugetlb cgroup controller is not mounted/);
     expect(() => cg.apply({ memory: { swappiness: 101 } })).toThrow(/swappiness 101/);

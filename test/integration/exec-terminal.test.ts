@@ -45,7 +45,7 @@ describe.skipIf(!isRoot)('exec', () => {
     expect(r.status).toBe(4);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ args: [] }));
     const bad = skiff.run(['exec', '--process', join(dir, 'bad.json'), 'ex']);
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(255); // runc: every exec failure is 255
     expect(bad.stderr).toMatch(/^skiff: invalid process\.json: /);
   });
 
@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)('exec', () => {
   it('passes stdin through and fails clearly for a missing command', () => {
     expect(skiff.run(['exec', 'ex', 'cat'], { input: 'through\n' }).stdout).toBe('through\n');
     const r = skiff.run(['exec', 'ex', 'nope-not-here']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(255);
     expect(r.stderr).toBe('skiff: exec: "nope-not-here": executable file not found in $PATH\n');
   });
 
