@@ -21,8 +21,15 @@ const entries = [
   ['src/engine/network/dns-server.ts', 'dist/dock-dns.js'],
   ['src/engine/network/port-proxy.ts', 'dist/dock-proxy.js'],
   // The systemd cgroup driver's D-Bus client, a worker thread (src/runtime/cgroups/systemd-bus.ts).
-  ['src/runtime/cgroups/systemd-worker.ts', 'dist/skiff-systemd-bus.js'],
-].filter(([src]) => existsSync(join(root, src)));
+  // A tree whose node_modules predates the D-Bus library still builds everything else.
+  ['src/runtime/cgroups/systemd-worker.ts', 'dist/skiff-systemd-bus.js', 'node_modules/@jellybrick/dbus-next'],
+].filter(([src, , needs]) => {
+  if (needs && !existsSync(join(root, needs))) {
+    console.warn(`build: ${needs} is missing, so ${src} (--systemd-cgroup) is not built: run npm install`);
+    return false;
+  }
+  return existsSync(join(root, src));
+});
 
 // Outputs are written beside their final name and renamed into place, so that a skiff running
 // while a build happens never reads half a bundle.
