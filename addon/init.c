@@ -54,6 +54,7 @@
 
 #include "fdpass.h"
 #include "protocol.h"
+#include "sealed-exe.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -1341,13 +1342,17 @@ static void stage1(void) {
   else stage2();
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv, char **envp) {
   if (argc < 2) {
     fprintf(stderr, "skiff-init: this program is started by skiff, not by hand\n");
     return 2;
   }
   sock_fd = atoi(argv[1]);
-  /* CVE-2019-5736: nothing in the container may reach this binary through /proc/PID/exe. */
+  /* CVE-2019-5736: run from a sealed copy (sealed-exe.h), and be non-dumpable, so that nothing in
+   * the container can reach a writable host file through /proc/PID/exe. */
+  const char *what = "";
+  if (skiff_run_sealed(argv, envp, "skiff-init", &what) < 0) fail(STEP_PLAN, errno, "run from a sealed copy of skiff-init: %s", what);
+  prctl(PR_SET_NAME, "skiff-init", 0, 0, 0); /* the execveat of the copy named it after its fd */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(STEP_PLAN, errno, "set non-dumpable");
   read_plan();
 
