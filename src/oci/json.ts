@@ -41,6 +41,7 @@ const LONG_DIGITS = /\d{16}/;
  * @throws JsonSyntaxError
  */
 export function parseJson(text: string): unknown {
+  checkJsonDepth(text);
   let fast: unknown;
   try {
     fast = JSON.parse(text);
@@ -51,6 +52,37 @@ export function parseJson(text: string): unknown {
     throw new JsonSyntaxError(String((err as Error).message).replace(/^Unexpected/, 'unexpected'), text, 0);
   }
   return LONG_DIGITS.test(text) ? new ExactParser(text).parseDocument() : fast;
+}
+
+/**
+ * Refuse a text nested deeper than MAX_DEPTH before anything parses it: JSON.parse itself copes
+ * with 10,000 levels, but every recursive walk after it (validation, cloning, stringify) would
+ * die of a stack overflow instead of saying what is wrong. One pass over the text, strings skipped.
+ * @throws JsonSyntaxError
+ */
+export function checkJsonDepth(text: string): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: skip to its closing quote (an unterminated one is the parser's to report)
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) throw new JsonSyntaxError(TOO_DEEP, text, i);
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+}
+
+/** JSON.parse of a document from outside (an image's manifest or config), depth checked first. */
+export function parseJsonDocument(text: string): unknown {
+  checkJsonDepth(text);
+  return JSON.parse(text);
 }
 
 /** JSON.stringify that writes bigints as JSON integers (JSON.stringify throws on them). */
@@ -103,6 +135,7 @@ function showChar(ch: string): string {
 
 // Deep enough for any real document, shallow enough to never exhaust the stack.
 const MAX_DEPTH = 2000;
+const TOO_DEEP = `too deeply nested (more than ${MAX_DEPTH} levels)`;
 
 /** RFC 8259 JSON, as strict as JSON.parse; integers that are not safe become bigints. */
 class ExactParser {
@@ -159,7 +192,7 @@ class ExactParser {
   }
 
   private enter(): void {
-    if (++this.depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
+    if (++this.depth > MAX_DEPTH) this.fail(TOO_DEEP);
     this.pos++;
     this.skipSpace();
   }

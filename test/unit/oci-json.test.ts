@@ -56,7 +56,10 @@ describe('parseJson', () => {
     expect(syntaxError('\ufeff{}')).toBe("unexpected token '\\ufeff' at line 1 column 1");
     expect(syntaxError('{"a": 1.}')).toBe("unexpected token '}' at line 1 column 9");
     expect(syntaxError('[18446744073709551615,]')).toBe("unexpected token ']' at line 1 column 23");
-    expect(syntaxError('['.repeat(5000))).toBe('nesting deeper than 2000 levels at line 1 column 2001');
+    expect(syntaxError('['.repeat(5000))).toBe('too deeply nested (more than 2000 levels) at line 1 column 2001');
+    // Valid JSON that JSON.parse accepts, 10,000 levels deep: refused before it is walked.
+    expect(syntaxError('{"a":'.repeat(10000) + '1' + '}'.repeat(10000))).toBe('too deeply nested (more than 2000 levels) at line 1 column 10001');
+    expect(() => parseJson('["[[[[\\"", ' + '['.repeat(1998) + ']'.repeat(1998) + ']')).not.toThrow(); // brackets in strings do not count
   });
 });
 

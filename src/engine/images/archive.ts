@@ -25,6 +25,7 @@ import { familiarReference, formatReference, parseReference } from '../registry/
 import { RegistryError } from '../registry/errors';
 import { findImage } from './lookup';
 import { parseConfig } from './pull';
+import { parseJsonDocument } from '../../oci/json';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
@@ -192,7 +193,7 @@ async function ingestFile(store: ImageStore, path: string, expected?: string): P
 
 async function readJsonFile<T>(path: string, what: string): Promise<T> {
   try {
-    return JSON.parse(await fsp.readFile(path, 'utf8')) as T;
+    return parseJsonDocument(await fsp.readFile(path, 'utf8')) as T;
   } catch (err) {
     throw new StoreError('EARCHIVE', `cannot read ${what} of the archive: ${(err as Error).message}`);
   }

@@ -12,6 +12,7 @@ import { Lease, ImageStore, LayerRecord } from '../store/store';
 import { shortId } from '../store/digest';
 import { StoreError } from '../store/errors';
 import { ProgressSink, silentProgress } from './progress';
+import { parseJsonDocument } from '../../oci/json';
 
 export interface PullOptions extends ClientOptions {
   platform?: Platform;
@@ -112,9 +113,9 @@ export async function pullWithClient(store: ImageStore, client: RegistryClient, 
 export function parseConfig(body: Buffer, label: string): ImageConfig {
   let c: ImageConfig;
   try {
-    c = JSON.parse(body.toString('utf8')) as ImageConfig;
-  } catch {
-    throw new RegistryError('EMANIFEST', `${label}: the image config is not valid JSON`);
+    c = parseJsonDocument(body.toString('utf8')) as ImageConfig;
+  } catch (err) {
+    throw new RegistryError('EMANIFEST', `${label}: the image config is not valid JSON: ${(err as Error).message}`);
   }
   if (!c || typeof c !== 'object' || !c.rootfs || !Array.isArray(c.rootfs.diff_ids)) {
     throw new RegistryError('EMANIFEST', `${label}: the image config has no rootfs.diff_ids`);

@@ -2,6 +2,7 @@
 // Docker schema1 (signed, v1-compatibility history) is recognised only to be refused clearly.
 
 import { RegistryError } from './errors';
+import { parseJsonDocument } from '../../oci/json';
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -116,9 +117,9 @@ export function isLayerMediaType(mt: string): boolean {
 export function parseManifest(body: Buffer, contentType: string | undefined, label: string): ParsedManifest {
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new RegistryError('EMANIFEST', `manifest of ${label} is not valid JSON`);
+    doc = parseJsonDocument(body.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new RegistryError('EMANIFEST', `manifest of ${label} is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof doc !== 'object' || doc === null) throw new RegistryError('EMANIFEST', `manifest of ${label} is not a JSON object`);
   const ct = (contentType ?? '').split(';')[0].trim();

@@ -8,6 +8,7 @@ import { closeSync, constants, createReadStream, openSync, promises as fsp, read
 import { join } from 'node:path';
 import { digestHex, sha256 } from './digest';
 import { StoreError } from './errors';
+import { parseJsonDocument } from '../../oci/json';
 
 export class BlobStore {
   readonly dir: string;
@@ -59,9 +60,9 @@ export class BlobStore {
   async readJson<T>(digest: string): Promise<T> {
     const buf = await this.read(digest);
     try {
-      return JSON.parse(buf.toString('utf8')) as T;
+      return parseJsonDocument(buf.toString('utf8')) as T;
     } catch (err) {
-      throw new StoreError('EBLOB', `blob ${digest} is not valid JSON`, { cause: err });
+      throw new StoreError('EBLOB', `blob ${digest} is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
   }
 
