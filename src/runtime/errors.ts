@@ -19,12 +19,20 @@ export class SkiffError extends Error {
   readonly exitCode: number;
 
   constructor(domain: ErrorDomain, code: string, message: string, opts: { cause?: unknown; exitCode?: number } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(oneLine(message), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SkiffError';
     this.domain = domain;
     this.code = code;
     this.exitCode = opts.exitCode ?? 1;
   }
+}
+
+/**
+ * Messages quote names and paths from config.json and the command line: their control characters
+ * (a newline in a mount type) are escaped, so that an error is always one line.
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1).replace(/^[\u2028\u2029]$/, (x) => `\\u${x.charCodeAt(0).toString(16)}`));
 }
 
 export const configError = (code: string, message: string, cause?: unknown) => new SkiffError('config', code, message, { cause });
