@@ -1,18 +1,19 @@
-// skiff beside runc and crun, same bundle, same machine, one run: `run` of `true`, and
-// create + start + delete of `sleep`. Prints medians and the ratios to runc.
+// skiff beside runc and crun, each verb on its own and the lifecycle an engine drives, on the same
+// bundle, interleaved (skiff, runc, crun, skiff, ...) so that a busy machine slows all alike.
+// Prints means and medians per verb and the ratio of the means to runc's. A benchmark, never a test.
 // Usage: sudo node test/bench/runtime.mjs [iterations]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
-const N = Number(process.argv[2] ?? 20);
+const N = Number(process.argv[2] ?? 10);
 const rootfs = join(root, 'test/.rootfs');
 if (!existsSync(join(rootfs, 'bin/busybox'))) spawnSync('sh', [join(root, 'scripts/make-rootfs.sh'), rootfs], { stdio: 'inherit' });
 
 const which = (cmd) => ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/sbin', '/bin'].map((d) => join(d, cmd)).find(existsSync);
-const runtimes = [
+const candidates = [
   ['skiff', join(root, 'bin/skiff')],
   ['runc', which('runc')],
   ['crun', which('crun')],
@@ -30,61 +31,82 @@ function bundle(args) {
   return dir;
 }
 
-function time(fn) {
+// No pipes: a created container inherits the runtime's stdio, and a pipe would not close until it
+// exits. stderr goes to a file, read when a call fails.
+const errFile = join(mkdtempSync(join(tmpdir(), 'skiff-bench-')), 'stderr');
+const errFd = openSync(errFile, 'w+');
+function call(bin, args) {
+  ftruncateSync(errFd, 0);
   const t = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const r = spawnSync(bin, args, { stdio: ['ignore', 'ignore', errFd] });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status}: ${readFileSync(errFile, 'utf8').trim()}`);
+  return ms;
 }
 
-// stdio to /dev/null: a created container inherits it, and a pipe would not close until it exits.
-function must(bin, args) {
-  const r = spawnSync(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status}`);
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const trueBundle = bundle(['true']);
-const sleepBundle = bundle(['sleep', '60']);
-const results = {};
+const sleepBundle = bundle(['sleep', '600']);
+const VERBS = ['run', 'create', 'start', 'state', 'list', 'exec', 'kill', 'delete', 'lifecycle'];
+const runtimes = [];
 const unavailable = {};
-for (const [name, bin] of runtimes) {
+for (const [name, bin] of candidates) {
   const state = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const g = ['--root', state];
   // A runtime that cannot run here (crun 1.8 refuses hybrid hosts with v2 controllers) is reported, not timed.
-  const probe = spawnSync(bin, [...g, 'run', '--bundle', trueBundle, 'probe'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const probe = spawnSync(bin, [...g, 'run', '--bundle', trueBundle, 'probe'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] }); // `true` keeps no pipe
+  spawnSync(bin, [...g, 'delete', '--force', 'probe'], { stdio: 'ignore' });
   if (probe.status !== 0) {
     unavailable[name] = probe.stderr.trim().split('\n').pop();
-    spawnSync(bin, [...g, 'delete', '--force', 'probe'], { stdio: 'ignore' });
     rmSync(state, { recursive: true, force: true });
     continue;
   }
-  const run = [];
-  const lifecycle = [];
-  for (let i = 0; i < N; i++) {
-    run.push(time(() => must(bin, [...g, 'run', '--bundle', trueBundle, `r${i}`])));
-    must(bin, [...g, 'delete', '--force', `r${i}`]); // runc/crun keep nothing after run; skiff neither: no-op
-  }
-  for (let i = 0; i < N; i++) {
-    lifecycle.push(
-      time(() => {
-        must(bin, [...g, 'create', '--bundle', sleepBundle, `c${i}`]);
-        must(bin, [...g, 'start', `c${i}`]);
-        must(bin, [...g, 'delete', '--force', `c${i}`]);
-      }),
-    );
-  }
-  results[name] = { run: median(run), lifecycle: median(lifecycle) };
-  rmSync(state, { recursive: true, force: true });
+  runtimes.push({ name, bin, g, state, times: Object.fromEntries(VERBS.map((v) => [v, []])) });
 }
+
+/** Wait (untimed, bounded) until the container's init is gone, as an engine learns from its shim. */
+function waitStopped(rt, id) {
+  for (let i = 0; i < 500; i++) {
+    const r = spawnSync(rt.bin, [...rt.g, 'state', id], { encoding: 'utf8' });
+    if (r.status !== 0 || JSON.parse(r.stdout).status === 'stopped') return;
+  }
+  throw new Error(`${rt.name}: ${id} did not stop`);
+}
+
+for (let i = 0; i < N; i++) {
+  for (const rt of runtimes) {
+    const t = rt.times;
+    const c = (args) => call(rt.bin, [...rt.g, ...args]);
+    t.run.push(c(['run', '--bundle', trueBundle, `r${i}`]));
+    t.create.push(c(['create', '--bundle', sleepBundle, `c${i}`]));
+    t.start.push(c(['start', `c${i}`]));
+    t.state.push(c(['state', `c${i}`]));
+    t.list.push(c(['list']));
+    t.exec.push(c(['exec', `c${i}`, 'true']));
+    t.kill.push(c(['kill', `c${i}`, 'KILL']));
+    waitStopped(rt, `c${i}`);
+    t.delete.push(c(['delete', `c${i}`]));
+    // What an engine does per container: create, start, a state poll, delete --force.
+    t.lifecycle.push(c(['create', '--bundle', sleepBundle, `l${i}`]) + c(['start', `l${i}`]) + c(['state', `l${i}`]) + c(['delete', '--force', `l${i}`]));
+  }
+}
+for (const rt of runtimes) rmSync(rt.state, { recursive: true, force: true });
 rmSync(trueBundle, { recursive: true, force: true });
 rmSync(sleepBundle, { recursive: true, force: true });
+rmSync(join(errFile, '..'), { recursive: true, force: true });
 
-const node0 = median(Array.from({ length: 10 }, () => time(() => spawnSync(process.execPath, ['-e', '0']))));
-console.log(`iterations: ${N}; node -e 0 (floor of a Node CLI): ${node0.toFixed(1)} ms`);
-console.log('runtime   run true (ms)   create+start+delete (ms)   ratio to runc (run / lifecycle)');
-for (const [name, r] of Object.entries(results)) {
-  const base = results.runc;
-  const ratio = base ? `${(r.run / base.run).toFixed(2)} / ${(r.lifecycle / base.lifecycle).toFixed(2)}` : 'n/a';
-  console.log(`${name.padEnd(9)} ${r.run.toFixed(1).padStart(13)}   ${r.lifecycle.toFixed(1).padStart(24)}   ${ratio}`);
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const node0 = mean(Array.from({ length: 5 }, () => call(process.execPath, ['-e', '0'])));
+console.log(`${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; ${N} iterations, interleaved; node -e 0: ${node0.toFixed(1)} ms`);
+console.log('mean ms (median ms), ratio of means to runc');
+console.log(['verb'.padEnd(10), ...runtimes.map((r) => r.name.padEnd(25))].join(''));
+const base = runtimes.find((r) => r.name === 'runc');
+for (const v of VERBS) {
+  const cells = runtimes.map((rt) => {
+    const m = mean(rt.times[v]);
+    const ratio = base ? ` ${(m / mean(base.times[v])).toFixed(2)}×` : '';
+    return `${m.toFixed(1)} (${median(rt.times[v]).toFixed(1)})${ratio}`.padEnd(25);
+  });
+  console.log([v.padEnd(10), ...cells].join(''));
 }
-for (const [name, why] of Object.entries(unavailable)) console.log(`${name.padEnd(9)} cannot run on this host: ${why}`);
+for (const [name, why] of Object.entries(unavailable)) console.log(`${name}: cannot run on this host: ${why}`);
