@@ -7,6 +7,15 @@ const { join } = require('node:path');
 const Module = require('node:module');
 const vm = require('node:vm');
 
+/**
+ * Once the event loop is empty, exit at once instead of letting Node tear down the heap and the
+ * isolate: that teardown is a quarter of a short command's CPU time. 'beforeExit' only fires when
+ * nothing is pending, and what the CLIs print is written synchronously, so nothing is cut short.
+ */
+function exitWhenDone() {
+  process.on('beforeExit', () => process.exit());
+}
+
 module.exports = function launch(name) {
   const file = join(__dirname, '..', 'dist', `${name}.js`);
   let cachedData;
@@ -23,5 +32,7 @@ module.exports = function launch(name) {
   });
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, join(file, '..'));
+  exitWhenDone();
   return script;
 };
+module.exports.exitWhenDone = exitWhenDone;
