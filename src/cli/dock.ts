@@ -10,8 +10,9 @@ import { register as build } from './dock/build';
 import { register as containers } from './dock/containers';
 import { register as volumes } from './dock/volumes';
 import { register as networks } from './dock/networks';
+import { register as compose } from './dock/compose';
 
-for (const register of [registry, images, build, containers, volumes, networks]) register(program);
+for (const register of [registry, images, build, containers, volumes, networks, compose]) register(program);
 
 program
   .parseAsync(process.argv)

@@ -61,8 +61,8 @@ function toFlags(o: RunOpts & Record<string, unknown>): import('../../engine/con
   return { ...o, noHealthcheck: o.healthcheck === false };
 }
 
-/** Foreground: attach (claiming the exit), start, wait, then handle the exit here. */
-async function runForeground(engine: Engine, doc: import('../../engine/containers/types').ContainerDoc, opts: { stdin: boolean }): Promise<number> {
+/** Foreground: attach (claiming the exit), start, wait, then handle the exit here (also compose run). */
+export async function runForeground(engine: Engine, doc: import('../../engine/containers/types').ContainerDoc, opts: { stdin: boolean }): Promise<number> {
   const { startContainer } = await import('../../engine/containers/start');
   const { attach } = await import('../../engine/containers/attach');
   const { handleExit } = await import('../../engine/containers/exit');

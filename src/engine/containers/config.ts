@@ -58,6 +58,18 @@ export interface RunFlags {
   addHost?: string[];
   dns?: string[];
   logOpt?: string[];
+  // Structured values that the API and compose give, which no flag string carries well:
+  /** The entrypoint as a list (a list of none clears the image's); resets the image's Cmd as --entrypoint does. */
+  entrypointArgs?: string[];
+  domainname?: string;
+  /** Ports to expose ("80", "53/udp", "8000-8001"), added to the image's. */
+  expose?: string[];
+  /** A whole health check (Test ["CMD", ...] / ["CMD-SHELL", cmd] / ["NONE"]), instead of the --health-* flags. */
+  healthcheck?: HealthConfig;
+  /** A fixed IPv4 address on the --network (a user-defined one). */
+  ipv4Address?: string;
+  /** User-defined networks to join besides --network, each with its aliases and address. */
+  extraNetworks?: Array<{ name: string; aliases?: string[]; ipv4Address?: string }>;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
@@ -205,6 +217,10 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     entrypoint = f.entrypoint === '' ? null : [f.entrypoint];
     cmd = null; // Docker: a new entrypoint resets the image's Cmd
   }
+  if (f.entrypointArgs !== undefined) {
+    entrypoint = f.entrypointArgs.length ? [...f.entrypointArgs] : null;
+    cmd = null;
+  }
   if (command.length) cmd = [...command];
   if (!entrypoint?.length && !cmd?.length) throw new ContainerError('ENOCMD', 'no command specified: the image has no Cmd or Entrypoint and none was given');
 
@@ -213,7 +229,11 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
   for (const e of f.env ?? []) envEntry(e, env);
 
   let health: HealthConfig | undefined = ic.Healthcheck as HealthConfig | undefined;
-  if (f.noHealthcheck) {
+  if (f.healthcheck) {
+    if (f.healthCmd || f.noHealthcheck) throw usage('a health check and --health-* options cannot both be given');
+    health = { ...(health ?? {}), ...f.healthcheck, Test: f.healthcheck.Test.length ? f.healthcheck.Test : (health?.Test ?? []) };
+    if (!health.Test.length) throw usage('the health check has no test and the image has none');
+  } else if (f.noHealthcheck) {
     if (f.healthCmd) throw usage('--no-healthcheck conflicts with --health-* options');
     health = { Test: ['NONE'] };
   } else if (f.healthCmd || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod) {
@@ -229,7 +249,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
   const tty = !!f.tty;
   const config: ContainerConfig = {
     Hostname: f.hostname ?? '',
-    Domainname: '',
+    Domainname: f.domainname ?? '',
     User: f.user ?? ic.User ?? '',
     AttachStdin: !!f.interactive && !f.detach,
     AttachStdout: !f.detach,
@@ -247,7 +267,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     StopSignal: f.stopSignal ?? ic.StopSignal,
     ...(f.stopTimeout !== undefined ? { StopTimeout: parseIntFlag(f.stopTimeout, '--stop-timeout', -1) } : {}),
     ...(health ? { Healthcheck: health } : {}),
-    ...(ic.ExposedPorts && Object.keys(ic.ExposedPorts).length ? { ExposedPorts: { ...ic.ExposedPorts } } : {}),
+    ...exposedPorts(ic.ExposedPorts, f.expose ?? []),
   };
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw usage(`the working directory "${config.WorkingDir}" is invalid: it needs to be an absolute path`);
 
@@ -342,9 +362,27 @@ function parseNetworkFlags(f: RunFlags): string {
   if ((f.publish?.length || f.publishAll) && !bridge) throw usage(`conflicting options: port publishing and --network ${network}`);
   for (const p of f.publish ?? []) parsePortSpec(p);
   if (f.networkAlias?.length && (!bridge || network === 'bridge')) throw usage('--network-alias is only supported for containers on user-defined networks');
+  if (f.ipv4Address && (!bridge || network === 'bridge')) throw usage('a fixed IPv4 address is only supported on user-defined networks');
+  for (const n of f.extraNetworks ?? []) {
+    if (!bridge || n.name === 'bridge' || n.name === network || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n.name)) throw usage(`cannot also join network "${n.name}": only other user-defined networks can be added to a bridge container`);
+  }
   for (const h of f.addHost ?? []) parseAddHost(h);
   for (const d of f.dns ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(d) && !d.includes(':')) throw usage(`invalid --dns "${d}": an IP address`);
   return network;
+}
+
+/** The image's EXPOSEd ports plus the asked ones, as "80/tcp" keys. */
+function exposedPorts(image: Record<string, object> | undefined, extra: string[]): { ExposedPorts?: Record<string, object> } {
+  const out: Record<string, object> = { ...(image ?? {}) };
+  for (const e of extra) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(e.trim());
+    if (!m) throw usage(`invalid port to expose "${e}": want PORT[-PORT][/tcp|udp]`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (lo < 1 || hi > 65535 || hi < lo || hi - lo > 1000) throw usage(`invalid port to expose "${e}": out of range`);
+    for (let p = lo; p <= hi; p++) out[`${p}/${m[3] ?? 'tcp'}`] = {};
+  }
+  return Object.keys(out).length ? { ExposedPorts: out } : {};
 }
 
 function positiveDuration(v: string, flag: string): number {

@@ -37,7 +37,8 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
   if (!config.Hostname) config.Hostname = id.slice(0, 12);
 
   const mounts = resolveMounts(engine, config.Volumes, hostConfig);
-  const networks = resolveNetworks(engine, hostConfig.NetworkMode, flags.networkAlias ?? []);
+  const networks = resolveNetworks(engine, hostConfig.NetworkMode, flags.networkAlias ?? [], flags.ipv4Address);
+  for (const n of flags.extraNetworks ?? []) Object.assign(networks, resolveNetworks(engine, n.name, n.aliases ?? [], n.ipv4Address));
   if (hostConfig.NetworkMode.startsWith('container:')) hostConfig.NetworkMode = Object.keys(networks)[0];
 
   const doc: ContainerDoc = {
@@ -71,14 +72,14 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
  * The record's Networks: none, host and container:X as they are (X must exist); "bridge" or a
  * user-defined network must exist too (an unknown network fails here, before anything is made).
  */
-function resolveNetworks(engine: Engine, mode: string, aliases: string[]): ContainerDoc['Networks'] {
+function resolveNetworks(engine: Engine, mode: string, aliases: string[], ipv4Address?: string): ContainerDoc['Networks'] {
   if (mode === 'none' || mode === 'host') return { [mode]: { Mode: mode } };
   if (mode.startsWith('container:')) {
     const other = engine.containers.find(mode.slice('container:'.length));
     return { [`container:${other.Id}`]: { Mode: `container:${other.Id}` } };
   }
   const n = mode === DEFAULT_NETWORK ? { name: DEFAULT_NETWORK } : networkManager(engine).find(mode);
-  return { [n.name]: { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}), HostNetns: process.env.DOCK_HOST_NETNS ?? '' } };
+  return { [n.name]: { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}), ...(ipv4Address ? { IPv4Address: ipv4Address } : {}), HostNetns: process.env.DOCK_HOST_NETNS ?? '' } };
 }
 
 function uniqueName(engine: Engine): string {

@@ -158,6 +158,8 @@ export interface NetworkAttachment {
   Mode: string;
   /** --network-alias names on this network. */
   Aliases?: string[];
+  /** A fixed address asked for on this network (compose ipv4_address). */
+  IPv4Address?: string;
   /** Bridge: the engine's host network namespace it was made in ($DOCK_HOST_NETNS; "" for dock's own). */
   HostNetns?: string;
 }
