@@ -3,7 +3,9 @@
 import YAML from 'yaml';
 import type { Project } from './model';
 
+/** Keys sorted; every "$" written "$$", so that the output reads back as it is (docker compose does so). */
 function sorted(v: unknown): unknown {
+  if (typeof v === 'string') return v.replace(/\$/g, '$$$$');
   if (Array.isArray(v)) return v.map(sorted);
   if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
   return v;

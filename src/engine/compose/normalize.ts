@@ -268,7 +268,7 @@ function service(name: string, raw: Obj, ctx: NormalizeContext): Service {
       const sn: ServiceNetwork = {};
       if (cfg.aliases !== undefined) sn.aliases = (cfg.aliases as unknown[]).map(String);
       if (cfg.ipv4_address !== undefined) sn.ipv4_address = String(cfg.ipv4_address);
-      nets[n] = sn;
+      nets[n] = Object.keys(sn).length ? sn : null;
     }
     s.networks = nets;
   }

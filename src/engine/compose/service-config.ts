@@ -104,7 +104,7 @@ export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
     restart: s.restart,
     stopSignal: s.stop_signal,
     expose: s.expose,
-    healthcheck: health(s.healthcheck, where),
+    healthConfig: health(s.healthcheck, where),
   };
   if (s.entrypoint !== undefined) f.entrypointArgs = s.entrypoint ?? [];
   if (s.stop_grace_period !== undefined) f.stopTimeout = String(Math.ceil(parseDuration(s.stop_grace_period, `${where}.stop_grace_period`) / 1e9));

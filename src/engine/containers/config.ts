@@ -65,7 +65,7 @@ export interface RunFlags {
   /** Ports to expose ("80", "53/udp", "8000-8001"), added to the image's. */
   expose?: string[];
   /** A whole health check (Test ["CMD", ...] / ["CMD-SHELL", cmd] / ["NONE"]), instead of the --health-* flags. */
-  healthcheck?: HealthConfig;
+  healthConfig?: HealthConfig;
   /** A fixed IPv4 address on the --network (a user-defined one). */
   ipv4Address?: string;
   /** User-defined networks to join besides --network, each with its aliases and address. */
@@ -229,9 +229,9 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
   for (const e of f.env ?? []) envEntry(e, env);
 
   let health: HealthConfig | undefined = ic.Healthcheck as HealthConfig | undefined;
-  if (f.healthcheck) {
+  if (f.healthConfig) {
     if (f.healthCmd || f.noHealthcheck) throw usage('a health check and --health-* options cannot both be given');
-    health = { ...(health ?? {}), ...f.healthcheck, Test: f.healthcheck.Test.length ? f.healthcheck.Test : (health?.Test ?? []) };
+    health = { ...(health ?? {}), ...f.healthConfig, Test: f.healthConfig.Test.length ? f.healthConfig.Test : (health?.Test ?? []) };
     if (!health.Test.length) throw usage('the health check has no test and the image has none');
   } else if (f.noHealthcheck) {
     if (f.healthCmd) throw usage('--no-healthcheck conflicts with --health-* options');
