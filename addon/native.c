@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <node_api.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -205,14 +206,33 @@ static napi_value send_msg(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* recvMsg(fd) -> { type, step, err, value, payload } or null at EOF. Blocks. */
+/*
+ * recvMsg(fd, timeoutMs?) -> { type, step, err, value, payload } or null at EOF. Blocks, at most
+ * timeoutMs when given (then an ETIMEDOUT error): an init stuck in a frozen cgroup, or one that
+ * never answers, must not hang its caller forever.
+ */
 static napi_value recv_msg(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  get_args(env, info, 1, argv);
-  int32_t fd;
-  if (get_i32(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "recvMsg(fd)");
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  int32_t fd, timeout = -1;
+  napi_valuetype tt;
+  napi_typeof(env, argv[1], &tt);
+  if (get_i32(env, argv[0], &fd) || (tt != napi_undefined && get_i32(env, argv[1], &timeout))) {
+    napi_throw_type_error(env, NULL, "recvMsg(fd, timeoutMs?)");
     return NULL;
+  }
+  if (timeout >= 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long left = timeout - ((now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L);
+      int r = left <= 0 ? 0 : poll(&p, 1, (int)left);
+      if (r > 0) break;
+      if (r == 0) return throw_errno(env, "no answer from the container init in time", ETIMEDOUT);
+      if (errno != EINTR) return throw_errno(env, "wait for the container init", errno);
+    }
   }
   static char buf[sizeof(struct skiff_msg) + SKIFF_MSG_MAX];
   /* A message may carry one fd (MSG_SECCOMP_FD): receive it close-on-exec, as .fd. */

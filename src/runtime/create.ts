@@ -8,6 +8,7 @@ import { parseConfigFile } from '../oci/validate';
 import type { Spec } from '../oci/types';
 import { DEFAULT_ALLOWED_DEVICES, openCgroupManager } from './cgroups';
 import type { CgroupManager, LinuxResources } from './cgroups/types';
+import { cgroupError } from './cgroups/files';
 import { SkiffError, configError } from './errors';
 import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
@@ -60,9 +61,22 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       rootless: isRootless(),
       onWarning: (m: string) => rt.log.warn(m),
     });
+    // Written before anything is made: a create killed half way (SIGKILL during a hook) leaves a
+    // record that list shows (creating while we live, stopped after) and delete -f reads to
+    // remove the cgroups. The init runs in its own mount namespace: it leaves no host mounts.
+    const provisional = (): ContainerRecord => ({
+      ociVersion: OCI_VERSION, id, pid: 0, initStartTime: '', bundle, rootfs, created: new Date().toISOString(),
+      annotations: spec.annotations, cgroupPaths: cg.paths(), cgroupsPath: cgroupsPath(rt, spec, id),
+      systemdCgroup: rt.systemdCgroup, owner: userInfo().username, config: spec,
+      creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
+    });
+    store.write(provisional());
+    // A frozen cgroup (or a child of a frozen one) would freeze the init before it says a word.
+    if (cg.isFrozen()) throw cgroupError('EFROZEN', `cgroup ${cg.path} is frozen: thaw it before creating a container in it`);
     cg.create();
-    rt.log.debug(`create ${id}: cgroup ${cg.path} (v${cg.version})`);
     undo.push(() => cg.destroy());
+    if (cg.isFrozen()) throw cgroupError('EFROZEN', `cgroup ${cg.path} is frozen (a parent is): thaw it before creating a container in it`);
+    rt.log.debug(`create ${id}: cgroup ${cg.path} (v${cg.version})`);
     if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
     const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;
@@ -90,7 +104,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     undo.push(() => {
       // Kill whatever part of the init is alive, and reap what is ours.
       for (const pid of [containerPid, init.pid]) if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      if (ourChild) try { n.waitPidSync(init.pid, false); } catch { /* already reaped */ }
+      if (ourChild) reapBounded(init.pid);
       n.close(init.fd);
     });
     rt.log.debug(`create ${id}: skiff-init started as pid ${init.pid}, plan of ${plan.length} bytes`);
@@ -107,7 +121,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     });
 
     for (;;) {
-      const msg = n.recvMsg(init.fd);
+      const msg = n.recvMsg(init.fd, INIT_ANSWER_MS);
       if (!msg) throw new SkiffError('init', 'EINIT', `container init ${howItEnded(containerPid || init.pid)} before it was ready`);
       if (msg.type === Msg.ERROR) {
         const detail = msg.payload.toString('utf8') || STEP_NAMES[msg.step] || 'unknown step';
@@ -119,7 +133,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
         n.sendMsg(init.fd, Msg.USERNS_MAPPED, 0);
       } else if (msg.type === Msg.CHILD_PID) {
         containerPid = msg.value;
-        if (ourChild) n.waitPidSync(init.pid, false); // stage 1 exits after reporting
+        if (ourChild) reapBounded(init.pid); // stage 1 exits after reporting
       } else if (msg.type === Msg.HOOKS) {
         const hooks = spec.hooks ?? {};
         runHooks('prestart', hooks.prestart, state('creating'));
@@ -169,6 +183,26 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     throw err;
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The longest skiff waits for one answer of its init (a bounded wait: a stuck init must not hang
+ * its caller). Hooks run in between are not counted: they have their own timeouts.
+ */
+export const INIT_ANSWER_MS = 120_000;
+
+/** Reap a child we killed or that is exiting, waiting at most ~5 s (one frozen cannot die). */
+export function reapBounded(pid: number): void {
+  const n = native();
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 500; i++) {
+    try {
+      if (n.waitPidSync(pid, true)) return;
+    } catch {
+      return; // not ours, or already reaped
+    }
+    Atomics.wait(pause, 0, 0, 10);
   }
 }
 

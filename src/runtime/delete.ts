@@ -31,12 +31,13 @@ export function deleteContainer(rt: Runtime, id: string, force = false): void {
       throw e;
     }
     const status = containerStatus(rt, rec);
+    if (status === 'creating' && !force) throw containerError('ESTATUS', `cannot delete container ${id} that is being created`);
     if ((status === 'running' || status === 'paused') && !force) {
       throw containerError('ESTATUS', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     const cg = cgroupsOf(rt, rec);
     rt.log.debug(`delete ${id}: ${status}, cgroup ${cg.path}`);
-    if (status !== 'stopped') {
+    if (status !== 'stopped' && rec.pid > 0) {
       // A created container is deleted without force (its init never ran the process).
       if (status === 'paused') cg.killAll(9);
       signalInit(rec.pid, rec.initStartTime, 9);

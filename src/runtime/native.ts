@@ -25,7 +25,8 @@ export interface Native {
   sendPlan(fd: number, plan: Buffer): void;
   sendMsg(fd: number, type: number, value: number, payload?: Buffer): void;
   /** Blocks until a message arrives; null when the init closed its end. */
-  recvMsg(fd: number): InitMessage | null;
+  /** Blocks, at most timeoutMs when given (then an error with code ETIMEDOUT). */
+  recvMsg(fd: number, timeoutMs?: number): InitMessage | null;
   close(fd: number): void;
   mkfifo(path: string, mode: number): void;
   /** Returns false when `wait` is false and the lock is held elsewhere. */

@@ -31,6 +31,11 @@ export interface ContainerRecord {
   systemdCgroup?: boolean;
   owner: string;
   config: Spec;
+  /**
+   * Only while create runs: the creating process. A record written before create made anything,
+   * so that a create killed half way is listed (creating, then stopped) and delete -f removes it.
+   */
+  creator?: { pid: number; startTime: string };
 }
 
 export interface OciState {
@@ -111,6 +116,7 @@ export class StateStore {
 
   /** The container's status, derived from its init process and exec fifo, never stored. */
   status(rec: ContainerRecord, isPaused: () => boolean = () => false): Status {
+    if (rec.creator) return isAlive(rec.creator.pid, rec.creator.startTime) ? 'creating' : 'stopped';
     if (!isAlive(rec.pid, rec.initStartTime)) return 'stopped';
     if (existsSync(this.fifoPath(rec.id))) return 'created';
     return isPaused() ? 'paused' : 'running';

@@ -1,0 +1,95 @@
+// A careless caller and a killed skiff: create into a frozen cgroup is refused at once instead of
+// hanging on a frozen init; a skiff SIGKILLed during create leaves a container that list shows and
+// delete -f removes with every cgroup it made.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SKIFF, Skiff, baseConfig, isRoot, makeBundle } from '../helpers';
+
+/** Mount points of the cgroup hierarchies skiff uses (v1 controllers, or the v2 root). */
+function hierarchies(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4]);
+}
+const v1Freezer = existsSync('/sys/fs/cgroup/freezer/freezer.state') || existsSync('/sys/fs/cgroup/freezer/tasks');
+const existing = (rel: string) => hierarchies().filter((h) => existsSync(join(h, rel)));
+
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!isRoot)('frozen cgroups and a killed create', () => {
+  const skiff = new Skiff();
+  afterAll(() => skiff.cleanup());
+
+  describe.skipIf(!v1Freezer && !existsSync('/sys/fs/cgroup/cgroup.freeze') && !existsSync('/sys/fs/cgroup/cgroup.subtree_control'))('frozen', () => {
+    const name = `skiff-sec-frozen-${process.pid}`;
+    const dir = v1Freezer ? join('/sys/fs/cgroup/freezer', name) : join('/sys/fs/cgroup', name);
+    const freeze = (d: string, on: boolean) =>
+      v1Freezer ? writeFileSync(join(d, 'freezer.state'), on ? 'FROZEN' : 'THAWED') : writeFileSync(join(d, 'cgroup.freeze'), on ? '1' : '0');
+    afterAll(() => {
+      for (const d of [join(dir, 'child'), dir]) {
+        try {
+          freeze(d, false);
+        } catch {
+          /* gone */
+        }
+      }
+      for (const h of hierarchies()) for (const d of [join(h, name, 'child'), join(h, name)]) try { rmdirSync(d); } catch { /* gone */ }
+    });
+
+    it('run -d into a frozen cgroup, or below one, fails at once with one line and leaves nothing', () => {
+      mkdirSync(dir);
+      freeze(dir, true);
+      for (const [id, path, what] of [
+        ['frozen-self', `/${name}`, `cgroup /${name} is frozen: thaw it`],
+        ['frozen-parent', `/${name}/child`, `cgroup /${name}/child is frozen (a parent is): thaw it`],
+      ]) {
+        const cfg = baseConfig(['sleep', '30']);
+        cfg.linux.cgroupsPath = path;
+        const r = skiff.run(['run', '-d', '-b', makeBundle(cfg), id], { timeout: 60_000 });
+        expect(r.status, r.stderr).toBe(1);
+        expect(r.stderr).toBe(`skiff: ${what} before creating a container in it\n`);
+        expect(readdirSync(skiff.root)).toEqual([]);
+      }
+      // The caller's own frozen cgroup is still there and still frozen; no child was left in it.
+      expect(existsSync(dir)).toBe(true);
+      expect(existing(`${name}/child`)).toEqual([]);
+      expect(readFileSync(join(dir, v1Freezer ? 'freezer.state' : 'cgroup.freeze'), 'utf8').trim()).toBe(v1Freezer ? 'FROZEN' : '1');
+    });
+  });
+
+  it('SIGKILL of skiff during create (in a 3-second createRuntime hook): list shows it, delete -f removes it all', async () => {
+    const id = 'killed-create';
+    const cfg = baseConfig(['sleep', '30']);
+    cfg.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'sleep 3'] }] };
+    const bundle = makeBundle(cfg);
+    const child = spawn(SKIFF, ['--root', skiff.root, 'create', '-b', bundle, id], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    try {
+      // The hook runs once the cgroups exist and the init waits for its answer.
+      await until(() => existing(skiff.cgroup(id)).length > 0 && existsSync(join(skiff.root, id, 'state.json')), 'create to reach its hook');
+      await new Promise((r) => setTimeout(r, 300)); // inside the 3 s hook
+      expect(JSON.parse(skiff.ok(['list', '--format', 'json'])).map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([[id, 'creating']]);
+      child.kill('SIGKILL');
+      await exited;
+      expect(existing(skiff.cgroup(id)).length).toBeGreaterThan(0); // what a killed create leaves
+      expect(JSON.parse(skiff.ok(['state', id])).status).toBe('stopped');
+      expect(skiff.ok(['list', '-q'])).toBe(`${id}\n`);
+      skiff.ok(['delete', '-f', id]);
+      expect(existing(skiff.cgroup(id))).toEqual([]);
+      expect(readdirSync(skiff.root)).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+      skiff.run(['delete', '-f', id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
