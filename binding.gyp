@@ -18,6 +18,12 @@
       "sources": ["addon/supervisor.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "ldflags": ["-static"]
+    },
+    {
+      "target_name": "skiff-front",
+      "type": "executable",
+      "sources": ["addon/front.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]
 }

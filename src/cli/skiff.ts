@@ -28,10 +28,16 @@ function print(text: string): void {
   writeSync(1, text.endsWith('\n') ? text : text + '\n');
 }
 
+// A failure the native front (addon/front.c) met after a step it could not undo (the init gave up
+// once `start` released it): reported here like any other, instead of running the verb again.
+const frontFailure = process.env.SKIFF_FRONT_FAILED;
+delete process.env.SKIFF_FRONT_FAILED;
+
 /** Wrap an action: errors become `skiff: <message>` (and a log line), exit status runc's. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
   return async (...args: A) => {
     try {
+      if (frontFailure !== undefined) throw new Error(frontFailure);
       const code = await fn(...args);
       process.exitCode = code ?? 0;
     } catch (e) {

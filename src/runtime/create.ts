@@ -19,6 +19,7 @@ import { sendSeccompListener } from './seccomp-notify';
 import { isRootless, writeIdMaps } from './userns';
 import { processStartTime } from './procfs';
 import { MSG_NAMES, Msg, STEP_NAMES } from './protocol';
+import { writeFastState } from './fast-state';
 import type { Runtime } from './runtime';
 import { DEFAULT_ROOT, OCI_VERSION, type ContainerRecord, type OciState, writePidFile } from './state';
 
@@ -169,6 +170,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       config: spec,
     };
     store.write(rec);
+    writeFastState(store.dir(id), rec, cg.freezerProbe());
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
     rt.log.debug(`create ${id}: created, init pid ${containerPid}`);
     return rec;

@@ -290,6 +290,9 @@ export class CgroupSystemdManager implements CgroupManager {
   isFrozen(): boolean {
     return this.inner.isFrozen();
   }
+  freezerProbe() {
+    return this.inner.freezerProbe();
+  }
   pids(recursive?: boolean): number[] {
     return this.inner.exists() ? this.inner.pids(recursive) : [];
   }

@@ -132,6 +132,11 @@ export interface CgroupManagerOptions {
   systemdBus?: import('./systemd-bus').SystemdBus;
 }
 
+export interface FreezerProbe {
+  file: string;
+  frozen: string;
+}
+
 export interface CgroupManager {
   /** 1 for the legacy/hybrid hierarchies, 2 for the unified hierarchy. */
   readonly version: 1 | 2;
@@ -156,6 +161,8 @@ export interface CgroupManager {
   freeze(): void;
   thaw(): void;
   isFrozen(): boolean;
+  /** The file isFrozen reads and its trimmed content when frozen (none: never frozen), for the native front. */
+  freezerProbe(): FreezerProbe | undefined;
   /** Pids in the cgroup; with recursive, also those of descendant cgroups. */
   pids(recursive?: boolean): number[];
   /** Signal every process (v2 cgroup.kill for SIGKILL when available, else freeze, signal each, thaw). */

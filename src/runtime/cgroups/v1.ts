@@ -27,7 +27,7 @@ import {
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, Disposable, FreezerProbe, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 
 interface Hierarchy extends V1Hierarchy {
@@ -405,11 +405,17 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
   }
 
   isFrozen(): boolean {
-    const h = this.hierarchy('freezer');
-    if (!h || h.skipped) return false;
-    const state = readOptional(h.dir, 'freezer.state');
+    const probe = this.freezerProbe();
+    if (!probe) return false;
+    const state = readOptional(path.dirname(probe.file), path.basename(probe.file));
     // A parent's freeze shows as FROZEN here too (self_freezing would say whether it is ours).
-    return state !== undefined && state.trim() === 'FROZEN';
+    return state !== undefined && state.trim() === probe.frozen;
+  }
+
+  freezerProbe(): FreezerProbe | undefined {
+    const h = this.hierarchy('freezer');
+    if (!h || h.skipped) return undefined;
+    return { file: path.join(h.dir, 'freezer.state'), frozen: 'FROZEN' };
   }
 
   /** The hierarchy whose cgroup.procs lists the container's processes (none when rootless skipped all). */

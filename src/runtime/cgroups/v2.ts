@@ -28,7 +28,7 @@ import {
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, FreezerProbe, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 import { constants } from 'node:os';
 
@@ -329,9 +329,14 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
   }
 
   isFrozen(): boolean {
-    if (this.disabled) return false;
-    const v = readOptional(this.dir, 'cgroup.freeze');
-    return v !== undefined && v.trim() === '1';
+    const probe = this.freezerProbe();
+    if (!probe) return false;
+    const v = readOptional(this.dir, path.basename(probe.file));
+    return v !== undefined && v.trim() === probe.frozen;
+  }
+
+  freezerProbe(): FreezerProbe | undefined {
+    return this.disabled ? undefined : { file: path.join(this.dir, 'cgroup.freeze'), frozen: '1' };
   }
 
   pids(recursive = false): number[] {

@@ -1,0 +1,403 @@
+/*
+ * skiff-front: the native entry of the skiff CLI (bin/skiff execs it). It answers the verbs an
+ * engine calls again and again for every container and that are a few system calls each (state,
+ * start, kill of the init) and runs the TypeScript CLI for everything else, so that those calls
+ * cost no JavaScript engine start.
+ *
+ * It only serves what it fully understands: a well-formed command line, a valid container id, root
+ * privileges, a container whose summary file (<root>/<id>/fast-state, written by
+ * src/runtime/fast-state.ts, the one definition of its format) is present, and the outcome the
+ * TypeScript CLI would reach without an error. Anything else (an unknown option, --debug, a missing
+ * container, a container in the wrong status, poststart hooks, kill --all) is handed over untouched
+ * to the TypeScript CLI, which gives the same answer or the same error message as it always does.
+ * The one failure that cannot be handed over, because its cause cannot be undone (the container's
+ * init gave up after `start` released it), is passed on in SKIFF_FRONT_FAILED for the CLI to
+ * report through its own error path and log.
+ *
+ * Usage (from bin/skiff): skiff-front CLI_JS [skiff arguments...]
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+#define FAST_STATE_FILE "fast-state"
+#define FAST_STATE_VERSION "1"
+
+static char *cli_js;
+static char **cli_args;
+static int cli_argc;
+
+/* Run the TypeScript CLI with our own arguments, unchanged. */
+static void __attribute__((noreturn)) hand_over(void) {
+  char **argv = calloc((size_t)cli_argc + 3, sizeof(char *));
+  if (!argv) _exit(127);
+  argv[0] = "node";
+  argv[1] = cli_js;
+  for (int i = 0; i < cli_argc; i++) argv[i + 2] = cli_args[i];
+  /* Parsing a CA bundle costs ~50 ms per start, and the runtime makes no TLS connection. */
+  unsetenv("NODE_EXTRA_CA_CERTS");
+  execvp("node", argv);
+  fprintf(stderr, "skiff: cannot run node: %s\n", strerror(errno));
+  _exit(127);
+}
+
+/* A failure after an irreversible step: the CLI reports it (stderr, --log) as its own. */
+static void __attribute__((noreturn)) hand_over_failure(const char *msg) {
+  setenv("SKIFF_FRONT_FAILED", msg, 1);
+  hand_over();
+}
+
+/* Container ids as src/runtime/ids.ts accepts them: [A-Za-z0-9_+\-.]+, at most 1024, not . or .. */
+static int valid_id(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > 1024 || !strcmp(id, ".") || !strcmp(id, "..")) return 0;
+  for (const char *p = id; *p; p++)
+    if (!isascii((unsigned char)*p) || !(isalnum((unsigned char)*p) || *p == '_' || *p == '+' || *p == '-' || *p == '.')) return 0;
+  return 1;
+}
+
+/* The summary: records "KEY LEN\nBYTES\n", see src/runtime/fast-state.ts. */
+struct field {
+  const char *key;
+  const char *val;
+  size_t len;
+};
+struct fast {
+  char *buf;
+  struct field f[16];
+  int n;
+};
+
+static const struct field *get(const struct fast *s, const char *key) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->f[i].key, key)) return &s->f[i];
+  return NULL;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 8192, n = 0;
+  char *buf = malloc(cap + 1);
+  for (;;) {
+    if (!buf) break;
+    if (n == cap) {
+      char *b = realloc(buf, (cap *= 2) + 1);
+      if (!b) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = b;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  if (buf) {
+    buf[n] = 0;
+    *len = n;
+  }
+  return buf;
+}
+
+/* 0 when the file is there and well-formed; keys and values point into s->buf (NUL-terminated). */
+static int load_fast(const char *dir, struct fast *s) {
+  char path[4200];
+  size_t len;
+  s->buf = NULL;
+  s->n = 0;
+  if (snprintf(path, sizeof path, "%s/" FAST_STATE_FILE, dir) >= (int)sizeof path) return -1;
+  s->buf = read_file(path, &len);
+  if (!s->buf) return -1;
+  char *p = s->buf, *end = s->buf + len;
+  while (p < end) {
+    if (s->n == (int)(sizeof s->f / sizeof s->f[0])) return -1;
+    char *sp = memchr(p, ' ', (size_t)(end - p));
+    if (!sp) return -1;
+    *sp = 0;
+    char *nl = memchr(sp + 1, '\n', (size_t)(end - sp - 1));
+    if (!nl) return -1;
+    *nl = 0;
+    char *e;
+    errno = 0;
+    unsigned long n = strtoul(sp + 1, &e, 10);
+    if (errno || *e || e == sp + 1 || n > (unsigned long)(end - nl - 1) - 1 || nl[1 + n] != '\n') return -1;
+    nl[1 + n] = 0;
+    s->f[s->n++] = (struct field){p, nl + 1, n};
+    p = nl + 2 + n;
+  }
+  const struct field *v = get(s, "skiff-fast");
+  if (!v || strcmp(v->val, FAST_STATE_VERSION)) return -1;
+  static const char *required[] = {"pid", "starttime", "poststart", "state.created", "state.running", "state.paused", "state.stopped"};
+  for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+    if (!get(s, required[i])) return -1;
+  return 0;
+}
+
+static int fast_pid(const struct fast *s) {
+  char *e;
+  long pid = strtol(get(s, "pid")->val, &e, 10);
+  return (*e || pid <= 0 || pid > 0x7fffffff) ? -1 : (int)pid;
+}
+
+/* As src/runtime/procfs.ts: alive when /proc/PID/stat shows the same start time and no zombie. */
+static int alive(int pid, const char *starttime) {
+  char path[64];
+  size_t len;
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  char *stat = read_file(path, &len);
+  if (!stat) return 0;
+  int ok = 0;
+  char *p = strrchr(stat, ')');
+  if (p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X') {
+    /* after ") ": field 3 (state) is token 0, field 22 (start time) is token 19 */
+    char *tok = p + 2;
+    for (int i = 0; i < 19 && tok; i++) {
+      tok = strchr(tok, ' ');
+      if (tok) tok++;
+    }
+    if (tok) {
+      size_t n = strcspn(tok, " \n");
+      ok = n == strlen(starttime) && !strncmp(tok, starttime, n);
+    }
+  }
+  free(stat);
+  return ok;
+}
+
+static int frozen(const struct fast *s) {
+  const struct field *file = get(s, "freezer.file"), *want = get(s, "freezer.value");
+  if (!file || !want) return 0;
+  size_t len;
+  char *v = read_file(file->val, &len);
+  if (!v) return 0;
+  char *a = v, *b = v + len;
+  while (a < b && isspace((unsigned char)*a)) a++;
+  while (b > a && isspace((unsigned char)b[-1])) b--;
+  int r = (size_t)(b - a) == want->len && !memcmp(a, want->val, want->len);
+  free(v);
+  return r;
+}
+
+/* src/runtime/state.ts StateStore.status: stopped, created (fifo there), paused, running. */
+static const char *status_of(const struct fast *s, const char *dir) {
+  int pid = fast_pid(s);
+  if (pid < 0 || !alive(pid, get(s, "starttime")->val)) return "stopped";
+  char fifo[4200];
+  if (snprintf(fifo, sizeof fifo, "%s/exec.fifo", dir) < (int)sizeof fifo && access(fifo, F_OK) == 0) return "created";
+  return frozen(s) ? "paused" : "running";
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* As StateStore.lock: flock the container's directory, then check it was not deleted meanwhile. */
+static int lock_container(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc;
+  do rc = flock(fd, LOCK_EX);
+  while (rc < 0 && errno == EINTR);
+  struct stat held, now;
+  if (rc < 0 || fstat(fd, &held) < 0 || stat(dir, &now) < 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev || held.st_nlink == 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int cmd_state(const char *dir) {
+  struct fast s;
+  if (load_fast(dir, &s) < 0) hand_over();
+  char key[32];
+  snprintf(key, sizeof key, "state.%s", status_of(&s, dir));
+  const struct field *out = get(&s, key);
+  if (write_all(1, out->val, out->len) < 0) hand_over();
+  return 0;
+}
+
+static void pause_1ms(void) {
+  struct timespec ts = {0, 1000000};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+  }
+}
+
+/*
+ * As src/runtime/start.ts releaseInit: open the fifo (non-blocking: the init may have died) and
+ * read until the writer closes it; the init writes "0" just before execve.
+ */
+static int cmd_start(const char *dir) {
+  int lock = lock_container(dir);
+  if (lock < 0) hand_over();
+  struct fast s;
+  if (load_fast(dir, &s) < 0) hand_over();
+  int pid = fast_pid(&s);
+  const char *starttime = get(&s, "starttime")->val;
+  char fifo[4200];
+  if (snprintf(fifo, sizeof fifo, "%s/exec.fifo", dir) >= (int)sizeof fifo) hand_over();
+  /* stopped, running or paused: the CLI says why it cannot start; poststart hooks: the CLI runs them */
+  if (pid < 0 || !alive(pid, starttime) || access(fifo, F_OK) != 0 || strcmp(get(&s, "poststart")->val, "0")) hand_over();
+
+  int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) hand_over(); /* nothing released yet */
+  char out[4096];
+  size_t n = 0;
+  int seen = 0;
+  for (;;) {
+    ssize_t r = read(fd, out + n, sizeof out - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno != EAGAIN) break;
+    if (r > 0) {
+      seen = 1;
+      n += (size_t)r;
+      if (n == sizeof out - 1) break;
+      continue;
+    }
+    /* 0 before anything was read only means the writer has not woken up yet */
+    if (r == 0 && seen) break;
+    if (!alive(pid, starttime)) {
+      do r = read(fd, out + n, sizeof out - 1 - n);
+      while (r < 0 && errno == EINTR);
+      if (r > 0) n += (size_t)r;
+      break;
+    }
+    pause_1ms();
+  }
+  close(fd);
+  out[n] = 0;
+  if (unlink(fifo) < 0) {
+    char msg[4400];
+    if (snprintf(msg, sizeof msg, "unlink %s: %s", fifo, strerror(errno)) >= (int)sizeof msg) msg[sizeof msg - 1] = 0;
+    hand_over_failure(msg);
+  }
+  close(lock);
+  if (!strcmp(out, "0")) return 0;
+  const char *why = out[0] == '0' ? out + 1 : out;
+  hand_over_failure(*why ? why : "container init exited before it executed the process");
+}
+
+/* Signal names as src/runtime/signals.ts reads them (a subset: the rest goes to the CLI). */
+static int parse_signal(const char *s) {
+  static const struct {
+    const char *name;
+    int sig;
+  } names[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"ILL", SIGILL},   {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+               {"IOT", SIGIOT},   {"BUS", SIGBUS},     {"FPE", SIGFPE},     {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+               {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"STKFLT", SIGSTKFLT},
+               {"CONT", SIGCONT}, {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG},
+               {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+               {"POLL", SIGPOLL}, {"PWR", SIGPWR},     {"SYS", SIGSYS}};
+  if (*s && strspn(s, "0123456789") == strlen(s)) {
+    if (strlen(s) > 2) return -1;
+    int n = atoi(s);
+    return n >= 1 && n <= 64 ? n : -1;
+  }
+  if (!strncasecmp(s, "SIG", 3)) s += 3;
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strcasecmp(s, names[i].name)) return names[i].sig;
+  return -1;
+}
+
+/* As src/runtime/kill.ts: through a pidfd, after checking the pid still names the init. */
+static int cmd_kill(const char *dir, const char *signame) {
+  int sig = parse_signal(signame);
+  if (sig < 0) hand_over();
+  int lock = lock_container(dir);
+  if (lock < 0) hand_over();
+  struct fast s;
+  if (load_fast(dir, &s) < 0) hand_over();
+  int pid = fast_pid(&s);
+  const char *starttime = get(&s, "starttime")->val;
+  if (pid < 0 || !alive(pid, starttime)) hand_over(); /* stopped: the CLI says so */
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pfd < 0) {
+    if (errno == ESRCH) return 0; /* it died meanwhile: as the CLI, not an error */
+    hand_over();
+  }
+  /* The pidfd pins the process: if the start time still matches, the signal reaches it. */
+  if (!alive(pid, starttime)) return 0;
+  if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0 && errno != ESRCH) hand_over(); /* nothing was sent: the CLI tries and reports */
+  close(pfd);
+  close(lock);
+  return 0;
+}
+
+static int opt_value(char **args, int n, int *i, const char *name, const char **value) {
+  size_t len = strlen(name);
+  const char *a = args[*i];
+  if (strncmp(a, name, len)) return 0;
+  if (a[len] == '=') {
+    *value = a + len + 1;
+    return 1;
+  }
+  if (a[len] || *i + 1 >= n || args[*i + 1][0] == '-') return 0;
+  *value = args[++*i];
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: skiff-front CLI_JS [ARG...]\n");
+    return 127;
+  }
+  cli_js = argv[1];
+  cli_args = argv + 2;
+  cli_argc = argc - 2;
+  const char *root = geteuid() == 0 ? "/run/skiff" : NULL; /* rootless defaults: the CLI */
+  int i = 0;
+  for (; i < cli_argc && cli_args[i][0] == '-'; i++) {
+    const char *v;
+    if (opt_value(cli_args, cli_argc, &i, "--root", &v)) root = v;
+    else if (opt_value(cli_args, cli_argc, &i, "--log", &v)) continue;
+    else if (opt_value(cli_args, cli_argc, &i, "--log-format", &v)) {
+      if (strcmp(v, "text") && strcmp(v, "json")) hand_over();
+    } else if (opt_value(cli_args, cli_argc, &i, "--rootless", &v) || opt_value(cli_args, cli_argc, &i, "--criu", &v)) continue;
+    else if (strcmp(cli_args[i], "--systemd-cgroup")) hand_over(); /* --debug, --help, --version, unknown */
+  }
+  if (i >= cli_argc || !root || !*root) hand_over();
+  const char *verb = cli_args[i];
+  char **rest = cli_args + i + 1;
+  int nrest = cli_argc - i - 1;
+  for (int j = 0; j < nrest; j++)
+    if (rest[j][0] == '-' || !rest[j][0]) hand_over();
+  if (nrest < 1 || !valid_id(rest[0]) || strlen(root) > 2048) hand_over();
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/%s", root, rest[0]);
+  if (!strcmp(verb, "state") && nrest == 1) return cmd_state(dir);
+  if (!strcmp(verb, "start") && nrest == 1) return cmd_start(dir);
+  if (!strcmp(verb, "kill") && (nrest == 1 || nrest == 2)) return cmd_kill(dir, nrest == 2 ? rest[1] : "SIGTERM");
+  hand_over();
+}

@@ -1,0 +1,97 @@
+// The native front (addon/front.c) against the TypeScript CLI (bin/skiff.js, Node alone): the same
+// output, status and side effects for state, start and kill, on real containers; what the front does
+// not serve reaches the CLI unchanged. Root only.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeFastState } from '../../src/runtime/fast-state';
+import { ROOT, Skiff, baseConfig, isRoot, makeBundle, run } from '../helpers';
+
+const FRONT = join(ROOT, 'build', 'Release', 'skiff-front');
+const CLI = join(ROOT, 'bin', 'skiff.js');
+
+describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
+  let sk: Skiff;
+  let bundles: string[];
+  /** The TypeScript CLI alone, on the same root. */
+  const cli = (args: string[]) => run(CLI, ['--root', sk.root, ...args]);
+  const front = (args: string[]) => sk.run(args);
+  const bundle = (args: string[], edit: (c: Record<string, any>) => void = () => {}) => {
+    const cfg = baseConfig(args);
+    edit(cfg);
+    const dir = makeBundle(cfg);
+    bundles.push(dir);
+    return dir;
+  };
+  /** Both answer `state` with the same bytes; returns the status. */
+  const sameState = (id: string) => {
+    const a = front(['state', id]);
+    const b = cli(['state', id]);
+    expect(a).toEqual(b);
+    return a.status === 0 ? JSON.parse(a.stdout).status : undefined;
+  };
+
+  beforeEach(() => {
+    sk = new Skiff();
+    bundles = [];
+  });
+  afterEach(() => {
+    sk.cleanup();
+    for (const b of bundles) rmSync(b, { recursive: true, force: true });
+  });
+
+  it('answers state, start and kill as the CLI does, in every status', () => {
+    const b = bundle(['sleep', '600'], (c) => (c.annotations = { 'org.example/é': 'a "quoted"\nvalue' }));
+    sk.ok(['create', '--bundle', b, 'f1']);
+    const summary = decodeFastState(readFileSync(join(sk.root, 'f1', 'fast-state')));
+    expect(summary.get('skiff-fast')).toBe('1');
+    expect(summary.get('poststart')).toBe('0');
+    expect(sameState('f1')).toBe('created');
+    // served without Node: with no node on PATH, only the front can answer
+    const noNode = { env: { PATH: '/nonexistent' } };
+    expect(sk.run(['state', 'f1'], noNode)).toEqual(cli(['state', 'f1']));
+    expect(sk.run(['start', 'f1'], noNode).status).toBe(0);
+    expect(sameState('f1')).toBe('running');
+    // start again: the front hands over, and the CLI refuses
+    expect(front(['start', 'f1'])).toEqual(cli(['start', 'f1']));
+    sk.ok(['pause', 'f1']);
+    expect(sameState('f1')).toBe('paused');
+    sk.ok(['resume', 'f1']);
+    expect(sk.run(['kill', 'f1', 'sigkill'], noNode).status).toBe(0);
+    for (let i = 0; i < 500 && sameState('f1') !== 'stopped'; i++);
+    expect(sameState('f1')).toBe('stopped');
+    // kill of a stopped container and start of one: the CLI's errors and statuses, through the front
+    expect(front(['kill', 'f1', 'KILL'])).toEqual(cli(['kill', 'f1', 'KILL']));
+    expect(front(['start', 'f1'])).toEqual(cli(['start', 'f1']));
+    sk.ok(['delete', 'f1']);
+    expect(sameState('f1')).toBeUndefined();
+  });
+
+  it('hands over bad input and what it does not serve, unchanged', () => {
+    const b = bundle(['sleep', '600']);
+    sk.ok(['create', '--bundle', b, 'f2']);
+    for (const args of [
+      ['state', '../f2'],
+      ['state', 'f2', 'extra'],
+      ['state'],
+      ['kill', 'f2', 'NOSUCH'],
+      ['kill', 'f2', '99'],
+      ['kill', '--all', 'f2', 'CONT'],
+      ['--bogus', 'state', 'f2'],
+      ['start', 'no-such'],
+    ]) {
+      expect(front(args), args.join(' ')).toEqual(cli(args));
+    }
+    expect(sameState('f2')).toBe('created');
+  });
+
+  it('leaves a start with poststart hooks to the CLI, which runs them', () => {
+    const marker = join(sk.root, 'poststart-ran');
+    const b = bundle(['sleep', '600'], (c) => (c.hooks = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', `echo ok > ${marker}`] }] }));
+    sk.ok(['create', '--bundle', b, 'f3']);
+    expect(decodeFastState(readFileSync(join(sk.root, 'f3', 'fast-state'))).get('poststart')).toBe('1');
+    expect(front(['start', 'f3']).status).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('ok\n');
+    expect(sameState('f3')).toBe('running');
+  });
+});
