@@ -1,0 +1,120 @@
+// The other `dock compose` verbs on a small project, in a test network namespace: build from a
+// dockerfile_inline, exec, run, port, top, images, pause/unpause, stop/start/restart, kill, rm,
+// ls, attached up with --abort-on-container-exit/--exit-code-from, --remove-orphans, down --rmi.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAppImage, cleanRoot, d, isRoot, newRoot, type TestImage } from './dock-helpers';
+import { TestNetns, ensureNetTools } from './net-env';
+
+describe.skipIf(!isRoot)('dock compose verbs', () => {
+  let img: TestImage;
+  let root: string;
+  let host: TestNetns;
+  let dir: string;
+  const project = `cverb${process.pid}`;
+  const dc = (args: string[], file = 'compose.yaml') => d(root, ['compose', '-f', join(dir, file), ...args], { env: { DOCK_HOST_NETNS: host.path } });
+  const ok = async (args: string[], file?: string) => {
+    const r = await dc(args, file);
+    if (r.code !== 0) throw new Error(`dock compose ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const states = async () => Object.fromEntries((await ok(['ps', '-a', '--format', 'json'])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Name: string; State: string }).map((r) => [r.Name, r.State]));
+
+  beforeAll(async () => {
+    ensureNetTools();
+    host = new TestNetns('cv');
+    img = buildAppImage();
+    root = await newRoot(img);
+    dir = mkdtempSync(join(tmpdir(), 'compose-verbs-'));
+    writeFileSync(
+      join(dir, 'compose.yaml'),
+      `name: ${project}
+services:
+  base:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM skiff-test/app:1
+        RUN echo built-by-compose > /built
+    command: [sh, -c, "cat /built; trap 'exit 0' TERM; while true; do sleep 1; done"]
+    ports: ["127.0.0.1::80"]
+  job:
+    image: skiff-test/app:1
+    command: [sh, -c, "echo job ran; exit 3"]
+    network_mode: none
+    profiles: [jobs]
+`,
+    );
+    writeFileSync(join(dir, 'other.yaml'), `name: ${project}\nservices:\n  other:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n`);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (root) {
+      await dc(['down', '-v', '--remove-orphans', '-t', '1']).catch(() => undefined);
+      const left = await cleanRoot(root);
+      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    img?.cleanup();
+    host?.remove();
+  }, 300_000);
+
+  it('build, up, exec, run, port, top, images, ls', async () => {
+    await ok(['build']);
+    expect((await d(root, ['images', '--format', '{{.Repository}}'])).stdout).toContain(`${project}-base`);
+    await ok(['up', '-d', '--wait']);
+    expect((await ok(['logs', 'base'])).trim()).toBe('base-1  | built-by-compose');
+    expect(await ok(['exec', '-T', 'base', 'cat', '/built'])).toBe('built-by-compose\n');
+    expect((await dc(['exec', '-T', 'base', 'sh', '-c', 'exit 5'])).code).toBe(5);
+    const before = Object.keys(await states());
+    const run = await dc(['run', '--rm', '-T', 'base', 'echo', 'one-off']);
+    expect(run).toMatchObject({ code: 0, stdout: 'one-off\n' });
+    expect(Object.keys(await states())).toEqual(before);
+    expect((await ok(['port', 'base', '80'])).trim()).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(await ok(['top', 'base'])).toContain(`${project}-base-1`);
+    expect(await ok(['images'])).toContain(`${project}-base`);
+    expect(await ok(['ls'])).toMatch(new RegExp(`^${project}\\s+running\\(1\\)\\s+${join(dir, 'compose.yaml')}$`, 'm'));
+  }, 300_000);
+
+  it('pause, unpause, stop, start, restart, kill, rm', async () => {
+    const name = `${project}-base-1`;
+    await ok(['pause']);
+    expect((await states())[name]).toBe('paused');
+    await ok(['unpause']);
+    expect((await states())[name]).toBe('running');
+    await ok(['stop', '-t', '5']);
+    expect((await states())[name]).toBe('exited');
+    await ok(['start']);
+    expect((await states())[name]).toBe('running');
+    await ok(['restart', '-t', '5']);
+    expect((await states())[name]).toBe('running');
+    await ok(['kill', '-s', 'KILL']);
+    expect((await states())[name]).toBe('exited');
+    await ok(['rm', '-f']);
+    expect(await states()).toEqual({});
+  }, 300_000);
+
+  it('attached up with --exit-code-from gives the service exit code and its prefixed output', async () => {
+    const r = await dc(['--profile', 'jobs', 'up', '--abort-on-container-exit', '--exit-code-from', 'job', 'job']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('job-1  | job ran');
+  }, 300_000);
+
+  it('--remove-orphans removes the containers of services no longer in the file; down --rmi local removes the built image', async () => {
+    await ok(['up', '-d', 'base']);
+    const warned = await dc(['up', '-d'], 'other.yaml');
+    expect(warned.stderr).toMatch(/found orphan containers \(.*base-1/);
+    // job-1 is the exited container of the attached up before.
+    expect(Object.keys(await states()).sort()).toEqual([`${project}-base-1`, `${project}-job-1`, `${project}-other-1`]);
+    await ok(['up', '-d', '--remove-orphans'], 'other.yaml');
+    expect(Object.keys(await states())).toEqual([`${project}-other-1`]);
+    await ok(['down', '-t', '1', '--remove-orphans'], 'other.yaml');
+    await ok(['up', '-d', 'base']);
+    await ok(['down', '-v', '--rmi', 'local', '-t', '1']);
+    expect((await d(root, ['images', '--format', '{{.Repository}}'])).stdout).not.toContain(`${project}-base`);
+    expect((await d(root, ['ps', '-aq'])).stdout).toBe('');
+  }, 300_000);
+});
