@@ -5,12 +5,11 @@
 // leaves nothing half-made.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, dockScript, isRoot, newRoot, waitFor, type TestImage } from './dock-helpers';
-import { TestNetns, ensureNetTools } from './net-env';
+import { dockScript, isRoot, waitFor } from './dock-helpers';
+import { ComposeWorld } from './compose-world';
 
 const KV_CGI = `#!/bin/sh
 # A tiny key/value store: ?set=KEY=VALUE stores, ?get=KEY reads, from files in /data.
@@ -62,45 +61,24 @@ networks:
 `;
 
 describe.skipIf(!isRoot)('dock compose: a three-service app in a test network namespace', () => {
-  let img: TestImage;
-  let root: string;
-  let host: TestNetns;
-  let dir: string;
+  const w = new ComposeWorld();
   const project = `capp${process.pid}`;
-  const env = (extra: Record<string, string> = {}) => ({ DOCK_HOST_NETNS: host.path, ...extra });
-  const dc = (args: string[], extra: Record<string, string> = {}, cwd = dir) => d(root, ['compose', '--project-directory', cwd, '-f', join(cwd, 'compose.yaml'), ...args], { env: env(extra) });
-  const ok = async (args: string[], extra: Record<string, string> = {}) => {
-    const r = await dc(args, extra);
-    if (r.code !== 0) throw new Error(`dock compose ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const dk = async (args: string[]) => (await d(root, args, { env: env() })).stdout;
+  const dc = (args: string[], env: Record<string, string> = {}, dir?: string) => w.compose(args, { env, dir });
+  const ok = (args: string[], env: Record<string, string> = {}) => w.ok(args, { env });
+  const dk = (args: string[]) => w.dock(args);
   const get = (service: string, url: string) => dc(['exec', '-T', service, 'timeout', '5', 'wget', '-q', '-O', '-', url]);
   const ps = async () => (await ok(['ps', '-a', '--format', 'json'])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Name: string; ID: string; Service: string; State: string; Health: string });
   const ids = async () => Object.fromEntries((await ps()).map((c) => [c.Name, c.ID]));
 
   beforeAll(async () => {
-    ensureNetTools();
-    host = new TestNetns('co');
-    img = buildAppImage();
-    root = await newRoot(img);
-    dir = mkdtempSync(join(tmpdir(), 'compose-app-'));
-    mkdirSync(join(dir, 'cgi'));
-    writeFileSync(join(dir, 'cgi', 'kv'), KV_CGI);
-    chmodSync(join(dir, 'cgi', 'kv'), 0o755);
-    writeFileSync(join(dir, 'compose.yaml'), composeFile(project, '10.93.0.0/24'));
+    await w.setUp('co');
+    mkdirSync(join(w.dir, 'cgi'));
+    writeFileSync(join(w.dir, 'cgi', 'kv'), KV_CGI);
+    chmodSync(join(w.dir, 'cgi', 'kv'), 0o755);
+    writeFileSync(join(w.dir, 'compose.yaml'), composeFile(project, '10.93.0.0/24'));
   }, 300_000);
 
-  afterAll(async () => {
-    if (root) {
-      await dc(['down', '-v', '--remove-orphans', '-t', '1']).catch(() => undefined);
-      const left = await cleanRoot(root);
-      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    img?.cleanup();
-    host?.remove();
-  }, 300_000);
+  afterAll(() => w.tearDown(), 300_000);
 
   it('up -d --wait starts the app healthy; services reach each other by name and alias', async () => {
     await ok(['up', '-d', '--wait']);
@@ -110,7 +88,7 @@ describe.skipIf(!isRoot)('dock compose: a three-service app in a test network na
     expect(rows.find((r) => r.Service === 'kv')!.Health).toBe('healthy');
     // Docker compose's labels and names on what was made.
     const inspect = JSON.parse(await dk(['inspect', `${project}-web-1`]))[0];
-    expect(inspect.Config.Labels).toMatchObject({ 'com.docker.compose.project': project, 'com.docker.compose.service': 'web', 'com.docker.compose.container-number': '1', 'com.docker.compose.oneoff': 'False', 'com.docker.compose.project.working_dir': dir });
+    expect(inspect.Config.Labels).toMatchObject({ 'com.docker.compose.project': project, 'com.docker.compose.service': 'web', 'com.docker.compose.container-number': '1', 'com.docker.compose.oneoff': 'False', 'com.docker.compose.project.working_dir': w.dir });
     expect(await dk(['network', 'ls', '--format', '{{.Name}}'])).toContain(`${project}_back`);
     expect(await dk(['volume', 'ls', '-q'])).toContain(`${project}_kvdata`);
 
@@ -154,7 +132,7 @@ describe.skipIf(!isRoot)('dock compose: a three-service app in a test network na
     expect(workers.every((w) => w.State === 'running')).toBe(true);
 
     const js = await dockScript();
-    const child = spawn(process.execPath, [js, 'compose', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), 'logs', '-f', '--tail', '2', 'worker', 'kv'], { env: { ...process.env, DOCK_ROOT: root, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [js, 'compose', '--project-directory', w.dir, '-f', join(w.dir, 'compose.yaml'), 'logs', '-f', '--tail', '2', 'worker', 'kv'], { env: { ...process.env, DOCK_ROOT: w.root, ...w.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (c) => (text += c));
     try {
@@ -172,13 +150,13 @@ describe.skipIf(!isRoot)('dock compose: a three-service app in a test network na
     expect(await dk(['ps', '-aq'])).toBe('');
     expect(await dk(['network', 'ls', '--format', '{{.Name}}'])).not.toContain(project);
     expect(await dk(['volume', 'ls', '-q'])).toBe('');
-    expect(host.links().filter((l) => l.startsWith('veth') || l.startsWith('br-'))).toEqual([]);
+    expect(w.host.links().filter((l) => l.startsWith('veth') || l.startsWith('br-'))).toEqual([]);
     expect((await dc(['ls', '-a', '-q'])).stdout).toBe('');
   }, 300_000);
 
   describe('bad input: one clear line, nothing half-made', () => {
     const bad = async (name: string, text: string, args: string[] = ['up', '-d']) => {
-      const sub = join(dir, name);
+      const sub = join(w.dir, name);
       mkdirSync(sub, { recursive: true });
       writeFileSync(join(sub, 'compose.yaml'), text);
       const r = await dc(args, {}, sub);

@@ -2,35 +2,23 @@
 // dockerfile_inline, exec, run, port, top, images, pause/unpause, stop/start/restart, kill, rm,
 // ls, attached up with --abort-on-container-exit/--exit-code-from, --remove-orphans, down --rmi.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, isRoot, newRoot, type TestImage } from './dock-helpers';
-import { TestNetns, ensureNetTools } from './net-env';
+import { isRoot } from './dock-helpers';
+import { ComposeWorld } from './compose-world';
 
 describe.skipIf(!isRoot)('dock compose verbs', () => {
-  let img: TestImage;
-  let root: string;
-  let host: TestNetns;
-  let dir: string;
+  const w = new ComposeWorld();
   const project = `cverb${process.pid}`;
-  const dc = (args: string[], file = 'compose.yaml') => d(root, ['compose', '-f', join(dir, file), ...args], { env: { DOCK_HOST_NETNS: host.path } });
-  const ok = async (args: string[], file?: string) => {
-    const r = await dc(args, file);
-    if (r.code !== 0) throw new Error(`dock compose ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const dc = (args: string[], file?: string) => w.compose(args, { file });
+  const ok = (args: string[], file?: string) => w.ok(args, { file });
   const states = async () => Object.fromEntries((await ok(['ps', '-a', '--format', 'json'])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Name: string; State: string }).map((r) => [r.Name, r.State]));
 
   beforeAll(async () => {
-    ensureNetTools();
-    host = new TestNetns('cv');
-    img = buildAppImage();
-    root = await newRoot(img);
-    dir = mkdtempSync(join(tmpdir(), 'compose-verbs-'));
+    await w.setUp('cv');
     writeFileSync(
-      join(dir, 'compose.yaml'),
+      join(w.dir, 'compose.yaml'),
       `name: ${project}
 services:
   base:
@@ -48,23 +36,14 @@ services:
     profiles: [jobs]
 `,
     );
-    writeFileSync(join(dir, 'other.yaml'), `name: ${project}\nservices:\n  other:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n`);
+    writeFileSync(join(w.dir, 'other.yaml'), `name: ${project}\nservices:\n  other:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n`);
   }, 300_000);
 
-  afterAll(async () => {
-    if (root) {
-      await dc(['down', '-v', '--remove-orphans', '-t', '1']).catch(() => undefined);
-      const left = await cleanRoot(root);
-      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    img?.cleanup();
-    host?.remove();
-  }, 300_000);
+  afterAll(() => w.tearDown(), 300_000);
 
   it('build, up, exec, run, port, top, images, ls', async () => {
     await ok(['build']);
-    expect((await d(root, ['images', '--format', '{{.Repository}}'])).stdout).toContain(`${project}-base`);
+    expect(await w.dock(['images', '--format', '{{.Repository}}'])).toContain(`${project}-base`);
     await ok(['up', '-d', '--wait']);
     expect((await ok(['logs', 'base'])).trim()).toBe('base-1  | built-by-compose');
     expect(await ok(['exec', '-T', 'base', 'cat', '/built'])).toBe('built-by-compose\n');
@@ -76,7 +55,7 @@ services:
     expect((await ok(['port', 'base', '80'])).trim()).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(await ok(['top', 'base'])).toContain(`${project}-base-1`);
     expect(await ok(['images'])).toContain(`${project}-base`);
-    expect(await ok(['ls'])).toMatch(new RegExp(`^${project}\\s+running\\(1\\)\\s+${join(dir, 'compose.yaml')}$`, 'm'));
+    expect(await ok(['ls'])).toMatch(new RegExp(`^${project}\\s+running\\(1\\)\\s+${join(w.dir, 'compose.yaml')}$`, 'm'));
   }, 300_000);
 
   it('pause, unpause, stop, start, restart, kill, rm', async () => {
@@ -114,7 +93,7 @@ services:
     await ok(['down', '-t', '1', '--remove-orphans'], 'other.yaml');
     await ok(['up', '-d', 'base']);
     await ok(['down', '-v', '--rmi', 'local', '-t', '1']);
-    expect((await d(root, ['images', '--format', '{{.Repository}}'])).stdout).not.toContain(`${project}-base`);
-    expect((await d(root, ['ps', '-aq'])).stdout).toBe('');
+    expect(await w.dock(['images', '--format', '{{.Repository}}'])).not.toContain(`${project}-base`);
+    expect(await w.dock(['ps', '-aq'])).toBe('');
   }, 300_000);
 });
