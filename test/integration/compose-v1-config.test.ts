@@ -5,10 +5,10 @@
 // forms before comparing. The differences that are by version are listed in DIFFERENCES and in
 // src/engine/compose/README.md.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configDocument } from '../../src/engine/compose/config';
 import { loadProject } from '../../src/engine/compose/loader';
 import { splitCommand } from '../../src/engine/compose/normalize';
@@ -120,11 +120,27 @@ const DIFFERENCES: Record<string, (dock: unknown, v1: unknown, service: Obj) => 
   pull_policy: (dock, v1) => expect(dock).toBe(v1 === 'if_not_present' ? 'missing' : v1),
 };
 
-function v1Config(fx: Fixture, dir: string): { ok: true; doc: Obj } | { ok: false; stderr: string } {
+type V1Result = { ok: true; doc: Obj } | { ok: false; stderr: string };
+
+/** `docker-compose config` of a fixture (a Python start-up of seconds: run a few at a time). */
+function v1Config(fx: Fixture): Promise<V1Result> {
+  const dir = join(FIX, fx.name);
   const files = (fx.files ?? ['compose.yaml']).flatMap((f) => ['-f', join(dir, f)]);
-  const r = spawnSync('docker-compose', ['--project-directory', dir, '-p', 'cmp', ...files, 'config'], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...fx.env } });
-  if (r.status !== 0) return { ok: false, stderr: r.stderr };
-  return { ok: true, doc: unescape(YAML.parse(r.stdout)) as Obj };
+  return new Promise((resolve) => {
+    execFile('docker-compose', ['--project-directory', dir, '-p', 'cmp', ...files, 'config'], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...fx.env } }, (err, stdout, stderr) => {
+      resolve(err ? { ok: false, stderr: stderr || String(err) } : { ok: true, doc: unescape(YAML.parse(stdout)) as Obj });
+    });
+  });
+}
+
+async function allV1Configs(): Promise<Map<string, V1Result>> {
+  const out = new Map<string, V1Result>();
+  const queue = [...FIXTURES];
+  const worker = async () => {
+    for (let fx = queue.shift(); fx; fx = queue.shift()) out.set(fx.name, await v1Config(fx));
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return out;
 }
 
 function dockConfig(fx: Fixture, dir: string): Obj {
@@ -134,6 +150,11 @@ function dockConfig(fx: Fixture, dir: string): Obj {
 }
 
 describe.skipIf(!HAVE_V1)('dock compose config agrees with docker-compose 1.29 config', () => {
+  let v1s: Map<string, V1Result>;
+  beforeAll(async () => {
+    v1s = await allV1Configs();
+  }, 600_000);
+
   it('has at least 15 fixtures both accept', () => {
     expect(FIXTURES.filter((f) => !f.v1Rejects).length).toBeGreaterThanOrEqual(15);
     expect(execFileSync('docker-compose', ['version', '--short'], { encoding: 'utf8' })).toMatch(/^1\.29\./);
@@ -142,7 +163,7 @@ describe.skipIf(!HAVE_V1)('dock compose config agrees with docker-compose 1.29 c
   it.each(FIXTURES.map((f) => [f.name, f] as const))('%s', (_name, fx) => {
     const dir = join(FIX, fx.name);
     const dock = dockConfig(fx, dir);
-    const v1 = v1Config(fx, dir);
+    const v1 = v1s.get(fx.name)!;
     if (fx.v1Rejects) {
       // A version difference: 1.29 refuses what the Compose Specification (and dock) accepts.
       expect(v1.ok).toBe(false);
