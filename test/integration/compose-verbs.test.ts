@@ -41,6 +41,22 @@ services:
 
   afterAll(() => w.tearDown(), 300_000);
 
+  it('depends_on restart: true restarts a kept dependent when its dependency is recreated', async () => {
+    writeFileSync(
+      join(w.dir, 'restart.yaml'),
+      `name: ${project}r\nservices:\n  dep:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n    environment: {V: "\${V:-1}"}\n  user:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n    depends_on:\n      dep: {condition: service_started, restart: true}\n`,
+    );
+    const started = async () => JSON.parse(await w.dock(['inspect', `${project}r-user-1`]))[0].State.StartedAt as string;
+    await w.ok(['up', '-d'], { file: 'restart.yaml' });
+    const first = await started();
+    const r = await w.compose(['up', '-d'], { file: 'restart.yaml', env: { V: '2' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Container ${project}r-dep-1  Recreate`);
+    expect(r.stderr).toContain(`Container ${project}r-user-1  Restarted`);
+    expect(await started()).not.toBe(first);
+    await w.ok(['down', '-t', '1'], { file: 'restart.yaml' });
+  }, 300_000);
+
   it('build, up, exec, run, port, top, images, ls', async () => {
     await ok(['build']);
     expect(await w.dock(['images', '--format', '{{.Repository}}'])).toContain(`${project}-base`);

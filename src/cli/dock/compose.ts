@@ -37,15 +37,37 @@ async function load(cmd: Command, services: string[] = []): Promise<Loaded> {
   });
 }
 
-/** Docker compose's plain progress: one line per resource and step. */
+/**
+ * Progress as docker compose shows it: on a terminal, one line per resource rewritten in place as
+ * its state changes (Creating, Created, Starting, Started, Healthy); otherwise plain lines.
+ */
 function reporter(quiet = false): import('../../engine/compose/runner').Reporter {
+  const err = process.stderr;
+  const tty = !!err.isTTY && !process.env.NO_COLOR;
+  const block = new Map<string, string>();
+  let drawn = 0;
+  const draw = () => {
+    let text = drawn ? `\x1b[${drawn}A` : '';
+    for (const [what, status] of block) text += `\x1b[2K ${what}  ${/ed$|Healthy|Running/.test(status) ? `\x1b[32m${status}\x1b[0m` : status}\n`;
+    drawn = block.size;
+    err.write(text);
+  };
+  // Anything else printed ends the block: the next event starts a new one below it.
+  const other = (text: string) => {
+    block.clear();
+    drawn = 0;
+    err.write(text);
+  };
   return {
     event: (kind, name, status) => {
-      if (!quiet) process.stderr.write(` ${kind} ${name}  ${status}\n`);
+      if (quiet) return;
+      if (!tty) return void err.write(` ${kind} ${name}  ${status}\n`);
+      block.set(`${kind} ${name}`, status);
+      draw();
     },
-    warn: (m) => process.stderr.write(`dock: warning: ${m}\n`),
+    warn: (m) => other(`dock: warning: ${m}\n`),
     line: (t) => {
-      if (!quiet) process.stderr.write(`${t}\n`);
+      if (!quiet) other(`${t}\n`);
     },
   };
 }

@@ -338,6 +338,7 @@ export async function up(r: ComposeRun, o: UpOptions = {}): Promise<string[]> {
   const madeNets = await ensureNetworks(r, netKeys);
   const madeVols = ensureVolumes(r, volKeys);
   const created: ContainerDoc[] = [];
+  const changed = new Set<string>();
   const files = fileOf(r);
   const names = Object.fromEntries(Object.entries(p.networks).map(([k, n]) => [k, n.name]));
   try {
@@ -351,6 +352,19 @@ export async function up(r: ComposeRun, o: UpOptions = {}): Promise<string[]> {
       const replicas = o.scale?.[name] ?? replicasOf(s);
       const plan = planService({ replicas, hash, imageId: images[name] }, serviceContainers(r.engine, p.name, name).map(existing), o);
       for (const c of plan.remove) await removeOne(r, r.engine.containers.get(c.id)!, o.timeout);
+      if (plan.recreate.length || plan.create.length) changed.add(name);
+      // depends_on restart: true — a dependency recreated in this run restarts the kept containers.
+      const restartFor = Object.entries(s.depends_on ?? {}).filter(([dep, cond]) => cond.restart && changed.has(dep)).map(([dep]) => dep);
+      if (restartFor.length && !o.noStart) {
+        for (const k of plan.keep) {
+          const doc = r.engine.containers.get(k.id)!;
+          if (live(r.engine, doc).status !== 'running') continue;
+          r.out.event('Container', doc.Name, 'Restarting');
+          await stopContainer(r.engine, doc, o.timeout);
+          await startContainer(r.engine, r.engine.containers.get(k.id)!);
+          r.out.event('Container', doc.Name, 'Restarted');
+        }
+      }
       const ctx = { project: p, service: name, hash, workingDir: r.loaded.source.workingDir, configFiles: r.loaded.source.configFiles, imageId: images[name], fileOf: files };
       for (const c of plan.recreate) {
         const old = r.engine.containers.get(c.id)!;
