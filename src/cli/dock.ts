@@ -11,8 +11,9 @@ import { register as containers } from './dock/containers';
 import { register as volumes } from './dock/volumes';
 import { register as networks } from './dock/networks';
 import { register as compose } from './dock/compose';
+import { register as service } from './dock/service';
 
-for (const register of [registry, images, build, containers, volumes, networks, compose]) register(program);
+for (const register of [registry, images, build, containers, volumes, networks, compose, service]) register(program);
 
 program
   .parseAsync(process.argv)

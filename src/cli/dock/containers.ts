@@ -202,7 +202,7 @@ const killCmd = (cmd: Command) =>
     .action(async (names: string[], o: { signal: string }) => {
       const { killContainer } = await import('../../engine/containers/stop');
       await eachContainer(names, async (engine, doc, name) => {
-        killContainer(engine, doc, o.signal);
+        await killContainer(engine, doc, o.signal);
         process.stdout.write(`${name}\n`);
       });
     });
@@ -446,7 +446,7 @@ const pauseCmd = (cmd: Command, pause: boolean) =>
   cmd.argument('<container...>', 'containers').action(async (names: string[]) => {
     const { pauseContainer } = await import('../../engine/containers/stop');
     await eachContainer(names, async (engine, doc, name) => {
-      pauseContainer(engine, doc, pause);
+      await pauseContainer(engine, doc, pause);
       process.stdout.write(`${name}\n`);
     });
   });

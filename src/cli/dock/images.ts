@@ -55,14 +55,14 @@ const lsCmd = (cmd: Command) =>
     .option('-f, --filter <filter>', 'filter: dangling=true|false, reference=<pattern>', collect, [])
     .option('--format <template>', 'Go-template-like format, e.g. "{{.Repository}}:{{.Tag}}" or "table {{.ID}}\\t{{.Size}}"')
     .action(async (repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc: boolean; filter: string[]; format?: string }) => {
-      const { imageRows } = await import('../../engine/images/inspect');
+      const { imageRows, referencePattern } = await import('../../engine/images/inspect');
       await withStore(async (store) => {
         let rows = imageRows(store);
         for (const f of o.filter) {
           const [k, v] = f.split('=', 2);
           if (k === 'dangling') rows = rows.filter((r) => (r.Tag === '<none>') === (v === 'true'));
           else if (k === 'reference') {
-            const re = new RegExp('^' + v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+            const re = referencePattern(v);
             rows = rows.filter((r) => re.test(r.Repository) || re.test(`${r.Repository}:${r.Tag}`));
           } else throw new (await import('../../engine/images/errors')).ImageError('EUSAGE', `unsupported filter "${k}"`);
         }
@@ -110,14 +110,8 @@ const tagCmd = (cmd: Command) =>
     .argument('<source>', 'existing image (name or id)')
     .argument('<target>', 'new name')
     .action(async (source: string, target: string) => {
-      const { findImage } = await import('../../engine/images/lookup');
-      const { parseReference, formatReference } = await import('../../engine/registry/reference');
-      await withStore(async (store) => {
-        const { image } = findImage(store, source);
-        const ref = parseReference(target);
-        if (ref.digest) throw new (await import('../../engine/images/errors')).ImageError('EUSAGE', `cannot tag with a digest: ${target}`);
-        store.tag(image.id, formatReference(ref));
-      });
+      const { tagImage } = await import('../../engine/images/tag');
+      await withStore(async (store) => void tagImage(store, source, target));
     });
 
 const inspectCmd = (cmd: Command) =>

@@ -12,28 +12,6 @@ async function withNetworks<T>(fn: (n: Networks, e: Engine) => Promise<T>): Prom
   return withEngine((engine) => fn(new NetworkManager({ db: engine.images.db, root: engine.root }), engine));
 }
 
-/** The running container's netns, for connect/disconnect of a dock container. */
-async function runningContainer(engine: Engine, text: string) {
-  const { liveState } = await import('../../engine/containers/status');
-  const { ContainerError } = await import('../../engine/containers/errors');
-  const doc = engine.containers.find(text);
-  const live = liveState(engine, doc);
-  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `container ${doc.Name} is not running`);
-  return { doc, ref: { id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${live.pid}/ns/net` } };
-}
-
-/** Rewrites the container's /etc/hosts in place (its bind mount keeps the inode) after a change. */
-async function refreshHosts(engine: Engine, nets: Networks, doc: import('../../engine/containers/types').ContainerDoc): Promise<void> {
-  const { containerDir } = await import('../../engine/containers/paths');
-  const { existsSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const p = join(containerDir(engine.paths, doc.Id), 'hosts');
-  const { parseAddHost } = await import('../../engine/network/etcfiles');
-  const extraHosts = (doc.HostConfig.ExtraHosts ?? []).map(parseAddHost);
-  if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts }));
-}
-
-
 export function register(program: Command): void {
   const network = group(program, 'network', 'Manage networks');
   network
@@ -65,15 +43,8 @@ export function register(program: Command): void {
     .option('--format <template>', 'Go-template-like format')
     .action(async (o: { quiet?: boolean; trunc: boolean; filter: string[]; format?: string }) => {
       await withNetworks(async (nets) => {
-        let rows = nets.listNetworks();
-        for (const f of o.filter) {
-          const [k, v] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
-          if (k === 'name') rows = rows.filter((n) => n.Name.includes(v));
-          else if (k === 'id') rows = rows.filter((n) => n.Id.startsWith(v));
-          else if (k === 'driver') rows = rows.filter((n) => n.Driver === v);
-          else if (k === 'label') rows = rows.filter((n) => (v.includes('=') ? n.Labels[v.split('=')[0]] === v.split('=').slice(1).join('=') : v in n.Labels));
-          else throw new (await import('../../engine/network/errors')).NetworkError('EUSAGE', `unsupported filter "${k}"`);
-        }
+        const { filterNetworks } = await import('../../engine/network/filter');
+        const rows = filterNetworks(nets.listNetworks(), o.filter.map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] as const));
         const out = rows.map((n) => ({ ...n, ID: o.trunc ? n.Id.slice(0, 12) : n.Id, Labels: Object.entries(n.Labels).map(([a, b]) => `${a}=${b}`).join(',') }));
         if (o.quiet) {
           process.stdout.write(out.map((n) => n.ID + '\n').join(''));
@@ -139,11 +110,8 @@ export function register(program: Command): void {
     .option('--alias <name>', 'network-scoped alias (repeatable)', collect, [])
     .option('--ip <address>', 'IPv4 address in the subnet')
     .action(async (net: string, ctr: string, o: { alias: string[]; ip?: string }) => {
-      await withNetworks(async (nets, engine) => {
-        const { doc, ref } = await runningContainer(engine, ctr);
-        await nets.connect(ref, net, { aliases: o.alias, ipAddress: o.ip });
-        await refreshHosts(engine, nets, doc);
-      });
+      const { connectContainer } = await import('../../engine/containers/network');
+      await withEngine((engine) => connectContainer(engine, net, ctr, { aliases: o.alias, ipAddress: o.ip }));
     });
   network
     .command('disconnect')
@@ -152,11 +120,8 @@ export function register(program: Command): void {
     .argument('<container>', 'container')
     .option('-f, --force', 'no error when it is not connected')
     .action(async (net: string, ctr: string, o: { force?: boolean }) => {
-      await withNetworks(async (nets, engine) => {
-        const doc = engine.containers.find(ctr);
-        await nets.disconnect(doc.Id, net, { force: o.force });
-        await refreshHosts(engine, nets, doc);
-      });
+      const { disconnectContainer } = await import('../../engine/containers/network');
+      await withEngine((engine) => disconnectContainer(engine, net, ctr, { force: o.force }));
     });
   // Plumbing for tests and scripts: connect any network namespace (not a dock container) and detach it.
   network

@@ -29,14 +29,7 @@ export function register(program: Command): void {
     .option('--format <template>', 'Go-template-like format')
     .action(async (o: { quiet?: boolean; filter: string[]; format?: string }) => {
       await withEngine(async (engine) => {
-        let vols = engine.volumes.list();
-        for (const f of o.filter) {
-          const [k, v] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
-          if (k === 'dangling') vols = vols.filter((x) => (engine.volumes.users(x.Name).length === 0) === (v === 'true' || v === '1'));
-          else if (k === 'name') vols = vols.filter((x) => x.Name.includes(v));
-          else if (k === 'label') vols = vols.filter((x) => (v.includes('=') ? x.Labels[v.split('=')[0]] === v.split('=')[1] : v in x.Labels));
-          else throw new (await import('../../engine/containers/errors')).ContainerError('EUSAGE', `unsupported filter "${k}"`);
-        }
+        const vols = engine.volumes.filter(o.filter.map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] as const));
         if (o.quiet) {
           process.stdout.write(vols.map((v) => v.Name + '\n').join(''));
           return;

@@ -21,6 +21,8 @@ export interface AttachOptions {
   /** Resolves once the supervisor confirmed the attach (before the container is started). */
   onReady?: () => void;
   input?: NodeJS.ReadableStream;
+  /** Ends the attach (the API service: its client went away). */
+  signal?: AbortSignal;
   output?: NodeJS.WritableStream;
   errors?: NodeJS.WritableStream;
 }
@@ -68,8 +70,13 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
   const out = o.output ?? process.stdout;
   const err = o.errors ?? process.stderr;
   const input = o.input ?? process.stdin;
+  const cleanupsOnEnd: Array<() => void> = [];
   const flags = `${o.stdin ? 'i' : ''}${o.stdout ? 'o' : ''}${o.stderr ? 'e' : ''}${o.claim ? 'c' : ''}${o.stdinOnce ? 's' : ''}w`;
   sock.write(`attach ${flags}\n`);
+  const abort = () => sock.destroy();
+  if (o.signal?.aborted) abort();
+  o.signal?.addEventListener('abort', abort);
+  cleanupsOnEnd.push(() => o.signal?.removeEventListener('abort', abort));
 
   let exitCode: number | null = null;
   let acked = false;
@@ -108,6 +115,7 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
     };
     input.on('data', onData);
     input.on('end', onEnd);
+    input.resume(); // a stream handed over paused (the API's hijacked connection) flows from here
     cleanups.push(() => {
       input.off('data', onData);
       input.off('end', onEnd);
@@ -152,6 +160,7 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
     sock.on('error', () => resolve());
   });
   for (const c of cleanups.reverse()) c();
+  for (const c of cleanupsOnEnd) c();
   if (!acked) throw new ContainerError('ESUPERVISOR', "cannot attach: the container's supervisor closed the connection");
   return { exitCode };
 }
@@ -185,5 +194,19 @@ export async function waitExitVia(dir: string, timeoutMs?: number): Promise<numb
       resolve(code);
     });
     sock.on('error', () => undefined);
+  });
+}
+
+/** Sets the size of the container's terminal (a resize frame; the supervisor applies it to the pty). */
+export async function resizeTerminal(dir: string, rows: number, cols: number): Promise<void> {
+  const sock = await connectCtl(dir);
+  await new Promise<void>((resolve) => {
+    sock.on('error', () => resolve());
+    sock.on('close', () => resolve());
+    sock.on('data', (d: Buffer) => {
+      // After the "ok" line the frame goes out, then we leave (the supervisor keeps the size).
+      if (d.includes(0x0a)) sock.end(frame(5, Buffer.from(`${rows} ${cols}`)));
+    });
+    sock.write('attach \n');
   });
 }

@@ -59,7 +59,7 @@ export interface RunFlags {
   dns?: string[];
   logOpt?: string[];
   // Structured values that the API and compose give, which no flag string carries well:
-  /** The entrypoint as a list (a list of none clears the image's); resets the image's Cmd as --entrypoint does. */
+  /** The entrypoint as a list ([] or [""] clears the image's); resets the image's Cmd as --entrypoint does. */
   entrypointArgs?: string[];
   domainname?: string;
   /** Ports to expose ("80", "53/udp", "8000-8001"), added to the image's. */
@@ -218,7 +218,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     cmd = null; // Docker: a new entrypoint resets the image's Cmd
   }
   if (f.entrypointArgs !== undefined) {
-    entrypoint = f.entrypointArgs.length ? [...f.entrypointArgs] : null;
+    entrypoint = f.entrypointArgs.filter((a, i) => i > 0 || a !== '').length ? [...f.entrypointArgs] : null;
     cmd = null;
   }
   if (command.length) cmd = [...command];

@@ -90,3 +90,22 @@ export async function exportContainer(engine: Engine, doc: ContainerDoc, out: No
     await run('tar', ['-c', '-f', '-', '--numeric-owner', '--xattrs', '-C', rootfs, '.'], undefined, out);
   });
 }
+
+/** What `docker cp` asks before a copy (HEAD .../archive): the path's stat, Go's FileMode bits. */
+export async function statInContainer(engine: Engine, doc: ContainerDoc, path: string): Promise<{ name: string; size: number; mode: number; mtime: string; linkTarget: string }> {
+  return withRootfs(engine, doc, async (rootfs) => {
+    const { lstatSync, readlinkSync } = await import('node:fs');
+    const p = hostPath(doc, rootfs, path);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      throw new ContainerError('ENOTFOUND', `could not find the file ${path} in container ${doc.Name}`);
+    }
+    // Go's os.FileMode: permission bits, plus ModeDir (1<<31) and ModeSymlink (1<<27).
+    let mode = st.mode & 0o7777;
+    if (st.isDirectory()) mode = (mode | 2 ** 31) >>> 0;
+    if (st.isSymbolicLink()) mode = (mode | 2 ** 27) >>> 0;
+    return { name: basename(path.replace(/\/+$/, '')) || '/', size: st.size, mode, mtime: st.mtime.toISOString(), linkTarget: st.isSymbolicLink() ? readlinkSync(p) : '' };
+  });
+}

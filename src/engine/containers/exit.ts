@@ -57,7 +57,7 @@ export async function handleExit(engine: Engine, id: string, exitedPid: number):
   if (!engine.containers.get(id)) return;
   let lock: ContainerLock;
   try {
-    lock = ContainerLock.acquire(dir);
+    lock = await ContainerLock.acquireAsync(dir);
   } catch {
     return; // removed meanwhile
   }
@@ -92,7 +92,7 @@ export async function handleExit(engine: Engine, id: string, exitedPid: number):
   if (delay < 0) return;
   await sleep(delay);
   try {
-    lock = ContainerLock.acquire(dir);
+    lock = await ContainerLock.acquireAsync(dir);
   } catch {
     return;
   }

@@ -132,35 +132,60 @@ export interface PsRow {
   [k: string]: unknown;
 }
 
+/** Containers with their live state, newest first, narrowed as `docker ps -a --filter` does. */
+export function listContainers(engine: Engine, o: { all?: boolean; filters?: Array<readonly [string, string]> }): Array<{ doc: ContainerDoc; live: LiveState }> {
+  const filters = o.filters ?? [];
+  const out: Array<{ doc: ContainerDoc; live: LiveState }> = [];
+  for (const doc of engine.containers.list()) {
+    const live = liveState(engine, doc);
+    const running = live.status === 'running' || live.status === 'paused' || live.status === 'restarting';
+    if (!o.all && !running && !filters.some(([k]) => k === 'status' || k === 'exited')) continue;
+    // Docker: values of one key are alternatives (OR), different keys must all match (AND).
+    const byKey = new Map<string, string[]>();
+    for (const [k, v] of filters) byKey.set(k, [...(byKey.get(k) ?? []), v]);
+    let keep = true;
+    for (const [k, vals] of byKey) keep &&= vals.some((v) => matchFilter(doc, live, k, v));
+    if (keep) out.push({ doc, live });
+  }
+  return out;
+}
+
+function matchFilter(doc: ContainerDoc, live: LiveState, k: string, v: string): boolean {
+  switch (k) {
+    case 'status':
+      return live.status === v;
+    case 'name':
+      return new RegExp(v).test(doc.Name);
+    case 'id':
+      return doc.Id.startsWith(v);
+    case 'label': {
+      const [lk, lv] = v.split('=', 2);
+      return lk in doc.Config.Labels && (lv === undefined || doc.Config.Labels[lk] === lv);
+    }
+    case 'exited':
+      return live.status === 'exited' && live.exitCode === Number(v);
+    case 'ancestor':
+      return doc.Config.Image === v || doc.ImageId === v || doc.ImageId.slice(7).startsWith(v);
+    case 'volume':
+      return doc.Mounts.some((m) => m.Name === v || m.Destination === v);
+    case 'health':
+      return (live.health?.Status ?? 'none') === v;
+    case 'network':
+      return v in doc.Networks;
+    default:
+      throw new ContainerError('EUSAGE', `unsupported filter "${k}"`);
+  }
+}
+
 export function psRows(engine: Engine, o: { all?: boolean; filters?: string[]; noTrunc?: boolean }): PsRow[] {
   const filters = (o.filters ?? []).map((f) => {
     const i = f.indexOf('=');
     if (i < 0) throw new ContainerError('EUSAGE', `bad filter "${f}": want key=value`);
     return [f.slice(0, i), f.slice(i + 1)] as const;
   });
-  const rows: PsRow[] = [];
-  for (const doc of engine.containers.list()) {
-    const live = liveState(engine, doc);
-    const running = live.status === 'running' || live.status === 'paused' || live.status === 'restarting';
-    if (!o.all && !running && !filters.some(([k]) => k === 'status' || k === 'exited')) continue;
-    let keep = true;
-    for (const [k, v] of filters) {
-      if (k === 'status') keep &&= live.status === v;
-      else if (k === 'name') keep &&= new RegExp(v).test(doc.Name);
-      else if (k === 'id') keep &&= doc.Id.startsWith(v);
-      else if (k === 'label') {
-        const [lk, lv] = v.split('=', 2);
-        keep &&= lk in doc.Config.Labels && (lv === undefined || doc.Config.Labels[lk] === lv);
-      } else if (k === 'exited') keep &&= live.status === 'exited' && live.exitCode === Number(v);
-      else if (k === 'ancestor') keep &&= doc.Config.Image === v || doc.ImageId === v || doc.ImageId.slice(7).startsWith(v);
-      else if (k === 'volume') keep &&= doc.Mounts.some((m) => m.Name === v || m.Destination === v);
-      else if (k === 'health') keep &&= (live.health?.Status ?? 'none') === v;
-      else if (k === 'network') keep &&= v in doc.Networks;
-      else throw new ContainerError('EUSAGE', `unsupported filter "${k}"`);
-    }
-    if (!keep) continue;
+  return listContainers(engine, { all: o.all, filters }).map(({ doc, live }) => {
     const cmd = [...(doc.Config.Entrypoint ?? []), ...(doc.Config.Cmd ?? [])].join(' ');
-    rows.push({
+    return {
       ID: o.noTrunc ? doc.Id : doc.Id.slice(0, 12),
       Image: doc.Config.Image,
       Command: o.noTrunc ? `"${cmd}"` : `"${cmd.length > 20 ? cmd.slice(0, 19) + '…' : cmd}"`,
@@ -173,7 +198,6 @@ export function psRows(engine: Engine, o: { all?: boolean; filters?: string[]; n
       Labels: Object.entries(doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
       Mounts: doc.Mounts.map((m) => m.Name ?? m.Source).join(','),
       Networks: Object.keys(doc.Networks).join(','),
-    });
-  }
-  return rows;
+    };
+  });
 }

@@ -108,3 +108,28 @@ export function sharedNetns(engine: Engine, doc: ContainerDoc, dir: string): str
   for (const f of ['hosts', 'resolv.conf']) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(dir, f));
   return `/proc/${live.pid}/ns/net`;
 }
+
+/** Rewrites the container's /etc/hosts in place (its bind mount keeps the inode) after a change. */
+function refreshHosts(engine: Engine, nets: NetworkManager, doc: ContainerDoc): void {
+  const p = join(containerDir(engine.paths, doc.Id), 'hosts');
+  const extraHosts = (doc.HostConfig.ExtraHosts ?? []).map(parseAddHost);
+  if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts }));
+}
+
+/** `network connect`: a running container joins another network (a veth in its namespace now). */
+export async function connectContainer(engine: Engine, network: string, container: string, o: { aliases?: string[]; ipAddress?: string } = {}): Promise<void> {
+  const doc = engine.containers.find(container);
+  const live = liveState(engine, doc);
+  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `container ${doc.Name} is not running`);
+  const nets = networkManager(engine);
+  await nets.connect({ id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${live.pid}/ns/net` }, network, { aliases: o.aliases ?? [], ipAddress: o.ipAddress });
+  refreshHosts(engine, nets, doc);
+}
+
+/** `network disconnect`: the container leaves the network (its veth and addresses go back). */
+export async function disconnectContainer(engine: Engine, network: string, container: string, o: { force?: boolean } = {}): Promise<void> {
+  const doc = engine.containers.find(container);
+  const nets = networkManager(engine);
+  await nets.disconnect(doc.Id, network, { force: o.force });
+  refreshHosts(engine, nets, doc);
+}

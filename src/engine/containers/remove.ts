@@ -27,7 +27,7 @@ export interface RemoveOptions {
 export async function removeContainer(engine: Engine, doc: ContainerDoc, o: RemoveOptions = {}): Promise<void> {
   const dir = containerDir(engine.paths, doc.Id);
   mkdirSync(dir, { recursive: true }); // a create killed before it made the directory
-  const lock = o.locked ? null : ContainerLock.acquire(dir);
+  const lock = o.locked ? null : await ContainerLock.acquireAsync(dir);
   try {
     const cur = engine.containers.get(doc.Id);
     if (!cur) return; // removed meanwhile

@@ -38,7 +38,7 @@ export interface StartOptions {
 
 export async function startContainer(engine: Engine, target: ContainerDoc, opts: StartOptions = {}): Promise<ContainerDoc> {
   const dir = containerDir(engine.paths, target.Id);
-  const lock = opts.locked ? null : ContainerLock.acquire(dir);
+  const lock = opts.locked ? null : await ContainerLock.acquireAsync(dir);
   try {
     const doc = engine.containers.get(target.Id);
     if (!doc) throw new ContainerError('ENOTFOUND', `no such container: ${target.Name}`);

@@ -6,7 +6,7 @@ import { cgroupsOf } from '../../runtime/status';
 import { waitExitVia } from './attach';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
-import { withLock } from './lock';
+import { withLockAsync } from './lock';
 import { containerDir } from './paths';
 import { startContainer } from './start';
 import { liveState, readExit } from './status';
@@ -46,7 +46,7 @@ export async function stopContainer(engine: Engine, doc: ContainerDoc, timeoutSe
   const dir = containerDir(engine.paths, doc.Id);
   const timeout = timeoutSec ?? doc.Config.StopTimeout ?? 10;
   const signal = parseSignal(doc.Config.StopSignal, 'SIGTERM');
-  const sent = withLock(dir, () => {
+  const sent = await withLockAsync(dir, () => {
     markManualStop(engine, doc);
     const live = liveState(engine, engine.containers.get(doc.Id)!);
     if (live.status !== 'running' && live.status !== 'paused') return false;
@@ -61,7 +61,7 @@ export async function stopContainer(engine: Engine, doc: ContainerDoc, timeoutSe
   });
   if (!sent) return;
   if (timeout >= 0 && (await waitStopped(engine, doc, timeout * 1000))) return;
-  withLock(dir, () => {
+  await withLockAsync(dir, () => {
     const live = liveState(engine, engine.containers.get(doc.Id)!);
     if (live.status !== 'running' && live.status !== 'paused') return;
     try {
@@ -73,10 +73,10 @@ export async function stopContainer(engine: Engine, doc: ContainerDoc, timeoutSe
   if (!(await waitStopped(engine, doc, 30_000))) throw new ContainerError('ERUNTIME', `container ${doc.Name} did not stop after SIGKILL`);
 }
 
-export function killContainer(engine: Engine, doc: ContainerDoc, signalText?: string): void {
+export async function killContainer(engine: Engine, doc: ContainerDoc, signalText?: string): Promise<void> {
   const signal = parseSignal(signalText, 'SIGKILL');
   const dir = containerDir(engine.paths, doc.Id);
-  withLock(dir, () => {
+  await withLockAsync(dir, () => {
     const live = liveState(engine, engine.containers.get(doc.Id)!);
     if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `cannot kill container ${doc.Name}: container is not running`);
     markManualStop(engine, doc);
@@ -107,8 +107,8 @@ export async function waitContainer(engine: Engine, doc: ContainerDoc): Promise<
   }
 }
 
-export function pauseContainer(engine: Engine, doc: ContainerDoc, pause: boolean): void {
-  withLock(containerDir(engine.paths, doc.Id), () => {
+export async function pauseContainer(engine: Engine, doc: ContainerDoc, pause: boolean): Promise<void> {
+  await withLockAsync(containerDir(engine.paths, doc.Id), () => {
     const live = liveState(engine, engine.containers.get(doc.Id)!);
     if (pause) {
       if (live.status === 'paused') throw new ContainerError('ESTATE', `container ${doc.Name} is already paused`);

@@ -1,6 +1,7 @@
 // Read-only views of local images: the `dock images` rows, `dock image inspect` documents (shaped
 // like Docker's) and `dock history`.
 
+import { ImageError } from './errors';
 import { familiarName, familiarReference, parseReference } from '../registry/reference';
 import { ImageRecord, ImageStore } from '../store/store';
 import { findImage } from './lookup';
@@ -73,6 +74,45 @@ export function imageRows(store: ImageStore, opts: { all?: boolean; danglingOnly
     }
   }
   return rows;
+}
+
+/** docker's `reference=` filter: a glob where * stays within one path component. */
+export function referencePattern(glob: string): RegExp {
+  return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+}
+
+/** GET /images/json entries: one per image, narrowed by dangling=, reference=, label=. */
+export async function imageSummaries(store: ImageStore, filters: Array<[string, string]> = []): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const img of store.listImages()) {
+    const doc = await inspectRecord(store, img);
+    const tags = doc.RepoTags as string[];
+    const labels = ((doc.Config as { Labels?: Record<string, string> }).Labels ?? {}) as Record<string, string>;
+    let keep = true;
+    for (const [k, v] of filters) {
+      if (k === 'dangling') keep &&= (tags.length === 0) === (v === 'true' || v === '1');
+      else if (k === 'reference') {
+        const re = referencePattern(v);
+        keep &&= tags.some((t) => re.test(t) || re.test(t.slice(0, t.lastIndexOf(':'))));
+      } else if (k === 'label') {
+        const [lk, lv] = v.split('=', 2);
+        keep &&= lk in labels && (lv === undefined || labels[lk] === lv);
+      } else throw new ImageError('EUSAGE', `unsupported filter "${k}"`);
+    }
+    if (!keep) continue;
+    out.push({
+      Id: img.id,
+      ParentId: '',
+      RepoTags: tags,
+      RepoDigests: doc.RepoDigests,
+      Created: Math.floor(Date.parse((doc.Created as string) || new Date(img.addedAt).toISOString()) / 1000) || 0,
+      Size: img.size,
+      SharedSize: -1,
+      Labels: labels,
+      Containers: store.imageUsers(img.id).length,
+    });
+  }
+  return out;
 }
 
 export async function inspectImage(store: ImageStore, text: string): Promise<Record<string, unknown>> {

@@ -16,7 +16,7 @@ export type LayerStatus =
   | 'pushed'
   | 'failed';
 
-const LABEL: Record<LayerStatus, string> = {
+export const LAYER_STATUS_TEXT: Record<LayerStatus, string> = {
   waiting: 'Waiting',
   exists: 'Already exists',
   downloading: 'Downloading',
@@ -63,7 +63,7 @@ export class LineProgress implements ProgressSink {
     if (this.last.get(id) === status) return;
     this.last.set(id, status);
     const size = status === 'downloaded' || status === 'pushed' ? ` (${humanBytes(total ?? bytes ?? 0)})` : '';
-    this.out.write(`${id}: ${LABEL[status]}${size}\n`);
+    this.out.write(`${id}: ${LAYER_STATUS_TEXT[status]}${size}\n`);
   }
   close(): void {}
 }
@@ -92,7 +92,7 @@ export class BarProgress implements ProgressSink {
   layer(id: string, status: LayerStatus, bytes?: number, total?: number): void {
     let b = this.bars.get(id);
     if (!b) {
-      const bar = this.multi.create(Math.max(total ?? 1, 1), 0, { id, status: LABEL[status], done: '', size: '', speed: '' });
+      const bar = this.multi.create(Math.max(total ?? 1, 1), 0, { id, status: LAYER_STATUS_TEXT[status], done: '', size: '', speed: '' });
       b = { bar, started: Date.now(), total: total ?? 0 };
       this.bars.set(id, b);
     }
@@ -105,7 +105,7 @@ export class BarProgress implements ProgressSink {
     const secs = (Date.now() - b.started) / 1000;
     const value = bytes ?? (status === 'complete' || status === 'pushed' || status === 'exists' || status === 'downloaded' || status === 'mounted' ? b.total : 0);
     b.bar.update(Math.max(value, 0), {
-      status: LABEL[status].padEnd(18),
+      status: LAYER_STATUS_TEXT[status].padEnd(18),
       done: b.total ? humanBytes(value) : '',
       size: b.total ? humanBytes(b.total) : '',
       speed: transferring && secs > 0.2 && bytes ? `${humanBytes(bytes / secs)}/s` : '',

@@ -111,6 +111,19 @@ export class VolumeStore {
     rmSync(join(this.dir, name), { recursive: true, force: true });
   }
 
+  /** Volumes narrowed as `docker volume ls --filter` does: dangling, name (substring), label, driver. */
+  filter(filters: Array<readonly [string, string]>): Volume[] {
+    let vols = this.list();
+    for (const [k, v] of filters) {
+      if (k === 'dangling') vols = vols.filter((x) => (this.users(x.Name).length === 0) === (v === 'true' || v === '1'));
+      else if (k === 'name') vols = vols.filter((x) => x.Name.includes(v));
+      else if (k === 'driver') vols = vols.filter((x) => x.Driver === v);
+      else if (k === 'label') vols = vols.filter((x) => (v.includes('=') ? x.Labels[v.slice(0, v.indexOf('='))] === v.slice(v.indexOf('=') + 1) : v in x.Labels));
+      else throw new ContainerError('EUSAGE', `unsupported filter "${k}"`);
+    }
+    return vols;
+  }
+
   /** Removes unused volumes: anonymous ones, or every unused one with `all`. */
   prune(opts: { all?: boolean } = {}): { removed: string[]; bytes: number } {
     const removed: string[] = [];
