@@ -540,19 +540,19 @@ export async function restart(r: ComposeRun, services: string[], timeout?: numbe
   await start(r, services);
 }
 
-export function kill(r: ComposeRun, services: string[], signal?: string): void {
+export async function kill(r: ComposeRun, services: string[], signal?: string): Promise<void> {
   for (const d of containersOf(r, services)) {
     const st = live(r.engine, d).status;
     if (st !== 'running' && st !== 'paused') continue;
     r.out.event('Container', d.Name, 'Killing');
-    killContainer(r.engine, d, signal);
+    await killContainer(r.engine, d, signal);
     r.out.event('Container', d.Name, 'Killed');
   }
 }
 
-export function pause(r: ComposeRun, services: string[], on: boolean): void {
+export async function pause(r: ComposeRun, services: string[], on: boolean): Promise<void> {
   for (const d of containersOf(r, services)) {
-    pauseContainer(r.engine, d, on);
+    await pauseContainer(r.engine, d, on);
     r.out.event('Container', d.Name, on ? 'Paused' : 'Unpaused');
   }
 }
