@@ -1,7 +1,7 @@
 /*
  * skiff-front: the native entry of the skiff CLI (bin/skiff execs it). It answers the verbs an
  * engine calls again and again for every container and that are a few system calls each (state,
- * start, kill of the init) and runs the TypeScript CLI for everything else, so that those calls
+ * start, kill of the init, delete of a stopped container) and runs the TypeScript CLI for everything else, so that those calls
  * cost no JavaScript engine start.
  *
  * It only serves what it fully understands: a well-formed command line, a valid container id, root
@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -81,7 +82,7 @@ struct field {
 };
 struct fast {
   char *buf;
-  struct field f[16];
+  struct field f[64];
   int n;
 };
 
@@ -153,7 +154,7 @@ static int load_fast(const char *dir, struct fast *s) {
   }
   const struct field *v = get(s, "skiff-fast");
   if (!v || strcmp(v->val, FAST_STATE_VERSION)) return -1;
-  static const char *required[] = {"pid", "starttime", "poststart", "state.created", "state.running", "state.paused", "state.stopped"};
+  static const char *required[] = {"pid", "starttime", "poststart", "poststop", "state.created", "state.running", "state.paused", "state.stopped"};
   for (size_t i = 0; i < sizeof required / sizeof *required; i++)
     if (!get(s, required[i])) return -1;
   return 0;
@@ -249,8 +250,8 @@ static int cmd_state(const char *dir) {
   return 0;
 }
 
-static void pause_1ms(void) {
-  struct timespec ts = {0, 1000000};
+static void pause_ms(long ms) {
+  struct timespec ts = {0, ms * 1000000};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
   }
 }
@@ -294,7 +295,7 @@ static int cmd_start(const char *dir) {
       if (r > 0) n += (size_t)r;
       break;
     }
-    pause_1ms();
+    pause_ms(1);
   }
   close(fd);
   out[n] = 0;
@@ -307,6 +308,88 @@ static int cmd_start(const char *dir) {
   if (!strcmp(out, "0")) return 0;
   const char *why = out[0] == '0' ? out + 1 : out;
   hand_over_failure(*why ? why : "container init exited before it executed the process");
+}
+
+/* Whether a cgroup directory still holds a process or a child cgroup: then the CLI kills and removes. */
+static int cgroup_busy(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return errno != ENOENT;
+  int busy = 0;
+  struct dirent *e;
+  while (!busy && (e = readdir(d)))
+    if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) busy = 1;
+  closedir(d);
+  if (busy) return 1;
+  char procs[4200];
+  size_t len = 0;
+  if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) return 1;
+  char *text = read_file(procs, &len);
+  if (!text) return errno != ENOENT;
+  free(text);
+  return len > 0;
+}
+
+/* As removeCgroupDir on an empty cgroup: rmdir, retrying EBUSY for up to 2 s (teardown is async). */
+static int remove_cgroup(const char *dir) {
+  for (int i = 0; i < 200; i++) {
+    if (rmdir(dir) == 0 || errno == ENOENT) return 0;
+    if (errno != EBUSY) return -1;
+    pause_ms(10);
+  }
+  return -1;
+}
+
+/* rm -r of the state directory. */
+static int remove_tree(int parent, const char *name) {
+  int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : -1;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (unlinkat(fd, e->d_name, 0) == 0) continue;
+    if ((errno == EISDIR || errno == EPERM) && remove_tree(fd, e->d_name) == 0) continue;
+    rc = -1;
+  }
+  closedir(d);
+  if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT) rc = -1;
+  return rc;
+}
+
+/*
+ * As src/runtime/delete.ts for a stopped container whose cgroups are empty and that has no poststop
+ * hooks: remove its cgroup directories and their empty parents (the plan create recorded from the
+ * cgroup manager), then the state directory. Anything else (running, created, processes left in the
+ * cgroup, hooks, no plan) is the CLI's, which kills, waits and reports.
+ */
+static int cmd_delete(const char *root, const char *id, const char *dir) {
+  int lock = lock_container(dir);
+  if (lock < 0) hand_over();
+  struct fast s;
+  if (load_fast(dir, &s) < 0) hand_over();
+  int pid = fast_pid(&s);
+  const struct field *plan = get(&s, "cgroup.plan");
+  if (pid < 0 || alive(pid, get(&s, "starttime")->val) || strcmp(get(&s, "poststop")->val, "0") || !plan || strcmp(plan->val, "1")) hand_over();
+  for (int i = 0; i < s.n; i++)
+    if (!strcmp(s.f[i].key, "cgroup.dir") && cgroup_busy(s.f[i].val)) hand_over();
+  /* From here on a failure leaves less than before; the CLI's delete finishes what is left. */
+  for (int i = 0; i < s.n; i++)
+    if (!strcmp(s.f[i].key, "cgroup.dir") && remove_cgroup(s.f[i].val) < 0) hand_over();
+  for (int i = 0; i < s.n; i++) {
+    if (strcmp(s.f[i].key, "cgroup.parents")) continue;
+    for (const char *p = s.f[i].val, *end = p + s.f[i].len; p < end; p += strlen(p) + 1)
+      if (rmdir(p) < 0) break; /* in use, gone already, or not ours: as removeEmptyParents */
+  }
+  int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0 || remove_tree(rootfd, id) < 0) hand_over();
+  close(rootfd);
+  close(lock);
+  return 0;
 }
 
 /* Signal names as src/runtime/signals.ts reads them (a subset: the rest goes to the CLI). */
@@ -391,6 +474,19 @@ int main(int argc, char **argv) {
   const char *verb = cli_args[i];
   char **rest = cli_args + i + 1;
   int nrest = cli_argc - i - 1;
+  /* delete [-f|--force] ID: force changes nothing for the stopped containers the front removes */
+  char *kept[2];
+  if (!strcmp(verb, "delete") && nrest <= 2) {
+    int k = 0;
+    for (int j = 0; j < nrest; j++)
+      if (strcmp(rest[j], "-f") && strcmp(rest[j], "--force")) {
+        if (k < 2) kept[k] = rest[j];
+        k++;
+      }
+    if (k != 1) hand_over();
+    rest = kept;
+    nrest = 1;
+  }
   for (int j = 0; j < nrest; j++)
     if (rest[j][0] == '-' || !rest[j][0]) hand_over();
   if (nrest < 1 || !valid_id(rest[0]) || strlen(root) > 2048) hand_over();
@@ -399,5 +495,6 @@ int main(int argc, char **argv) {
   if (!strcmp(verb, "state") && nrest == 1) return cmd_state(dir);
   if (!strcmp(verb, "start") && nrest == 1) return cmd_start(dir);
   if (!strcmp(verb, "kill") && (nrest == 1 || nrest == 2)) return cmd_kill(dir, nrest == 2 ? rest[1] : "SIGTERM");
+  if (!strcmp(verb, "delete") && nrest == 1) return cmd_delete(root, rest[0], dir);
   hand_over();
 }

@@ -170,7 +170,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       config: spec,
     };
     store.write(rec);
-    writeFastState(store.dir(id), rec, cg.freezerProbe());
+    writeFastState(store.dir(id), rec, cg.freezerProbe(), cg.removalPlan());
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
     rt.log.debug(`create ${id}: created, init pid ${containerPid}`);
     return rec;

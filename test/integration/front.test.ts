@@ -1,5 +1,5 @@
 // The native front (addon/front.c) against the TypeScript CLI (bin/skiff.js, Node alone): the same
-// output, status and side effects for state, start and kill, on real containers; what the front does
+// output, status and side effects for state, start, kill and delete, on real containers; what the front does
 // not serve reaches the CLI unchanged. Root only.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     for (const b of bundles) rmSync(b, { recursive: true, force: true });
   });
 
-  it('answers state, start and kill as the CLI does, in every status', () => {
+  it('answers state, start, kill and delete as the CLI does, in every status', () => {
     const b = bundle(['sleep', '600'], (c) => (c.annotations = { 'org.example/é': 'a "quoted"\nvalue' }));
     sk.ok(['create', '--bundle', b, 'f1']);
     const summary = decodeFastState(readFileSync(join(sk.root, 'f1', 'fast-state')));
@@ -63,8 +63,28 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     // kill of a stopped container and start of one: the CLI's errors and statuses, through the front
     expect(front(['kill', 'f1', 'KILL'])).toEqual(cli(['kill', 'f1', 'KILL']));
     expect(front(['start', 'f1'])).toEqual(cli(['start', 'f1']));
-    sk.ok(['delete', 'f1']);
+    // delete of the stopped container, served without Node: its cgroups and state directory go
+    const cgroupDir = join('/sys/fs/cgroup/pids', sk.cgroup('f1'));
+    const summary2 = decodeFastState(readFileSync(join(sk.root, 'f1', 'fast-state')));
+    expect(summary2.get('cgroup.plan')).toBe('1');
+    expect(existsSync(cgroupDir) || !existsSync('/sys/fs/cgroup/pids/cgroup.procs')).toBe(true);
+    expect(sk.run(['delete', '--force', 'f1'], noNode).status).toBe(0);
+    expect(existsSync(join(sk.root, 'f1'))).toBe(false);
+    expect(existsSync(cgroupDir)).toBe(false);
+    expect(existsSync(join(cgroupDir, '..'))).toBe(false); // the empty parent skiff made for this root
     expect(sameState('f1')).toBeUndefined();
+    expect(front(['delete', 'f1'])).toEqual(cli(['delete', 'f1']));
+  });
+
+  it('leaves delete of a live container, or one with poststop hooks, to the CLI', () => {
+    const marker = join(sk.root, 'poststop-ran');
+    const b = bundle(['sleep', '600'], (c) => (c.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo ok > ${marker}`] }] }));
+    sk.ok(['create', '--bundle', b, 'f4']);
+    sk.ok(['start', 'f4']);
+    expect(front(['delete', 'f4'])).toEqual(cli(['delete', 'f4'])); // refused: running
+    expect(front(['delete', '--force', 'f4']).status).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('ok\n');
+    expect(existsSync(join(sk.root, 'f4'))).toBe(false);
   });
 
   it('hands over bad input and what it does not serve, unchanged', () => {

@@ -254,13 +254,20 @@ export function mkdirAll(dir: string): string[] {
  * a parent that is still used simply stays. `cgPath` and `top` are cgroup paths ("/skiff/a").
  */
 export function removeEmptyParents(hierarchyRoot: string, cgPath: string, top: string): void {
-  const inside = (p: string) => p === top || p.startsWith(top === '/' ? '/' : top + '/');
-  if (top === '/' || !inside(cgPath)) return;
-  for (let p = path.posix.dirname(cgPath); inside(p); p = path.posix.dirname(p)) {
+  for (const dir of emptyParentChain(hierarchyRoot, cgPath, top)) {
     try {
-      fs.rmdirSync(path.join(hierarchyRoot, p));
+      fs.rmdirSync(dir);
     } catch {
       return; // in use (EBUSY/ENOTEMPTY), gone already (ENOENT) or not ours to remove
     }
   }
+}
+
+/** The directories removeEmptyParents tries, innermost first; it stops at the first that fails. */
+export function emptyParentChain(hierarchyRoot: string, cgPath: string, top: string): string[] {
+  const inside = (p: string) => p === top || p.startsWith(top === '/' ? '/' : top + '/');
+  if (top === '/' || !inside(cgPath)) return [];
+  const out: string[] = [];
+  for (let p = path.posix.dirname(cgPath); inside(p); p = path.posix.dirname(p)) out.push(path.join(hierarchyRoot, p));
+  return out;
 }

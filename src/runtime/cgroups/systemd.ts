@@ -290,6 +290,9 @@ export class CgroupSystemdManager implements CgroupManager {
   isFrozen(): boolean {
     return this.inner.isFrozen();
   }
+  removalPlan() {
+    return undefined; // the unit is systemd's to stop
+  }
   freezerProbe() {
     return this.inner.freezerProbe();
   }

@@ -132,6 +132,11 @@ export interface CgroupManagerOptions {
   systemdBus?: import('./systemd-bus').SystemdBus;
 }
 
+export interface CgroupRemoval {
+  dirs: string[];
+  parents: string[][];
+}
+
 export interface FreezerProbe {
   file: string;
   frozen: string;
@@ -161,6 +166,11 @@ export interface CgroupManager {
   freeze(): void;
   thaw(): void;
   isFrozen(): boolean;
+  /**
+   * What destroy() removes, for the native front's `delete` (none: only destroy() knows how): the
+   * container's directories (removeCgroupDir each), then per hierarchy the parents to try in order.
+   */
+  removalPlan(): CgroupRemoval | undefined;
   /** The file isFrozen reads and its trimmed content when frozen (none: never frozen), for the native front. */
   freezerProbe(): FreezerProbe | undefined;
   /** Pids in the cgroup; with recursive, also those of descendant cgroups. */

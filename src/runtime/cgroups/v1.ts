@@ -22,12 +22,13 @@ import {
   readUintOptional,
   removeCgroupDir,
   removeEmptyParents,
+  emptyParentChain,
   subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, Disposable, FreezerProbe, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, CgroupRemoval, Disposable, FreezerProbe, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 
 interface Hierarchy extends V1Hierarchy {
@@ -536,6 +537,14 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
     }
     if (errors.length) throw cgroupError('EBUSY', errors.join('; '));
     if (this.parent) for (const h of this.active()) removeEmptyParents(h.mountpoint, this.path, this.parent);
+  }
+
+  removalPlan(): CgroupRemoval | undefined {
+    if (this.rootless) return undefined; // skipped hierarchies and their errors: destroy() decides
+    return {
+      dirs: [...new Set(this.hierarchies.map((h) => h.dir))],
+      parents: this.parent ? this.active().map((h) => emptyParentChain(h.mountpoint, this.path, this.parent!)) : [],
+    };
   }
 
   exists(): boolean {

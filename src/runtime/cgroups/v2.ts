@@ -23,12 +23,13 @@ import {
   readUintOptional,
   removeCgroupDir,
   removeEmptyParents,
+  emptyParentChain,
   subCgroupDir,
   sleepSync,
   writeCgroupFile,
   writeProc,
 } from './files';
-import type { Blkio, BlkioEntry, CgroupManager, FreezerProbe, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
+import type { Blkio, BlkioEntry, CgroupManager, CgroupRemoval, FreezerProbe, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
 import type { SkiffError } from '../errors';
 import { constants } from 'node:os';
 
@@ -435,6 +436,11 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
   destroy(): void {
     removeCgroupDir(this.dir);
     if (this.parent && !this.disabled) removeEmptyParents(this.root, this.path, this.parent);
+  }
+
+  removalPlan(): CgroupRemoval | undefined {
+    if (this.disabled) return undefined;
+    return { dirs: [this.dir], parents: this.parent ? [emptyParentChain(this.root, this.path, this.parent)] : [] };
   }
 
   exists(): boolean {
