@@ -41,6 +41,22 @@ services:
 
   afterAll(() => w.tearDown(), 300_000);
 
+  it('secrets and configs are mounted read-only at their paths; env_file and environment reach the process', async () => {
+    writeFileSync(join(w.dir, 'db_password.txt'), 's3cret\n');
+    writeFileSync(join(w.dir, 'app.env'), 'FROM_FILE=file\nBOTH=file\n');
+    writeFileSync(
+      join(w.dir, 'files.yaml'),
+      `name: ${project}f\nservices:\n  app:\n    image: skiff-test/app:1\n    command: [sleep, "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n    env_file: [app.env]\n    environment: {BOTH: environment}\n    secrets: [db_password]\n    configs:\n      - source: greeting\n        target: /etc/greeting\nsecrets:\n  db_password: {file: ./db_password.txt}\nconfigs:\n  greeting: {content: "hello from a config"}\n`,
+    );
+    await w.ok(['up', '-d'], { file: 'files.yaml' });
+    const exec = (cmd: string) => w.ok(['exec', '-T', 'app', 'sh', '-c', cmd], { file: 'files.yaml' });
+    expect(await exec('cat /run/secrets/db_password')).toBe('s3cret\n');
+    expect(await exec('cat /etc/greeting')).toBe('hello from a config');
+    expect((await w.compose(['exec', '-T', 'app', 'sh', '-c', 'echo x > /run/secrets/db_password'], { file: 'files.yaml' })).code).not.toBe(0);
+    expect(await exec('echo $FROM_FILE $BOTH')).toBe('file environment\n');
+    await w.ok(['down', '-t', '1'], { file: 'files.yaml' });
+  }, 300_000);
+
   it('depends_on restart: true restarts a kept dependent when its dependency is recreated', async () => {
     writeFileSync(
       join(w.dir, 'restart.yaml'),
