@@ -2,7 +2,7 @@
 // (docker/cli's cli/command/<group>/): argument parsing and output only, the work is done by
 // src/engine. Errors print `dock: <what failed>: <why>` on stderr and exit non-zero.
 
-import { program, reportError } from './dock/common';
+import { finishCommands, program, reportError, usageExit } from './dock/common';
 // Command groups, in the order of `dock --help`; a new group is one line here.
 import { register as registry } from './dock/registry';
 import { register as images } from './dock/images';
@@ -13,7 +13,19 @@ import { register as networks } from './dock/networks';
 import { register as compose } from './dock/compose';
 import { register as service } from './dock/service';
 
-for (const register of [registry, images, build, containers, volumes, networks, compose, service]) register(program);
+// One entry per line, so that groups added at the same time merge cleanly.
+for (const register of [
+  registry,
+  images,
+  build,
+  containers,
+  volumes,
+  networks,
+  compose,
+  service,
+])
+  register(program);
+finishCommands(program);
 
 program
   .parseAsync(process.argv)
@@ -22,6 +34,8 @@ program
     process.exit(process.exitCode ?? 0);
   })
   .catch((err) => {
+    const usage = usageExit(err);
+    if (usage !== undefined) process.exit(usage); // commander printed it
     reportError(err);
     process.exit(typeof (err as { dockExit?: unknown })?.dockExit === 'number' ? (err as { dockExit: number }).dockExit : 1);
   });

@@ -106,6 +106,28 @@ describe.skipIf(!isRoot)('dock with a registry', () => {
     store.close();
   });
 
+  it('run and create pull a missing image (--pull missing, the default), always, or never', async () => {
+    const root = newRoot();
+    const ref = `${reg.host}/busybox:schema2`;
+    const never = await dock(root, ['run', '--rm', '--network', 'none', '--pull', 'never', ref, 'echo', 'hi']);
+    expect(never.code).toBe(125);
+    expect(never.stderr).toMatch(/no such image/);
+    const first = await dock(root, ['run', '--rm', '--network', 'none', ref, '/bin/echo', 'hi']);
+    expect(first.stdout).toBe('hi\n'); // the pull's progress goes to stderr, never into the container's output
+    expect(first.stderr).toContain(`Unable to find image '${ref}' locally`);
+    expect(first.code).toBe(0);
+    const again = await dock(root, ['run', '--rm', '--network', 'none', ref, '/bin/echo', 'hi']);
+    expect(again.stderr).toBe('');
+    const always = await dock(root, ['create', '--network', 'none', '--pull', 'always', ref, '/bin/echo']);
+    expect(always.code).toBe(0);
+    expect(always.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(always.stderr).toMatch(/Status: Image is up to date|Digest: sha256:/);
+    expect((await dock(root, ['rm', always.stdout.trim()])).code).toBe(0);
+    const bad = await dock(root, ['run', '--rm', '--network', 'none', '--pull', 'sometimes', ref]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe(`dock: invalid pull option: 'sometimes': must be one of "always", "missing" or "never"\n`);
+  });
+
   it('selects the platform from an index', async () => {
     const root = newRoot();
     const amd = await dock(root, ['pull', `${reg.host}/multi`]);

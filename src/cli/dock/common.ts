@@ -1,7 +1,7 @@
 // What every dock command group shares: the program and its global options, the stores the
 // commands open, and the one error printer.
 
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 
 type Store = import('../../engine/store/store').ImageStore;
 export type Engine = import('../../engine/containers/engine').Engine;
@@ -15,12 +15,32 @@ program
   .option('--insecure-registry <host>', 'allow plain HTTP and unverified TLS for this registry (repeatable; env DOCK_INSECURE_REGISTRIES)', collect, [])
   .option('--debug', 'print stack traces of errors')
   .enablePositionalOptions()
-  .showHelpAfterError()
-  .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `dock: ${str.slice(7)}` : str) });
+  // docker's words for a bad flag, then one line naming the help (finishCommands), not all of it.
+  .configureOutput({ outputError: (str, write) => write(str.replace(/^error: unknown option '(.*?)'/, 'unknown flag: $1').replace(/^error: /, '').replace(/^/, 'dock: ')) });
 
 /** The group command `name` of `parent` (made on first use), so that several modules can add to one group. */
 export function group(parent: Command, name: string, description: string): Command {
   return parent.commands.find((c) => c.name() === name) ?? parent.command(name).description(description);
+}
+
+/**
+ * After every group registered: a usage error of any command prints docker's short form (the error,
+ * then "See 'dock run --help'.") and ends with status 125, as docker's flag errors do.
+ */
+export function finishCommands(root: Command): void {
+  const walk = (c: Command, path: string) => {
+    c.exitOverride();
+    c.showHelpAfterError(`See '${path} --help'.`);
+    for (const s of c.commands) walk(s, `${path} ${s.name()}`);
+  };
+  walk(root, root.name());
+}
+
+/** The exit status of a commander error: 0 for help and version, 125 for a usage error. */
+export function usageExit(err: unknown): number | undefined {
+  if (!(err instanceof CommanderError)) return undefined;
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return err.exitCode;
+  return 125;
 }
 
 export function collect(v: string, prev: string[]): string[] {

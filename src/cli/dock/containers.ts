@@ -2,8 +2,9 @@
 // exec, cp... The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.
 
 import type { Command } from 'commander';
-import { collect, type Engine, group, reportError, withEngine } from './common';
+import { clientOpts, collect, type Engine, group, reportError, withEngine } from './common';
 import { columns, renderFormat, renderFormatDeep } from './format';
+import { startFailure } from '../../engine/containers/errors';
 
 const runFlags = (cmd: Command) =>
   cmd
@@ -51,11 +52,42 @@ const runFlags = (cmd: Command) =>
     .option('--add-host <name:ip>', 'an /etc/hosts line; ip may be host-gateway (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
     .option('--log-opt <key=value>', 'json-file log options: max-size, max-file (repeatable)', collect, [])
+    .option('--platform <os/arch[/variant]>', 'platform of the image to pull when it is pulled')
+    .option('--pull <policy>', 'pull the image before: missing (when not in the store), always, never', 'missing')
     .argument('<image>', 'image name or id')
     .argument('[command...]', 'command and arguments')
     .passThroughOptions();
 
-type RunOpts = import('../../engine/containers/config').RunFlags & { healthcheck?: boolean; d?: boolean; detach?: boolean };
+type RunOpts = import('../../engine/containers/config').RunFlags & { healthcheck?: boolean; d?: boolean; detach?: boolean; pull?: string };
+
+/**
+ * docker run/create's --pull: "missing" pulls an image that is not in the store (saying so on
+ * stderr, with the pull's progress there), "always" pulls first, "never" only looks locally.
+ */
+async function pullForRun(engine: Engine, image: string, policy = 'missing', platform?: string): Promise<void> {
+  const { ContainerError } = await import('../../engine/containers/errors');
+  if (policy !== 'missing' && policy !== 'always' && policy !== 'never') throw new ContainerError('EUSAGE', `invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
+  if (policy === 'never') return;
+  if (policy === 'missing') {
+    const { findImage } = await import('../../engine/images/lookup');
+    try {
+      findImage(engine.images, image);
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOIMAGE') throw e;
+    }
+    process.stderr.write(`Unable to find image '${image}' locally\n`);
+  }
+  const { pullImage } = await import('../../engine/images/pull');
+  const { parsePlatform } = await import('../../engine/registry/manifest');
+  const { defaultProgress } = await import('../../engine/images/progress');
+  const progress = defaultProgress(false, process.stderr);
+  try {
+    await pullImage(engine.images, image, { ...clientOpts(), platform: platform ? parsePlatform(platform) : undefined, progress });
+  } finally {
+    progress.close();
+  }
+}
 
 function toFlags(o: RunOpts & Record<string, unknown>): import('../../engine/containers/config').RunFlags {
   return { ...o, noHealthcheck: o.healthcheck === false };
@@ -105,6 +137,7 @@ const runCmd = (cmd: Command) =>
       await withEngine(async (engine) => {
         let doc;
         try {
+          await pullForRun(engine, image, o.pull, o.platform as string | undefined);
           doc = await createContainer(engine, image, toFlags(o), command);
         } catch (e) {
           throw withRunExitCode(e);
@@ -129,17 +162,22 @@ const runCmd = (cmd: Command) =>
  * cannot be executed, 125 for any other error of the engine (the container's own status otherwise).
  */
 function withRunExitCode(e: unknown): unknown {
-  const msg = (e as Error)?.message ?? '';
-  const code = /executable file not found|exec .*: no such file or directory/.test(msg) ? 127 : /exec .*: (permission denied|is a directory)/.test(msg) ? 126 : 125;
-  if (e && typeof e === 'object') Object.assign(e, { dockExit: code });
-  return e;
+  if (!e || typeof e !== 'object') return e;
+  const f = startFailure(e);
+  return Object.assign(e, { message: f.message, dockExit: (e as { exitStatus?: number }).exitStatus ?? f.status });
 }
 
 const createCmd = (cmd: Command) =>
   runFlags(cmd).action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
     const { createContainer } = await import('../../engine/containers/create');
     await withEngine(async (engine) => {
-      const doc = await createContainer(engine, image, { ...toFlags(o), detach: true }, command);
+      let doc;
+      try {
+        await pullForRun(engine, image, o.pull, o.platform as string | undefined);
+        doc = await createContainer(engine, image, { ...toFlags(o), detach: true }, command);
+      } catch (e) {
+        throw withRunExitCode(e);
+      }
       process.stdout.write(`${doc.Id}\n`);
     });
   });
@@ -240,7 +278,10 @@ const psCmd = (cmd: Command) =>
           return;
         }
         const format = o.format ?? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
-        const out = renderFormat(format, rows, { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', RunningFor: 'CREATED', CreatedAt: 'CREATED AT', Status: 'STATUS', State: 'STATE', Ports: 'PORTS', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS' });
+        // docker's ContainerContext.Label "key".
+        const docs = new Map(engine.containers.list().map((d) => [o.trunc ? d.Id.slice(0, 12) : d.Id, d.Config.Labels]));
+        const withLabel = rows.map((r) => ({ ...r, Label: (k: unknown) => docs.get(r.ID)?.[String(k)] ?? '' }));
+        const out = renderFormat(format, withLabel, { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', RunningFor: 'CREATED', CreatedAt: 'CREATED AT', Status: 'STATUS', State: 'STATE', Ports: 'PORTS', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS' });
         process.stdout.write(out || (format.startsWith('table') ? renderFormat(format, [], {}) : ''));
       });
     });
@@ -312,7 +353,11 @@ const execCmd = (cmd: Command) =>
       }
       await withEngine(async (engine) => {
         const doc = engine.containers.find(name);
-        process.exitCode = await execInContainer(engine, doc, command, o);
+        try {
+          process.exitCode = await execInContainer(engine, doc, command, o);
+        } catch (e) {
+          throw withRunExitCode(e);
+        }
       });
     });
 

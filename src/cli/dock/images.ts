@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { clientOpts, collect, group, progressFor, reportError, withStore } from './common';
-import { renderFormat } from './format';
+import { renderFormat, renderFormatDeep } from './format';
 
 // ---- pull / push ------------------------------------------------------------------------------
 
@@ -123,7 +123,7 @@ const inspectCmd = (cmd: Command) =>
       await withStore(async (store) => {
         const docs = [];
         for (const i of images) docs.push(await inspectImage(store, i));
-        if (o.format) process.stdout.write(renderFormat(o.format, docs, {}));
+        if (o.format) process.stdout.write(renderFormatDeep(o.format, docs));
         else process.stdout.write(JSON.stringify(docs, null, 4) + '\n');
       });
     });

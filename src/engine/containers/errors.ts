@@ -24,3 +24,17 @@ export class ContainerError extends Error {
 }
 
 export const usage = (message: string) => new ContainerError('EUSAGE', message);
+
+/**
+ * docker run/exec's exit status for a process that could not be started: 127 when the command is
+ * not found, 126 when it cannot be invoked (not executable, a directory, no such working
+ * directory), 125 for any other failure of the engine. The message is put in Docker's words.
+ */
+export function startFailure(e: unknown): { status: 125 | 126 | 127; message: string } {
+  const msg = (e as Error)?.message ?? String(e);
+  const cwd = /chdir to cwd \("(.*)"\) set in config\.json: (.*)$/.exec(msg);
+  if (cwd) return { status: 126, message: msg.slice(0, cwd.index) + `cannot change to the working directory ${cwd[1]}: ${/no such file/.test(cwd[2]) ? 'it does not exist' : cwd[2]}` };
+  if (/executable file not found|exec .*: no such file or directory/.test(msg)) return { status: 127, message: msg };
+  if (/exec .*: (permission denied|is a directory)/.test(msg)) return { status: 126, message: msg };
+  return { status: 125, message: msg };
+}

@@ -5,7 +5,7 @@
 import type { Process } from '../../oci/types';
 import { exec as runtimeExec } from '../../runtime/exec';
 import type { Engine } from './engine';
-import { ContainerError } from './errors';
+import { ContainerError, startFailure } from './errors';
 import { mergeEnv } from './config';
 import { containerDir } from './paths';
 import { resolveUser } from './rootfs';
@@ -45,5 +45,11 @@ export async function execInContainer(engine: Engine, doc: ContainerDoc, args: s
     proc.capabilities = { bounding: [...CAPABILITIES], effective: [...CAPABILITIES], permitted: [...CAPABILITIES] };
   }
   if (o.tty && o.detach) throw new ContainerError('EUSAGE', 'cannot use -t with -d in dock exec (nothing would hold the terminal)');
-  return runtimeExec(engine.rt, { id: doc.Id, process: proc, detach: o.detach });
+  try {
+    return await runtimeExec(engine.rt, { id: doc.Id, process: proc, detach: o.detach });
+  } catch (e) {
+    // In Docker's words, with docker exec's status (126/127) as the error's exitStatus.
+    const f = startFailure(e);
+    throw Object.assign(new ContainerError('ERUNTIME', f.message, { cause: e }), { exitStatus: f.status });
+  }
 }

@@ -133,7 +133,8 @@ export async function inspectRecord(store: ImageStore, image: ImageRecord): Prom
     Comment: (config.history ?? []).slice(-1)[0]?.comment ?? '',
     Created: config.created ?? '',
     Author: config.author ?? '',
-    Config: config.config ?? {},
+    // Docker's image Config always has these keys (so that -f '{{.Config.User}}' prints "").
+    Config: { User: '', Env: [], Cmd: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null, Volumes: null, ...(config.config ?? {}) },
     Architecture: config.architecture,
     Variant: config.variant,
     Os: config.os,

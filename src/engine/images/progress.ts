@@ -116,7 +116,8 @@ export class BarProgress implements ProgressSink {
   }
 }
 
-export function defaultProgress(quiet = false): ProgressSink {
+/** `lines`: where plain progress lines go when there is no terminal (run/create keep stdout for the container). */
+export function defaultProgress(quiet = false, lines: NodeJS.WriteStream = process.stdout): ProgressSink {
   if (quiet) return silentProgress;
-  return process.stderr.isTTY && process.stdout.isTTY ? new BarProgress(process.stderr) : new LineProgress(process.stdout);
+  return process.stderr.isTTY && lines.isTTY ? new BarProgress(process.stderr) : new LineProgress(lines);
 }
