@@ -126,7 +126,7 @@ describe.skipIf(!isRoot)('dock run', () => {
   });
 
   it('fails with one clear line: unknown image, name in use, bad flag value, missing bind source', async () => {
-    const unknown = await d(root, ['run', '--rm', 'nosuch/image:1']);
+    const unknown = await d(root, ['run', '--rm', '--pull', 'never', 'nosuch/image:1']);
     expect(unknown.code).toBe(125); // docker run's status for its own errors
     expect(unknown.stderr).toBe('dock: no such image: nosuch/image:1 (pull it first: dock pull nosuch/image:1)\n');
     await ok(root, ['create', '--name', 'taken', img.name]);

@@ -75,7 +75,9 @@ export class RegistryClient {
       res = await tryBase('https');
     } catch (err) {
       if (!this.insecure || !(err instanceof RegistryError) || err.code !== 'ENETWORK') {
-        if (err instanceof RegistryError && err.code === 'ENETWORK' && !this.insecure) {
+        // The hint only where it can be the answer: a TLS failure or a refused https port of a
+        // registry that could be plain HTTP (never Docker Hub, never a name that does not resolve).
+        if (err instanceof RegistryError && err.code === 'ENETWORK' && !this.insecure && this.domain !== 'docker.io' && !/no such host|ENOTFOUND|EAI_AGAIN/.test(err.message)) {
           throw new RegistryError('ENETWORK', `${err.message} (for a registry without TLS, mark it insecure with --insecure-registry ${this.domain})`, { cause: err });
         }
         throw err;
