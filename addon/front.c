@@ -65,10 +65,10 @@ static void __attribute__((noreturn)) hand_over_failure(const char *msg) {
   hand_over();
 }
 
-/* Container ids as src/runtime/ids.ts accepts them: [A-Za-z0-9_+\-.]+, at most 1024, not . or .. */
+/* Container ids as src/runtime/ids.ts accepts them: [A-Za-z0-9_+\-.]+, at most MAX_ID_LENGTH (255), not . or .. */
 static int valid_id(const char *id) {
   size_t n = strlen(id);
-  if (n == 0 || n > 1024 || !strcmp(id, ".") || !strcmp(id, "..")) return 0;
+  if (n == 0 || n > 255 || !strcmp(id, ".") || !strcmp(id, "..")) return 0;
   for (const char *p = id; *p; p++)
     if (!isascii((unsigned char)*p) || !(isalnum((unsigned char)*p) || *p == '_' || *p == '+' || *p == '-' || *p == '.')) return 0;
   return 1;

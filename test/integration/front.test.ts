@@ -92,6 +92,7 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     sk.ok(['create', '--bundle', b, 'f2']);
     for (const args of [
       ['state', '../f2'],
+      ['state', 'x'.repeat(256)],
       ['state', 'f2', 'extra'],
       ['state'],
       ['kill', 'f2', 'NOSUCH'],
