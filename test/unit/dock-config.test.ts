@@ -107,3 +107,28 @@ describe('capabilities and restart policy', () => {
     expect(restartDelayMs(doc('always', 20), 10_000)).toBe(100);
   });
 });
+
+describe('--env-file from a careless caller', () => {
+  it('reads only a regular file of sane size: a FIFO, a device, a directory or a huge file is one clear error', async () => {
+    const { readEnvFile } = await import('../../src/engine/containers/config');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync, writeFileSync, truncateSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'dock-envfile-'));
+    try {
+      writeFileSync(join(dir, 'ok'), '# comment\nA=1\n  B=two words\n');
+      expect(readEnvFile(join(dir, 'ok'))).toEqual(['A=1', 'B=two words']);
+      execFileSync('mkfifo', [join(dir, 'fifo')]); // nobody writes: reading it would block forever
+      expect(() => readEnvFile(join(dir, 'fifo'))).toThrow(`cannot read env file ${join(dir, 'fifo')}: not a regular file`);
+      expect(() => readEnvFile('/dev/zero')).toThrow('cannot read env file /dev/zero: not a regular file');
+      expect(() => readEnvFile(dir)).toThrow(`cannot read env file ${dir}: not a regular file`);
+      writeFileSync(join(dir, 'huge'), '');
+      truncateSync(join(dir, 'huge'), 2 << 20);
+      expect(() => readEnvFile(join(dir, 'huge'))).toThrow(/larger than 1048576 bytes$/);
+      expect(() => readEnvFile(join(dir, 'missing'))).toThrow(/no such file or directory$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // daemon/create.go and runconfig/opts): flags win, lists (Env, Labels, Volumes) merge by key,
 // --entrypoint drops the image's Cmd unless a command is given.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { ImageConfig } from '../registry/manifest';
 import { ContainerError, usage } from './errors';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../volumes/mounts';
@@ -152,11 +152,24 @@ function envEntry(e: string, out: string[]): void {
   } else if (e && process.env[e] !== undefined) out.push(`${e}=${process.env[e]}`);
 }
 
+/** An env file larger than this is not an env file (and /dev/zero must not fill the memory). */
+const ENV_FILE_MAX = 1 << 20;
+
 export function readEnvFile(path: string): string[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Opened non-blocking and then checked: a FIFO would block, a device (/dev/zero) never end.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw usage(`cannot read env file ${path}: not a regular file`);
+      if (st.size > ENV_FILE_MAX) throw usage(`cannot read env file ${path}: larger than ${ENV_FILE_MAX} bytes`);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof ContainerError) throw e;
     throw usage(`cannot read env file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
   }
   const out: string[] = [];
