@@ -52,7 +52,9 @@ function run(cmd: string, args: string[], input?: NodeJS.ReadableStream, output?
     if (input) input.pipe(c.stdin!);
     if (output) c.stdout!.pipe(output as NodeJS.WritableStream, { end: false });
     c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve() : reject(new ContainerError('EUSAGE', `${cmd}: ${err.trim() || `exit status ${code}`}`))));
+    // tar's complaints, one line: "Member name contains '..'"; its closing summary says nothing.
+    const why = () => err.split('\n').map((l) => l.trim()).filter((l) => l && !/Exiting with failure status/.test(l)).join('; ');
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new ContainerError('EUSAGE', `${cmd}: ${why() || `exit status ${code}`}`))));
   });
 }
 
