@@ -820,7 +820,14 @@ static void pivot(void) {
   close(newroot);
 }
 
+/*
+ * CVE-2025-31133: a file is masked by binding /dev/null over it, and /dev may come from a volume
+ * another container writes to: /dev/null could be a symlink to a host file (or another file) by
+ * then. Open it once without following, check it is the null device (1:3), and bind that fd.
+ */
 static void mask_paths(void) {
+  int null_fd = -1;
+  char null_path[64];
   for (int i = 0; i < P.nmasks; i++) {
     const char *p = P.masks[i];
     struct stat st;
@@ -828,10 +835,18 @@ static void mask_paths(void) {
       if (errno == ENOENT) continue;
       fail(STEP_MASK, errno, "mask %s", p);
     }
+    if (!S_ISDIR(st.st_mode) && null_fd < 0) {
+      struct stat ns;
+      null_fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (null_fd < 0 || fstat(null_fd, &ns) < 0) fail(STEP_MASK, errno, "mask %s: open /dev/null", p);
+      if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3)) fail(STEP_MASK, EPERM, "mask %s: /dev/null is not the null device", p);
+      fdpath(null_path, sizeof null_path, null_fd);
+    }
     int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")
-                                : mount("/dev/null", p, NULL, MS_BIND, NULL);
+                                : mount(null_path, p, NULL, MS_BIND, NULL);
     if (r < 0) fail(STEP_MASK, errno, "mask %s", p);
   }
+  if (null_fd >= 0) close(null_fd);
 }
 
 static void readonly_paths(void) {
