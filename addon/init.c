@@ -152,6 +152,8 @@ static struct {
   const char *selinux;
   int detached_exec;
   const char *session_keyring;
+  int dev_readonly;
+  uint32_t dev_flags;
 } P;
 
 /* ---------- reporting ---------- */
@@ -381,6 +383,7 @@ static void read_plan(void) {
     case T_SELINUX: P.selinux = v; break;
     case T_DETACHED_EXEC: P.detached_exec = 1; break;
     case T_SESSION_KEYRING: P.session_keyring = v; break;
+    case T_DEV_READONLY: P.dev_readonly = 1; P.dev_flags = *(uint32_t *)v; break;
     default: fail(STEP_PLAN, EPROTO, "unknown plan record %u", tag);
     }
   }
@@ -752,7 +755,8 @@ static void make_devices(void) {
 
 /* ---------- hooks run by the init (createContainer, startContainer) ---------- */
 
-static void run_hooks(struct hook_item *hooks, int n, const char *state, const char *kind) {
+/* `cwd`: the hook's working directory (runc: the rootfs for createContainer), or NULL. */
+static void run_hooks(struct hook_item *hooks, int n, const char *state, const char *kind, const char *cwd) {
   for (int i = 0; i < n; i++) {
     struct hook_item *h = &hooks[i];
     int in[2];
@@ -761,6 +765,13 @@ static void run_hooks(struct hook_item *hooks, int n, const char *state, const c
     if (pid < 0) fail(STEP_HOOK, errno, "%s hook %s: fork", kind, h->path);
     if (pid == 0) {
       dup2(in[0], 0);
+      /* The hook's output is not the container's (runc keeps it to itself). */
+      int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) {
+        dup2(null, 1);
+        dup2(null, 2);
+      }
+      if (cwd && chdir(cwd) < 0) _exit(127);
       execve(h->path, h->argv[0] ? h->argv : (char *const[]){(char *)h->path, NULL}, h->envp);
       _exit(127);
     }
@@ -798,12 +809,56 @@ static void run_hooks(struct hook_item *hooks, int n, const char *state, const c
 
 /* ---------- rootfs ---------- */
 
+/*
+ * --no-pivot: chroot leaves the host's mounts in the container's mount namespace, out of sight but
+ * still counted by the kernel: a full, unmasked proc or sysfs there lets a nested user namespace
+ * mount a fresh proc (mount_too_revealing). As runc's msMoveRoot: every full proc and sysfs mount
+ * outside the rootfs is detached (made slave first so the host never sees it), or, where it may
+ * not be, covered with an empty tmpfs.
+ */
+static void hide_host_proc_sys(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) fail(STEP_PIVOT, errno, "read /proc/self/mountinfo");
+  char line[4096];
+  char (*targets)[PATH_MAX] = calloc(256, PATH_MAX);
+  if (!targets) fail(STEP_PIVOT, ENOMEM, "hide host proc and sysfs");
+  int n = 0;
+  size_t rlen = strlen(P.rootfs);
+  while (n < 256 && fgets(line, sizeof line, f)) {
+    char root[PATH_MAX], mnt[PATH_MAX];
+    if (sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2) continue;
+    const char *sep = strstr(line, " - ");
+    if (!sep) continue;
+    char fstype[64];
+    if (sscanf(sep + 3, "%63s", fstype) != 1) continue;
+    if (strcmp(root, "/") || (strcmp(fstype, "proc") && strcmp(fstype, "sysfs"))) continue;
+    if (!strncmp(mnt, P.rootfs, rlen) && (mnt[rlen] == '/' || mnt[rlen] == 0)) continue;
+    if (strchr(mnt, '\\')) continue; /* an escaped name (\040): not a host /proc or /sys */
+    snprintf(targets[n++], PATH_MAX, "%s", mnt);
+  }
+  fclose(f);
+  /* Deepest first, so that /proc/sys/fs/binfmt_misc and the like go before /proc. */
+  for (int i = n - 1; i >= 0; i--) {
+    const char *p = targets[i];
+    if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+      if (errno == ENOENT || errno == EINVAL) continue;
+      fail(STEP_PIVOT, errno, "make %s rslave", p);
+    }
+    if (umount2(p, MNT_DETACH) < 0) {
+      if (errno != EINVAL && errno != EPERM) fail(STEP_PIVOT, errno, "detach %s", p);
+      if (mount("tmpfs", p, "tmpfs", 0, NULL) < 0) fail(STEP_PIVOT, errno, "cover %s", p);
+    }
+  }
+  free(targets);
+}
+
 static void pivot(void) {
   int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   int newroot = open(P.rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0 || newroot < 0) fail(STEP_PIVOT, errno, "open root directories");
   if (P.no_pivot) {
     /* --no-pivot: move the rootfs over / and chroot (for ramfs roots, where pivot_root fails). */
+    hide_host_proc_sys();
     if (fchdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
       fail(STEP_PIVOT, errno, "chroot into %s", P.rootfs);
   } else {
@@ -1115,12 +1170,39 @@ static void load_seccomp(void) {
   }
 }
 
+/* CVE-2024-21626: a cwd that resolves outside the root shows as "(unreachable)" in getcwd. */
+static void check_cwd_inside(void) {
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/') fail(STEP_CWD, EPERM, "current working directory is outside of the container root");
+}
+
+/* Entered while still privileged, as runc does: a user may run in a cwd it could not enter
+ * itself (user 1000 in /root, mode 0700). */
 static void check_cwd(void) {
   const char *cwd = P.cwd ? P.cwd : "/";
   if (chdir(cwd) < 0) fail(STEP_CWD, errno, "chdir to cwd (\"%s\") set in config.json", cwd);
-  /* CVE-2024-21626: a cwd that resolves outside the root shows as "(unreachable)" in getcwd. */
-  char buf[PATH_MAX];
-  if (!getcwd(buf, sizeof buf) || buf[0] != '/') fail(STEP_CWD, EPERM, "current working directory is outside of the container root");
+  check_cwd_inside();
+}
+
+/*
+ * runc's fixStdioPermissions: stdio that is not /dev/null and not already the user's becomes the
+ * user's (uid only; the group stays, e.g. tty for a pty slave), so a non-root process can use its
+ * terminal. EINVAL/EPERM (ids not mapped in a user namespace) are not errors.
+ */
+static void fix_stdio_owner(void) {
+  if (!P.user) return;
+  struct stat null_st;
+  if (stat("/dev/null", &null_st) < 0) fail(STEP_USER, errno, "stat /dev/null");
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+      if (errno == EBADF) continue;
+      fail(STEP_USER, errno, "stat stdio fd %d", fd);
+    }
+    if (st.st_uid == P.user->uid || (S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev)) continue;
+    if (fchown(fd, P.user->uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM)
+      fail(STEP_USER, errno, "chown stdio fd %d to uid %u", fd, P.user->uid);
+  }
 }
 
 /* Close every fd but stdio, the preserved ones and `keep`; returns where `keep` now lives. */
@@ -1181,10 +1263,11 @@ static void prepare_process(void) {
   set_scheduling(); /* SCHED_FIFO/RR and IOPRIO_CLASS_RT need capabilities the process may not keep */
   apply_lsm_labels(); /* before seccomp and while still privileged, as runc does */
   if (!P.no_new_privs) load_seccomp(); /* needs CAP_SYS_ADMIN: before the capabilities go */
+  fix_stdio_owner();
   drop_bounding();
   set_user();
   set_caps();
-  check_cwd(); /* again as the final user: the directory must still be reachable */
+  check_cwd_inside(); /* again as the final user; no chdir: it was entered while privileged */
 
   /*
    * With no_new_privs, seccomp is loaded here, as the last step while the init socket is still
@@ -1226,6 +1309,21 @@ static void stage2(void) {
 
   for (int i = 0; i < P.nmounts; i++) do_mount(&P.mounts[i]);
   if (P.setup_dev || P.ndevices || P.nsymlinks) make_devices();
+  if (P.dev_readonly) {
+    /* A read-only /dev was mounted writable so that nodes, symlinks and the mounts below it could
+     * be made: now it becomes read-only (runc's finalizeRootfs). */
+    int d = open_in_rootfs("/dev", 0, 0);
+    if (d < 0) fail(STEP_READONLY, errno, "open /dev");
+    char dp[64];
+    fdpath(dp, sizeof dp, d);
+    if (remount_bind(dp, P.dev_flags | MS_RDONLY) < 0) fail(STEP_READONLY, errno, "remount /dev read-only");
+    close(d);
+  }
+  if (P.cwd) {
+    /* runc makes a missing cwd (0755) in the rootfs, before it may become read-only. */
+    int c = open_in_rootfs(P.cwd, 0, 0755);
+    if (c >= 0) close(c); /* what cannot be made (a symlink out, a file) chdir refuses later, with its reason */
+  }
 
   /* The exec fifo and the console socket live on the host: open them before pivot_root. */
   int fifo_path = fifo_fd; /* opened in stage 1, with the console socket */
@@ -1235,7 +1333,7 @@ static void stage2(void) {
      * "<createContainer state>\0<startContainer state>". */
     send_msg(MSG_HOOKS, 0, 0, 0, NULL, 0);
     expect_msg(MSG_HOOKS_DONE, hook_states, sizeof hook_states);
-    run_hooks(P.hooks_cc, P.nhooks_cc, hook_states, "createContainer");
+    run_hooks(P.hooks_cc, P.nhooks_cc, hook_states, "createContainer", P.rootfs);
   }
 
   pivot();
@@ -1273,7 +1371,7 @@ static void stage2(void) {
   fifo_wr = w;
   close(fifo_path);
 
-  if (P.nhooks_sc) run_hooks(P.hooks_sc, P.nhooks_sc, hook_states + strlen(hook_states) + 1, "startContainer");
+  if (P.nhooks_sc) run_hooks(P.hooks_sc, P.nhooks_sc, hook_states + strlen(hook_states) + 1, "startContainer", NULL);
   if (write(fifo_wr, "0", 1) != 1) _exit(1);
   exec_process();
 }

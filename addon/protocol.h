@@ -149,6 +149,7 @@ enum skiff_tag {
   T_USERNS_DEVICES,    /* - : bind-mount devices from the host instead of mknod */
   T_DETACHED_EXEC,     /* - : exec mode: do not wait for anything after MSG_EXECED */
   T_SESSION_KEYRING,   /* string: join (or make) this session keyring, "_ses.<id>" (not with --no-new-keyring) */
+  T_DEV_READONLY,      /* u32 MS_* flags of a read-only /dev mount: mounted writable, remounted read-only last (runc) */
 };
 
 struct plan_mount {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { capabilityNumber } from '../oci/capabilities';
-import { configError } from './errors';
+import type { LinuxCapabilities } from '../oci/types';
 
 let lastCap: number | undefined;
 
@@ -16,13 +16,27 @@ export function kernelLastCap(): number {
   return lastCap;
 }
 
-/** ["CAP_CHOWN", ...] -> bit mask. Unknown names are an error; ones newer than the kernel are skipped. */
-export function capMask(names: string[] | undefined, field: string): bigint {
+/**
+ * ["CAP_CHOWN", ...] -> bit mask. Names skiff does not know, and ones newer than the kernel, are
+ * skipped, as runc does (it warns: see unknownCapabilities).
+ */
+export function capMask(names: string[] | undefined): bigint {
   let mask = 0n;
   for (const name of names ?? []) {
     const n = capabilityNumber(name);
-    if (n < 0) throw configError('ECAP', `invalid config.json: ${field}: unknown capability ${JSON.stringify(name)}`);
-    if (n <= kernelLastCap()) mask |= 1n << BigInt(n);
+    if (n >= 0 && n <= kernelLastCap()) mask |= 1n << BigInt(n);
   }
   return mask;
+}
+
+/** The names of a process's capability sets that are skipped: for runc's warning. */
+export function unknownCapabilities(caps: LinuxCapabilities | undefined): string[] {
+  const out = new Set<string>();
+  for (const list of Object.values(caps ?? {}) as (string[] | undefined)[]) {
+    for (const name of list ?? []) {
+      const n = capabilityNumber(name);
+      if (n < 0 || n > kernelLastCap()) out.add(name);
+    }
+  }
+  return [...out];
 }

@@ -10,7 +10,7 @@
 //      directory in that hierarchy, so the host's tree above it stays out of sight. A combined
 //      hierarchy ("cpu,cpuacct") is mounted again under each controller's name: runc makes symlinks
 //      there, but skiff-init makes symlinks after every mount, when a read-only tmpfs refuses them;
-//   3. with "ro", a remount of the tmpfs read-only (the hierarchy mounts carry the flags themselves).
+//   the tmpfs itself stays writable, as runc 1.1 leaves it ("ro" applies to the hierarchy mounts).
 // cgroup v2: with a cgroup namespace a cgroup2 mount; without one a bind of the container's
 // directory (runc's fallback when cgroup2 cannot be mounted): a fresh cgroup2 mount outside a
 // cgroup namespace would show the host's whole tree.
@@ -50,7 +50,10 @@ export function planCgroupMount(m: Mount, version: 1 | 2, cgPath: string, paths:
 
   // v1: group controllers by hierarchy directory.
   const byDir = new Map<string, string[]>();
-  for (const [controller, dir] of Object.entries(paths)) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+  for (const [controller, dir] of Object.entries(paths)) {
+    if (controller === '') continue; // a hybrid host's unified hierarchy: runc does not show it either
+    byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+  }
   const tmpfsFlags = flags & ~MS.RDONLY;
   const out: PlannedMount[] = [
     { ...base, source: 'tmpfs', destination: dest, fstype: 'tmpfs', data: 'mode=755', flags: tmpfsFlags | MS.NOSUID | MS.NODEV | MS.NOEXEC, propagation, kind: 0 },
@@ -69,9 +72,6 @@ export function planCgroupMount(m: Mount, version: 1 | 2, cgPath: string, paths:
         out.push(bind(dir, target));
       }
     }
-  }
-  if (flags & MS.RDONLY) {
-    out.push({ ...base, source: 'tmpfs', destination: dest, fstype: 'tmpfs', data: 'mode=755', flags: tmpfsFlags | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.REMOUNT, kind: 0 });
   }
   return out;
 }

@@ -14,6 +14,7 @@ import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
 import { native } from './native';
 import { buildCreatePlan } from './plan';
+import { unknownCapabilities } from './capabilities';
 import { cgroupMountPlanner } from './cgroup-mounts';
 import { sendSeccompListener } from './seccomp-notify';
 import { isRootless, writeIdMaps } from './userns';
@@ -47,6 +48,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
   const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
   checkRootfs(rootfs);
   rt.log.debug(`create ${id}: bundle ${bundle}, rootfs ${rootfs}`);
+  warnUnknownCapabilities(rt, spec.process?.capabilities);
 
   const store = rt.store;
   const lock = store.claim(id);
@@ -274,6 +276,12 @@ function withNotifySocket(spec: Spec): Spec {
     mounts: [...(spec.mounts ?? []), { destination: NOTIFY_DEST, type: 'bind', source: host, options: ['bind', 'nosuid', 'noexec', 'nodev'] }],
     process: { ...spec.process, env: [...(spec.process.env ?? []).filter((e) => !e.startsWith('NOTIFY_SOCKET=')), `NOTIFY_SOCKET=${NOTIFY_DEST}`] },
   };
+}
+
+/** runc's warning for capability names it skips (unknown to it, or newer than the kernel). */
+export function warnUnknownCapabilities(rt: Runtime, caps: Parameters<typeof unknownCapabilities>[0]): void {
+  const unknown = unknownCapabilities(caps);
+  if (unknown.length) rt.log.warn(`ignoring unknown or unavailable capabilities: [${unknown.join(' ')}]`);
 }
 
 /** "exited with status N" / "was killed by signal N", for an init that died on its own. */

@@ -3,7 +3,7 @@
 // capabilities, rlimits, seccomp and no_new_privs.
 import { resolve } from 'node:path';
 import type { Process } from '../oci/types';
-import { compileSeccompFor } from './create';
+import { compileSeccompFor, warnUnknownCapabilities } from './create';
 import { SkiffError, containerError, usageError } from './errors';
 import { OwnConsole, waitForeground } from './foreground';
 import { native } from './native';
@@ -48,6 +48,7 @@ export async function exec(rt: Runtime, opts: ExecOptions): Promise<number> {
   if (status === 'paused' && !opts.ignorePaused) throw containerError('ESTATUS', 'cannot exec in a paused container (use --ignore-paused to override)');
 
   const proc = opts.process ?? processFromFlags(rec.config.process!, opts);
+  warnUnknownCapabilities(rt, proc.capabilities);
   if (!proc.args?.length) throw usageError('exec needs a command (or --process FILE)');
   if (proc.terminal && opts.detach && !opts.consoleSocket) throw usageError('cannot allocate a terminal in detached mode without --console-socket');
 

@@ -20,8 +20,9 @@ function now(): string {
 }
 
 export function formatLogLine(level: LogLevel, msg: string, format: 'text' | 'json' | undefined): string {
-  if (format === 'json') return JSON.stringify({ level, msg, time: now() }) + '\n';
-  return `time="${now()}" level=${level} msg=${JSON.stringify(msg)}\n`;
+  const name = level === 'warn' ? 'warning' : level; // logrus's name for it
+  if (format === 'json') return JSON.stringify({ level: name, msg, time: now() }) + '\n';
+  return `time="${now()}" level=${name} msg=${JSON.stringify(msg)}\n`;
 }
 
 /**

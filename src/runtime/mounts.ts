@@ -40,9 +40,8 @@ export function propagationFlags(value: string, field: string): number {
  * `idmap`/`ridmap` mount without mappings of its own uses (runtime-spec 1.1+, as runc does).
  */
 export function planMount(m: Mount, bundle: string, field: string, containerMaps?: { uid: IdMapping[]; gid: IdMapping[] }): PlannedMount {
-  if (!isAbsolute(m.destination)) {
-    throw configError('EMOUNT', `invalid config.json: ${field}/destination: ${JSON.stringify(m.destination)} must be an absolute path`);
-  }
+  // runc takes a relative destination as relative to the container's root: so does skiff.
+  if (!isAbsolute(m.destination)) m = { ...m, destination: `/${m.destination}` };
   const opts = parseMountOptions(m.options ?? []);
   const bind = m.type === 'bind' || (opts.flags & MS.BIND) !== 0;
   let source = m.source ?? m.type ?? 'none';

@@ -10,8 +10,9 @@ export function pause(rt: Runtime, id: string): void {
     const rec = rt.store.read(id);
     const status = containerStatus(rt, rec);
     if (status === 'paused') throw containerError('ESTATUS', `container ${id} is already paused`);
-    // A created container's init is still skiff-init on the exec fifo; `start` must be able to run it.
-    if (status !== 'running') throw containerError('ESTATUS', 'container not running');
+    // runc pauses a created container too: its init stays frozen on the exec fifo, `start` refuses
+    // a paused container, and `resume` gives back a created one.
+    if (status !== 'running' && status !== 'created') throw containerError('ESTATUS', 'container not running');
     cgroupsOf(rt, rec).freeze();
   } finally {
     lock.release();

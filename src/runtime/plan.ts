@@ -7,6 +7,8 @@ import { RLIMITS, isRlimitType } from '../oci/rlimits';
 import { capMask } from './capabilities';
 import { configError } from './errors';
 import { planMount, type PlannedMount, propagationFlags } from './mounts';
+
+const MS_RDONLY = 1;
 import { PlanWriter, StructWriter } from './plan-writer';
 import { writeExecCpuAffinity, writePersonality, writeProcessSettings } from './process-settings';
 import { CLONE_FLAGS, MOUNT_KIND_BIND, NS_PROC_NAMES, Tag } from './protocol';
@@ -85,6 +87,13 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): CreatePlan 
   let hasDevPts = false;
   for (const [i, m] of (spec.mounts ?? []).entries()) {
     const planned = m.type === 'cgroup' && ctx.cgroupMounts ? ctx.cgroupMounts(m) : [planMount(m, ctx.bundle, `/mounts/${i}`, containerMaps)];
+    const dev = planned[0];
+    if (planned.length === 1 && dev.kind !== MOUNT_KIND_BIND && /^\/dev\/*$/.test(dev.destination) && dev.flags & MS_RDONLY) {
+      // A read-only /dev (tmpfs): runc mounts it writable, makes the nodes, symlinks and the mounts
+      // below it, and remounts it read-only at the end; so does skiff-init.
+      dev.flags &= ~MS_RDONLY;
+      w.u32(Tag.DEV_READONLY, dev.flags);
+    }
     for (const p of planned) writeMount(w, p);
     if (m.destination === '/dev' || m.destination === '/dev/') devIsOurs = planned.every((p) => p.kind !== MOUNT_KIND_BIND);
     if (m.destination === '/dev/pts') hasDevPts = true;
@@ -178,17 +187,16 @@ function writeProcess(w: PlanWriter, proc: Process, ctx: ProcessContext): void {
     if (!isRlimitType(r.type)) throw configError('ERLIMIT', `invalid config.json: /process/rlimits: unknown rlimit ${JSON.stringify(r.type)}`);
     w.struct(Tag.RLIMIT, new StructWriter(24).u32(RLIMITS[r.type]).u32(0).u64(BigInt(r.soft)).u64(BigInt(r.hard)).done());
   }
-  if (proc.capabilities) {
-    const c = proc.capabilities;
-    const head = new StructWriter(40)
-      .u64(capMask(c.bounding, '/process/capabilities/bounding'))
-      .u64(capMask(c.effective, '/process/capabilities/effective'))
-      .u64(capMask(c.permitted, '/process/capabilities/permitted'))
-      .u64(capMask(c.inheritable, '/process/capabilities/inheritable'))
-      .u64(capMask(c.ambient, '/process/capabilities/ambient'))
-      .done();
-    w.struct(Tag.CAPS, head);
-  }
+  // No capabilities section means no capabilities at all, as under runc (not "keep root's").
+  const c = proc.capabilities ?? {};
+  const head = new StructWriter(40)
+    .u64(capMask(c.bounding))
+    .u64(capMask(c.effective))
+    .u64(capMask(c.permitted))
+    .u64(capMask(c.inheritable))
+    .u64(capMask(c.ambient))
+    .done();
+  w.struct(Tag.CAPS, head);
   writeProcessSettings(w, proc, '/process');
   if (proc.noNewPrivileges) w.flag(Tag.NO_NEW_PRIVS);
   if (proc.oomScoreAdj !== undefined) w.i32(Tag.OOM_SCORE_ADJ, proc.oomScoreAdj);

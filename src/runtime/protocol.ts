@@ -71,6 +71,7 @@ export const Tag = {
   USERNS_DEVICES: 42,
   DETACHED_EXEC: 43,
   SESSION_KEYRING: 44,
+  DEV_READONLY: 45,
 } as const;
 
 export const MOUNT_KIND_BIND = 1;

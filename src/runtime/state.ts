@@ -118,14 +118,15 @@ export class StateStore {
   status(rec: ContainerRecord, isPaused: () => boolean = () => false): Status {
     if (rec.creator) return isAlive(rec.creator.pid, rec.creator.startTime) ? 'creating' : 'stopped';
     if (!isAlive(rec.pid, rec.initStartTime)) return 'stopped';
-    if (existsSync(this.fifoPath(rec.id))) return 'created';
-    return isPaused() ? 'paused' : 'running';
+    // A created container can be paused too (runc allows it): frozen, it is "paused" until resumed.
+    if (isPaused()) return 'paused';
+    return existsSync(this.fifoPath(rec.id)) ? 'created' : 'running';
   }
 }
 
 export function ociState(rec: ContainerRecord, status: Status): OciState {
   const s: OciState = { ociVersion: rec.ociVersion, id: rec.id, status, bundle: rec.bundle };
-  if (status !== 'stopped') s.pid = rec.pid;
+  s.pid = status === 'stopped' ? 0 : rec.pid; // runc prints pid 0 for a stopped container
   if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
   return s;
 }

@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)('hooks', () => {
     cfg.hooks = { poststart: [{ path: '/bin/false', args: ['false'] }], poststop: [{ path: '/bin/false', args: ['false'] }] };
     const r = skiff.run(['run', '-b', makeBundle(cfg), 'warnhooks']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/level=warn msg="poststart hook \/bin\/false: exited with status 1"/);
+    expect(r.stderr).toMatch(/level=warning msg="poststart hook \/bin\/false: exited with status 1"/);
   });
 });
 
@@ -121,7 +121,15 @@ describe.skipIf(!isRoot)('concurrency', () => {
     const deleted = await Promise.all(ids.map((id) => cli(['delete', '--force', id])));
     expect(deleted.filter((c) => c.code !== 0).map((c) => c.err)).toEqual([]);
     expect(readdirSync(skiff.root)).toEqual([]);
-    for (const pid of pids) expect(existsSync(`/proc/${pid}/cgroup`) && readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes('/par')).toBe(false);
+    // A zombie the machine's pid 1 has not reaped yet still names its (hybrid unified) cgroup: not a live process.
+    const cgroupOfLive = (pid: number) => {
+      try {
+        return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? '' : readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      } catch {
+        return ''; // gone
+      }
+    };
+    for (const pid of pids) expect(cgroupOfLive(pid).includes('/par')).toBe(false);
     for (const h of readdirSync('/sys/fs/cgroup')) for (const id of ids) expect(existsSync(join('/sys/fs/cgroup', h, skiff.cgroup(id))), `${h} ${id}`).toBe(false);
   });
 

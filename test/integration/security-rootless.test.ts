@@ -70,7 +70,7 @@ describe.skipIf(!isRoot || !has('useradd') || !has('setpriv'))('rootless contain
     edit(c);
     writeFileSync(file, JSON.stringify(c, null, 2));
   }
-  const noNotes = (stderr: string) => stderr.split('\n').filter((l) => l && !/level=warn msg="rootless: cannot create cgroup/.test(l)).join('\n');
+  const noNotes = (stderr: string) => stderr.split('\n').filter((l) => l && !/level=warning msg="rootless: cannot create cgroup/.test(l)).join('\n');
 
   it('skiff spec --rootless, then skiff run: root inside, mapped to the user', () => {
     const spec = as(['spec', '--rootless']);
@@ -95,7 +95,7 @@ describe.skipIf(!isRoot || !has('useradd') || !has('setpriv'))('rootless contain
     ]);
     expect(r.status).toBe(0);
     // No cgroup is writable by the user on this host: skipped, with a note naming each one.
-    expect(r.stderr).toMatch(/level=warn msg="rootless: cannot create cgroup \/sys\/fs\/cgroup\/\S+, (not using the \S+ hierarchy|running without a cgroup)"/);
+    expect(r.stderr).toMatch(/level=warning msg="rootless: cannot create cgroup \/sys\/fs\/cgroup\/\S+, (not using the \S+ hierarchy|running without a cgroup)"/);
   });
 
   it('state lives under $XDG_RUNTIME_DIR/skiff; create, exec, kill, delete work', () => {

@@ -93,6 +93,24 @@ export function listV1Hierarchies(root = DEFAULT_CGROUP_ROOT): V1Hierarchy[] {
   return out;
 }
 
+/**
+ * A hybrid host's cgroup2 mount at <root>/unified, or undefined. runc puts its containers (and
+ * their exec processes) there too, in a directory of the same path: /proc/PID/cgroup then shows
+ * "0::<path>", which tools inside the container read.
+ */
+export function hybridUnifiedMount(root = DEFAULT_CGROUP_ROOT): string | undefined {
+  const want = path.join(root, 'unified');
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const sep = line.indexOf(' - ');
+      if (sep > 0 && line.slice(sep + 3).startsWith('cgroup2 ') && line.slice(0, sep).split(' ')[4] === want) return want;
+    }
+  } catch {
+    // no mountinfo: no hybrid mount to use
+  }
+  return undefined;
+}
+
 /** Whether systemd is PID 1 (the test sd_booted() uses). */
 export function systemdRunning(): boolean {
   return fs.existsSync('/run/systemd/system');

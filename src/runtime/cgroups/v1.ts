@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { pollWatcher, signalAll, type Signallable } from './common';
 import { type Int, hugepageSizeName } from './convert';
 import { normalizeRule, v1RuleString } from './devices';
-import { listV1Hierarchies, type V1Hierarchy } from './detect';
+import { hybridUnifiedMount, listV1Hierarchies, type V1Hierarchy } from './detect';
 import {
   cgroupError,
   fileExists,
@@ -67,6 +67,9 @@ export class CgroupV1Manager implements CgroupManager, Signallable {
     this.rootless = opts.rootless;
     this.onWarning = opts.warn;
     const hs = opts.hierarchies ?? listV1Hierarchies(opts.root);
+    // Hybrid host: the unified hierarchy too, last (as runc), with no controllers (key "" of paths()).
+    const unified = opts.hierarchies ? undefined : hybridUnifiedMount(opts.root);
+    if (unified) hs.push({ mountpoint: unified, controllers: [''] });
     this.hierarchies = hs.map((h) => ({ ...h, dir: path.join(h.mountpoint, opts.path), skipped: false }));
   }
 
