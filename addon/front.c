@@ -205,13 +205,15 @@ static int frozen(const struct fast *s) {
   return r;
 }
 
-/* src/runtime/state.ts StateStore.status: stopped, created (fifo there), paused, running. */
+/* src/runtime/state.ts StateStore.status: stopped, paused (a created container can be paused, as
+ * under runc), created (fifo there), running. */
 static const char *status_of(const struct fast *s, const char *dir) {
   int pid = fast_pid(s);
   if (pid < 0 || !alive(pid, get(s, "starttime")->val)) return "stopped";
+  if (frozen(s)) return "paused";
   char fifo[4200];
   if (snprintf(fifo, sizeof fifo, "%s/exec.fifo", dir) < (int)sizeof fifo && access(fifo, F_OK) == 0) return "created";
-  return frozen(s) ? "paused" : "running";
+  return "running";
 }
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -271,6 +273,7 @@ static int cmd_start(const char *dir) {
   if (snprintf(fifo, sizeof fifo, "%s/exec.fifo", dir) >= (int)sizeof fifo) hand_over();
   /* stopped, running or paused: the CLI says why it cannot start; poststart hooks: the CLI runs them */
   if (pid < 0 || !alive(pid, starttime) || access(fifo, F_OK) != 0 || strcmp(get(&s, "poststart")->val, "0")) hand_over();
+  if (frozen(&s)) hand_over(); /* a paused created container (runc allows it): the CLI refuses to start it */
 
   int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) hand_over(); /* nothing released yet */
@@ -406,7 +409,7 @@ static int parse_signal(const char *s) {
   if (*s && strspn(s, "0123456789") == strlen(s)) {
     if (strlen(s) > 2) return -1;
     int n = atoi(s);
-    return n >= 1 && n <= 64 ? n : -1;
+    return n >= 0 && n <= 64 ? n : -1; /* 0: only "is it alive?", as kill(1) and runc */
   }
   if (!strncasecmp(s, "SIG", 3)) s += 3;
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)

@@ -3,7 +3,7 @@
 // be observed reduced to a comparable record: exit statuses, normalised stdout, whether stderr and
 // the --log file carry an error, the `state` fields, the container's own view (printed by VIEW),
 // files the scenario's hooks wrote, and the host after the scenario (cgroup directories, mounts).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,12 @@ export class Side {
       if (isStateCall(steps[i])) r.stdout = normalizeState(text);
     }
     const leftovers = hostLeftovers(ctx);
+    // Mounts in the rootfs copy on the host (runc without a mount namespace leaves them): reported,
+    // then removed so that the next scenario starts clean.
+    for (const mp of mountsUnder(this.rootfs).reverse()) {
+      leftovers.push(`mount ${mp.replace(this.rootfs, '$ROOTFS')}`);
+      spawnSync('umount', ['-l', mp]);
+    }
     rmSync(ctx.bundle, { recursive: true, force: true });
     rmSync(ctx.scratch, { recursive: true, force: true });
     return { steps: results, leftovers };
@@ -257,6 +263,7 @@ export class Side {
   }
 
   dispose(): void {
+    for (const mp of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', mp]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -331,6 +338,14 @@ export function removeCgroupParents(rt: string): void {
       // not there, or not empty (a leftover the scenario reported)
     }
   }
+}
+
+/** Host mount points at or below `dir`, in mount order. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((mp): mp is string => !!mp && (mp === dir || mp.startsWith(dir + '/')));
 }
 
 function safeReaddir(dir: string): string[] {
