@@ -30,7 +30,7 @@ import {
   writeProc,
 } from './files';
 import type { Blkio, BlkioEntry, CgroupManager, CgroupRemoval, FreezerProbe, Disposable, LinuxResources, MemoryEntry, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
-import type { SkiffError } from '../errors';
+import { type SkiffError, osReason } from '../errors';
 import { constants } from 'node:os';
 
 export interface V2Options {
@@ -70,6 +70,8 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
   private readonly parent?: string;
   /** Rootless without a writable delegation: nothing is done. */
   private disabled = false;
+  /** Controllers create could not enable in an ancestor, with where and why (for apply's errors). */
+  private readonly delegationFailures = new Map<string, { dir: string; reason: string }>();
 
   constructor(opts: V2Options) {
     this.root = opts.root;
@@ -139,8 +141,9 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
           for (const c of want) {
             try {
               writeCgroupFile(cur, 'cgroup.subtree_control', `+${c}`);
-            } catch {
-              /* reported by apply when a limit needs it */
+            } catch (err) {
+              // Reported by apply when a limit needs it (EBUSY: this cgroup holds processes).
+              if (!this.delegationFailures.has(c)) this.delegationFailures.set(c, { dir: cur, reason: osReason((err as { cause?: unknown }).cause ?? err) });
             }
           }
         }
@@ -165,9 +168,17 @@ export class CgroupV2Manager implements CgroupManager, Signallable {
       if ((err as SkiffError).code !== 'ENOENT' || !fs.existsSync(this.dir)) throw err;
       const controller = file.split('.')[0];
       const have = (readOptional(this.dir, 'cgroup.controllers') ?? '').trim() || 'none';
+      // Say which parent does not delegate it, and why enabling it there failed when we tried.
+      const parent = path.dirname(this.dir);
+      const failed = this.delegationFailures.get(controller);
+      const why = failed
+        ? `: ${failed.dir} does not delegate it (writing +${controller} to its cgroup.subtree_control failed: ${failed.reason})`
+        : have.split(' ').includes(controller)
+          ? ''
+          : `: ${parent} does not delegate it (its cgroup.subtree_control: ${(readOptional(parent, 'cgroup.subtree_control') ?? '').trim() || 'empty'})`;
       throw cgroupError(
         'ENOTSUP',
-        `cannot write ${JSON.stringify(value)} to ${path.join(this.dir, file)}: the ${controller} controller is not available in this cgroup (enabled controllers: ${have})`,
+        `cannot write ${JSON.stringify(value)} to ${path.join(this.dir, file)}: the ${controller} controller is not available in this cgroup (enabled controllers: ${have})${why}`,
         err,
       );
     }
