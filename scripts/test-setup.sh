@@ -33,7 +33,9 @@ containerd       # e2e containerd (ctr)
 runc             # the reference runtime for comparisons
 crun
 dbus-daemon      # cgroups-systemd: a private bus for the fake systemd manager
-debootstrap      # images-bootstrap, build-debian
+debootstrap      # images-bootstrap, build-debian, test:v2 (the guest image)
+qemu-system-x86  # test:v2 (scripts/vm): boots the pure cgroup v2 guest
+e2fsprogs        # test:v2: mkfs.ext4 -d makes its disks
 docker-compose   # compose comparisons
 '
 

@@ -1,0 +1,81 @@
+#!/bin/sh
+# `npm run test:v2`: the pure cgroup v2 + systemd test tier. Boots a Debian bookworm guest under
+# qemu (software emulation: TCG, no KVM needed) with systemd as PID 1 and only the unified cgroup
+# hierarchy, runs test/v2/vitest.config.mts inside on real containers, prints vitest's summary,
+# powers the guest off and cleans up. Extra arguments go to vitest inside (e.g. a file or -t NAME).
+#
+#   SKIFF_VM_CACHE    where the guest image is kept between runs (default /var/cache/skiff-vm)
+#   SKIFF_VM_TIMEOUT  seconds the guest may run before it is killed (default 1500)
+#
+# The guest has no network device at all (-nic none). The project goes in on a second disk made
+# per run (mkfs.ext4 -d of a hard-linked copy): its build, node_modules, tests and the host's node.
+set -eu
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+[ "$(id -u)" = 0 ] || { echo "test:v2: must run as root (qemu image build with debootstrap)" >&2; exit 1; }
+sh scripts/test-setup.sh
+for tool in qemu-system-x86_64 mkfs.ext4 debootstrap; do
+  command -v "$tool" >/dev/null || { echo "test:v2: $tool is missing (scripts/test-setup.sh could not install it)" >&2; exit 1; }
+done
+cache=${SKIFF_VM_CACHE:-/var/cache/skiff-vm}
+limit=${SKIFF_VM_TIMEOUT:-1500}
+t0=$(date +%s)
+say() { echo "test:v2: $* ($(( $(date +%s) - t0 )) s)" >&2; }
+
+node scripts/build.mjs
+sh scripts/make-rootfs.sh test/.rootfs
+image=$(sh scripts/vm/build-image.sh "$cache" | tail -1)
+say "guest image $image"
+
+work=$(mktemp -d /var/tmp/skiff-v2.XXXXXX)
+qpid=''
+cleanup() {
+  [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The project disk: hard links where possible (same file system), copies otherwise.
+p="$work/project"
+mkdir -p "$p/.vm/bin" "$p/build" "$p/test"
+for d in bin dist node_modules src schemas scripts bundles package.json tsconfig.json; do
+  cp -al "$d" "$p/" 2>/dev/null || cp -a "$d" "$p/"
+done
+cp -al build/Release "$p/build/" 2>/dev/null || cp -a build/Release "$p/build/"
+for d in test/*; do
+  cp -al "$d" "$p/test/" 2>/dev/null || cp -a "$d" "$p/test/"
+done
+cp -al test/.rootfs "$p/test/" 2>/dev/null || cp -a test/.rootfs "$p/test/"
+cp "$(command -v node)" "$p/.vm/bin/node"
+printf '%s ' "$@" >"$p/.vm/args"
+size_mb=$(( $(du -sm "$p" | cut -f1) + 512 ))
+truncate -s "${size_mb}M" "$work/project.img"
+mkfs.ext4 -q -F -L skiff-project -d "$p" "$work/project.img"
+rm -rf "$p"
+say "project disk ${size_mb} MB"
+
+# -snapshot: the cached image is never written; -nic none: no network at all; -no-reboot: the
+# guest's poweroff (or a panic) ends qemu.
+# shellcheck disable=SC2046
+timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -display none -monitor none -serial stdio \
+  -no-reboot -nic none -snapshot \
+  -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+  -drive "file=$image/root.img,format=raw,if=virtio" \
+  -drive "file=$work/project.img,format=raw,if=virtio" \
+  -append "console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=3 systemd.show_status=0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
+  </dev/null >"$work/console.log" 2>&1 &
+qpid=$!
+# Show the console as it comes, without the terminal control sequences of the boot.
+tail -f --pid="$qpid" "$work/console.log" 2>/dev/null | sed -u 's/\r$//; s/\x1b\[[0-9;?]*[A-Za-z]//g' &
+tpid=$!
+wait "$qpid" || true
+qpid=''
+wait "$tpid" 2>/dev/null || true
+rc=$(tr -d '\r' <"$work/console.log" | sed -n 's/.*SKIFF-V2-EXIT=\([0-9]*\).*/\1/p' | tail -1)
+if [ -z "$rc" ]; then
+  say "the guest ended without a result (killed after ${limit} s, or it crashed): see the console above"
+  exit 1
+fi
+say "guest exit $rc"
+exit "$rc"
