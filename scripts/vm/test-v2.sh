@@ -66,10 +66,21 @@ timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -di
   -append "console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=3 systemd.show_status=0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
   </dev/null >"$work/console.log" 2>&1 &
 qpid=$!
-# Show the console as it comes, without the terminal control sequences of the boot.
-tail -f --pid="$qpid" "$work/console.log" 2>/dev/null | sed -u 's/\r$//; s/\x1b\[[0-9;?]*[A-Za-z]//g' &
+# Show the console as it comes, without the terminal control sequences of the boot (polling, not
+# inotify, which was seen to lag by minutes on a loaded machine).
+tail ---disable-inotify -s 1 -f --pid="$qpid" "$work/console.log" 2>/dev/null | sed -u 's/\r$//; s/\x1b\[[0-9;?]*[A-Za-z]//g' &
 tpid=$!
-wait "$qpid" || true
+# Once the result is out, the guest's own shutdown gets 90 s; its disks are thrown away anyway.
+done_at=''
+while kill -0 "$qpid" 2>/dev/null; do
+  if [ -z "$done_at" ] && grep -q 'SKIFF-V2-EXIT=' "$work/console.log"; then done_at=$(date +%s); fi
+  if [ -n "$done_at" ] && [ $(( $(date +%s) - done_at )) -gt 90 ]; then
+    say "the guest did not power off within 90 s of its result: stopping it"
+    kill "$qpid" 2>/dev/null || true
+  fi
+  sleep 1
+done
+wait "$qpid" 2>/dev/null || true
 qpid=''
 wait "$tpid" 2>/dev/null || true
 rc=$(tr -d '\r' <"$work/console.log" | sed -n 's/.*SKIFF-V2-EXIT=\([0-9]*\).*/\1/p' | tail -1)
