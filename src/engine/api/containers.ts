@@ -156,7 +156,7 @@ export function apiHostConfig(engine: Engine, doc: ContainerDoc): Obj {
     }
   }
   return {
-    Binds: h.Binds.length ? h.Binds : null,
+    Binds: h.Binds,
     ContainerIDFile: '',
     LogConfig: h.LogConfig,
     NetworkMode: h.NetworkMode,
@@ -164,17 +164,17 @@ export function apiHostConfig(engine: Engine, doc: ContainerDoc): Obj {
     RestartPolicy: h.RestartPolicy,
     AutoRemove: h.AutoRemove,
     VolumeDriver: '',
-    VolumesFrom: h.VolumesFrom.length ? h.VolumesFrom : null,
-    CapAdd: h.CapAdd.length ? h.CapAdd : null,
-    CapDrop: h.CapDrop.length ? h.CapDrop : null,
+    VolumesFrom: h.VolumesFrom,
+    CapAdd: h.CapAdd,
+    CapDrop: h.CapDrop,
     Dns: h.Dns ?? [],
     DnsOptions: [],
     DnsSearch: [],
-    ExtraHosts: h.ExtraHosts?.length ? h.ExtraHosts : null,
+    ExtraHosts: h.ExtraHosts ?? [],
     Privileged: h.Privileged,
     PublishAllPorts: !!h.PublishAllPorts,
     ReadonlyRootfs: h.ReadonlyRootfs,
-    SecurityOpt: h.SecurityOpt.length ? h.SecurityOpt : null,
+    SecurityOpt: h.SecurityOpt,
     Tmpfs: Object.keys(h.Tmpfs).length ? h.Tmpfs : undefined,
     Init: h.Init,
     Memory: h.Memory,
@@ -269,7 +269,7 @@ export function registerContainers(r: Router): void {
     const { inspectContainer } = await import('../containers/inspect');
     const doc = find(ctx);
     const i = inspectContainer(ctx.engine, doc);
-    sendJson(ctx, 200, { ...i, HostConfig: apiHostConfig(ctx.engine, doc), ExecIDs: null, SizeRw: undefined });
+    sendJson(ctx, 200, { ...i, Config: { ...i.Config, Entrypoint: i.Config.Entrypoint ?? [], Cmd: i.Config.Cmd ?? [] }, HostConfig: apiHostConfig(ctx.engine, doc), ExecIDs: null });
   });
 
   r.add('POST', '/containers/:id/start', async (ctx) => {
@@ -548,6 +548,7 @@ async function waitFor(ctx: Ctx, doc: ContainerDoc, condition: string): Promise<
   const startedAt = doc.State.StartedAt;
   let code: number | null = null;
   let seenRun = false;
+  let unknownSince = 0;
   while (!ctx.signal.aborted) {
     const cur = engine.containers.get(doc.Id);
     if (!cur) return code ?? doc.State.ExitCode;
@@ -561,7 +562,14 @@ async function waitFor(ctx: Ctx, doc: ContainerDoc, condition: string): Promise<
     }
     if (live.status === 'exited' || live.status === 'dead') {
       const exit = readExit(dir);
-      const last = exit && exit.pid === cur.State.Pid ? exit.exitCode : live.exitCode;
+      // Between the init's end and the supervisor's exit.json the state says 255 ("unknown"):
+      // give the record a few seconds to say how it ended before taking that.
+      const fresh = exit && exit.pid === cur.State.Pid;
+      if (!fresh && live.runtime && unknownSince++ < 50) {
+        await sleep(100);
+        continue;
+      }
+      const last = fresh ? exit.exitCode : live.exitCode;
       if (condition === 'not-running') return code ?? last;
       if (condition === 'next-exit' && (seenRun || cur.State.StartedAt !== startedAt)) return code ?? last;
       if (condition === 'removed' && (seenRun || cur.State.StartedAt !== startedAt)) code ??= last;

@@ -129,7 +129,7 @@ export function registerExec(r: Router): void {
     sendJson(ctx, 200, {
       ID: e.id,
       Running: e.running,
-      ExitCode: e.exitCode,
+      ExitCode: e.exitCode ?? 0, // an integer in Docker's definition; Running says it is not over
       ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user },
       OpenStdin: e.stdin,
       OpenStderr: e.stderr,

@@ -133,7 +133,7 @@ export function registerImages(r: Router): void {
     sendJson(
       ctx,
       200,
-      rows.map((h, i) => ({ Id: h.id, Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0, CreatedBy: h.createdBy, Tags: i === 0 ? tags : null, Size: h.size, Comment: h.comment })),
+      rows.map((h, i) => ({ Id: h.id, Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0, CreatedBy: h.createdBy, Tags: i === 0 ? tags : [], Size: h.size, Comment: h.comment })),
     );
   });
 

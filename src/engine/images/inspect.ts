@@ -107,6 +107,7 @@ export async function imageSummaries(store: ImageStore, filters: Array<[string, 
       RepoDigests: doc.RepoDigests,
       Created: Math.floor(Date.parse((doc.Created as string) || new Date(img.addedAt).toISOString()) / 1000) || 0,
       Size: img.size,
+      VirtualSize: img.size, // gone from API 1.44, required by older clients' definitions
       SharedSize: -1,
       Labels: labels,
       Containers: store.imageUsers(img.id).length,

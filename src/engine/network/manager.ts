@@ -161,7 +161,7 @@ export class NetworkManager {
   /** Docker's `network inspect` document. */
   inspectNetwork(nameOrId: string): Record<string, unknown> {
     const special = this.listNetworks().find((n) => n.Bridge === '' && (n.Name === nameOrId || n.Id.startsWith(nameOrId)));
-    if (special && special.Name === nameOrId) return { Name: special.Name, Id: special.Id, Created: special.Created, Scope: 'local', Driver: special.Driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, Containers: {}, Options: {}, Labels: {} };
+    if (special && special.Name === nameOrId) return { Name: special.Name, Id: special.Id, Created: special.Created, Scope: 'local', Driver: special.Driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: {}, Config: [] }, Internal: false, Attachable: false, Ingress: false, Containers: {}, Options: {}, Labels: {} };
     const n = nameOrId === DEFAULT_NETWORK ? (this.store.findNetwork(DEFAULT_NETWORK) ?? this.defaultRow()) : this.find(nameOrId);
     const containers: Record<string, unknown> = {};
     for (const e of this.store.endpoints(n.id)) {

@@ -49,7 +49,7 @@ export function engineInfo(engine: Engine) {
     Images: engine.images.listImages().length,
     Driver: 'overlay',
     DriverStatus: [['Backing Filesystem', 'extfs']],
-    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: [], Log: ['json-file'] },
     MemoryLimit: true,
     SwapLimit: cgroupVersion === '2',
     CpuCfsPeriod: true,
