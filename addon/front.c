@@ -1,7 +1,7 @@
 /*
  * skiff-front: the native entry of the skiff CLI (bin/skiff execs it). It answers the verbs an
  * engine calls again and again for every container and that are a few system calls each (state,
- * start, kill of the init, delete of a stopped container) and runs the TypeScript CLI for everything else, so that those calls
+ * start, kill of the init, delete of a stopped container, list) and runs the TypeScript CLI for everything else, so that those calls
  * cost no JavaScript engine start.
  *
  * It only serves what it fully understands: a well-formed command line, a valid container id, root
@@ -395,6 +395,98 @@ static int cmd_delete(const char *root, const char *id, const char *dir) {
   return 0;
 }
 
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ascii(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] >= 0x80) return 0;
+  return 1;
+}
+
+/* One row of the list: the summary, its status and the table cells (id, pid, status, bundle, created, owner). */
+struct row {
+  struct fast s;
+  const char *id;
+  const char *status;
+  char pid[16];
+  const char *cell[6];
+  size_t len[6];
+};
+
+/*
+ * As `skiff list` (src/cli/skiff.ts over src/runtime/query.ts): every directory of the root named as
+ * a container id, sorted; quiet, JSON or the table. A container without a summary (being created,
+ * or made by an older skiff) or a non-ASCII cell (the table pads by UTF-16 length) hands it all over.
+ */
+static int cmd_list(const char *root, int quiet, int json) {
+  DIR *d = opendir(root);
+  if (!d && errno != ENOENT) hand_over();
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_type == DT_UNKNOWN) hand_over();
+    if (e->d_type != DT_DIR || !valid_id(e->d_name)) continue;
+    if (n == cap && !(names = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names))) hand_over();
+    if (!(names[n++] = strdup(e->d_name))) hand_over();
+  }
+  if (names) qsort(names, n, sizeof *names, by_name);
+  struct row *rows = calloc(n + 1, sizeof *rows);
+  if (!rows) hand_over();
+  static const char *head[6] = {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
+  size_t width[6];
+  for (int c = 0; c < 6; c++) width[c] = strlen(head[c]);
+  for (size_t i = 0; i < n; i++) {
+    struct row *r = &rows[i];
+    char dir[4200];
+    if (snprintf(dir, sizeof dir, "%s/%s", root, names[i]) >= (int)sizeof dir || load_fast(dir, &r->s) < 0) hand_over();
+    r->id = names[i];
+    r->status = status_of(&r->s, dir);
+    snprintf(r->pid, sizeof r->pid, "%d", strcmp(r->status, "stopped") ? fast_pid(&r->s) : 0);
+    const struct field *b = get(&r->s, "table.bundle"), *c = get(&r->s, "table.created"), *o = get(&r->s, "table.owner");
+    char key[32];
+    snprintf(key, sizeof key, "list.%s", r->status);
+    if (!b || !c || !o || !get(&r->s, key)) hand_over();
+    const char *cells[6] = {r->id, r->pid, r->status, b->val, c->val, o->val};
+    size_t lens[6] = {strlen(r->id), strlen(r->pid), strlen(r->status), b->len, c->len, o->len};
+    for (int k = 0; k < 6; k++) {
+      if (!ascii(cells[k], lens[k]) || memchr(cells[k], 0, lens[k])) hand_over();
+      r->cell[k] = cells[k];
+      r->len[k] = lens[k];
+      if (lens[k] > width[k]) width[k] = lens[k];
+    }
+  }
+  FILE *out = stdout;
+  if (quiet) {
+    for (size_t i = 0; i < n; i++) fprintf(out, "%s\n", rows[i].id);
+  } else if (json) {
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "list.%s", rows[i].status);
+      const struct field *f = get(&rows[i].s, key);
+      if (i) fputc(',', out);
+      fwrite(f->val, 1, f->len, out);
+    }
+    fputs("]\n", out);
+  } else {
+    for (size_t i = 0; i <= n; i++) {
+      for (int k = 0; k < 6; k++) {
+        const char *cell = i == 0 ? head[k] : rows[i - 1].cell[k];
+        size_t len = i == 0 ? strlen(head[k]) : rows[i - 1].len[k];
+        fwrite(cell, 1, len, out);
+        if (k < 5)
+          for (size_t pad = len; pad < width[k] + 2; pad++) fputc(' ', out);
+      }
+      fputc('\n', out);
+    }
+  }
+  if (fflush(out) != 0) hand_over();
+  return 0;
+}
+
 /* Signal names as src/runtime/signals.ts reads them (a subset: the rest goes to the CLI). */
 static int parse_signal(const char *s) {
   static const struct {
@@ -477,6 +569,20 @@ int main(int argc, char **argv) {
   const char *verb = cli_args[i];
   char **rest = cli_args + i + 1;
   int nrest = cli_argc - i - 1;
+  if (!strcmp(verb, "list") || !strcmp(verb, "ls")) {
+    int quiet = 0, json = 0;
+    for (int j = 0; j < nrest; j++) {
+      const char *v;
+      if (!strcmp(rest[j], "-q") || !strcmp(rest[j], "--quiet")) quiet = 1;
+      else if (opt_value(rest, nrest, &j, "--format", &v) || (!strcmp(rest[j], "-f") && j + 1 < nrest && (v = rest[++j]))) {
+        if (!strcmp(v, "json")) json = 1;
+        else if (!strcmp(v, "table")) json = 0;
+        else hand_over();
+      } else hand_over();
+    }
+    if (!root || !*root || strlen(root) > 2048) hand_over();
+    return cmd_list(root, quiet, json);
+  }
   /* delete [-f|--force] ID: force changes nothing for the stopped containers the front removes */
   char *kept[2];
   if (!strcmp(verb, "delete") && nrest <= 2) {

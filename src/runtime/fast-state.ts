@@ -12,8 +12,11 @@
 //   cgroup.parents (repeated) per hierarchy, NUL-separated parents to rmdir in order until one fails
 //   freezer.file, freezer.value  (optional) what isFrozen() reads and the frozen value
 //   state.STATUS   the exact text `skiff state` prints in each status
+//   list.STATUS    the container's entry in `skiff list --format json`, in each status
+//   table.bundle, table.created, table.owner   its cells in the `skiff list` table
 import { join } from 'node:path';
 import type { CgroupRemoval, FreezerProbe } from './cgroups/types';
+import { listEntry } from './query';
 import { type ContainerRecord, type OciState, type Status, ociState, writeFileAtomic } from './state';
 
 export const FAST_STATE_FILE = 'fast-state';
@@ -40,6 +43,8 @@ export function encodeFastState(rec: ContainerRecord, freezer: FreezerProbe | un
   }
   if (freezer) fields.push(['freezer.file', freezer.file], ['freezer.value', freezer.frozen]);
   for (const status of STATUSES) fields.push([`state.${status}`, stateText(ociState(rec, status))]);
+  for (const status of STATUSES) fields.push([`list.${status}`, JSON.stringify(listEntry(rec, status))]);
+  fields.push(['table.bundle', rec.bundle], ['table.created', rec.created], ['table.owner', rec.owner]);
   return fields.map(([k, v]) => `${k} ${Buffer.byteLength(v)}\n${v}\n`).join('');
 }
 

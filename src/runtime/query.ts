@@ -1,6 +1,6 @@
 // `state` and `list`: read-only views of the store.
 import type { Runtime } from './runtime';
-import { type OciState, type Status, ociState } from './state';
+import { type ContainerRecord, type OciState, type Status, ociState } from './state';
 import { containerStatus } from './status';
 
 export function state(rt: Runtime, id: string): OciState {
@@ -29,19 +29,22 @@ export function list(rt: Runtime): ListEntry[] {
     } catch {
       continue; // being created or deleted right now
     }
-    const status = containerStatus(rt, rec);
-    out.push({
-      ociVersion: rec.ociVersion,
-      id: rec.id,
-      pid: status === 'stopped' ? 0 : rec.pid,
-      status,
-      bundle: rec.bundle,
-      rootfs: rec.rootfs,
-      created: rec.created,
-      owner: rec.owner,
-      ...(rec.annotations ? { annotations: rec.annotations } : {}),
-    });
+    out.push(listEntry(rec, containerStatus(rt, rec)));
   }
   return out;
+}
+
+export function listEntry(rec: ContainerRecord, status: Status): ListEntry {
+  return {
+    ociVersion: rec.ociVersion,
+    id: rec.id,
+    pid: status === 'stopped' ? 0 : rec.pid,
+    status,
+    bundle: rec.bundle,
+    rootfs: rec.rootfs,
+    created: rec.created,
+    owner: rec.owner,
+    ...(rec.annotations ? { annotations: rec.annotations } : {}),
+  };
 }
 

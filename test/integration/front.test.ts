@@ -1,5 +1,5 @@
 // The native front (addon/front.c) against the TypeScript CLI (bin/skiff.js, Node alone): the same
-// output, status and side effects for state, start, kill and delete, on real containers; what the front does
+// output, status and side effects for state, start, kill, delete and list, on real containers; what the front does
 // not serve reaches the CLI unchanged. Root only.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,15 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     return a.status === 0 ? JSON.parse(a.stdout).status : undefined;
   };
 
+  /** Both list the same, in every format (and without Node: the front served it). */
+  const sameList = () => {
+    for (const args of [['list'], ['list', '-q'], ['list', '--format', 'json'], ['ls', '-f', 'json']]) {
+      const a = sk.run(args, { env: { PATH: '/nonexistent' } });
+      expect(a, args.join(' ')).toEqual(cli(args));
+      expect(a.status).toBe(0);
+    }
+  };
+
   beforeEach(() => {
     sk = new Skiff();
     bundles = [];
@@ -42,7 +51,10 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
 
   it('answers state, start, kill and delete as the CLI does, in every status', () => {
     const b = bundle(['sleep', '600'], (c) => (c.annotations = { 'org.example/é': 'a "quoted"\nvalue' }));
+    sameList(); // empty root
     sk.ok(['create', '--bundle', b, 'f1']);
+    sk.ok(['create', '--bundle', bundle(['sleep', '600']), 'f0']);
+    sameList();
     const summary = decodeFastState(readFileSync(join(sk.root, 'f1', 'fast-state')));
     expect(summary.get('skiff-fast')).toBe('1');
     expect(summary.get('poststart')).toBe('0');
@@ -56,10 +68,13 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     expect(front(['start', 'f1'])).toEqual(cli(['start', 'f1']));
     sk.ok(['pause', 'f1']);
     expect(sameState('f1')).toBe('paused');
+    sameList();
     sk.ok(['resume', 'f1']);
     expect(sk.run(['kill', 'f1', 'sigkill'], noNode).status).toBe(0);
     for (let i = 0; i < 500 && sameState('f1') !== 'stopped'; i++);
     expect(sameState('f1')).toBe('stopped');
+    sameList();
+    sk.ok(['delete', '--force', 'f0']); // f1 is then the last container of the root's parent cgroup
     // kill of a stopped container and start of one: the CLI's errors and statuses, through the front
     expect(front(['kill', 'f1', 'KILL'])).toEqual(cli(['kill', 'f1', 'KILL']));
     expect(front(['start', 'f1'])).toEqual(cli(['start', 'f1']));
@@ -100,6 +115,9 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
       ['kill', '--all', 'f2', 'CONT'],
       ['--bogus', 'state', 'f2'],
       ['start', 'no-such'],
+      ['list', '--bogus'],
+      ['list', '-f', 'yaml'],
+      ['list', '-f=json'],
     ]) {
       expect(front(args), args.join(' ')).toEqual(cli(args));
     }
