@@ -1,6 +1,7 @@
 // Shared helpers of the container tests: run the real CLI against a private state root, make
 // bundles from the shared busybox rootfs, and check that nothing is left behind.
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,4 +124,29 @@ export function mountsUnder(prefixes: string[]): string[] {
 export function writeJson(path: string, v: unknown): void {
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, JSON.stringify(v));
+}
+
+/** An `events` stream as a child process, with its lines parsed as they arrive. */
+export class EventStream {
+  readonly child: ChildProcess;
+  readonly events: Record<string, any>[] = [];
+  private buf = '';
+  stderr = '';
+  constructor(root: string, args: string[]) {
+    this.child = spawn(SKIFF, ['--root', root, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        this.events.push(JSON.parse(this.buf.slice(0, i)));
+        this.buf = this.buf.slice(i + 1);
+      }
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+  }
+  async exit(): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    const [code] = await once(this.child, 'exit');
+    return code as number | null;
+  }
 }

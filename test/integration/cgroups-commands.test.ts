@@ -1,13 +1,11 @@
 // Resource control on real containers: limits that the kernel enforces (memory/OOM, pids, cpu
 // quota, devices), and the commands over the cgroup library (update, ps, pause/resume, events,
 // kill --all), the `cgroup` mount of config.json, and that delete leaves no cgroup behind.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCgroupManager } from '../../src/runtime/cgroups';
-import { SKIFF, Skiff, baseConfig, isRoot, makeBundle } from '../helpers';
+import { EventStream, Skiff, baseConfig, isRoot, makeBundle } from '../helpers';
 
 const CG = '/sys/fs/cgroup';
 const V1 = isRoot && existsSync(join(CG, 'memory')) && existsSync(join(CG, 'freezer'));
@@ -37,30 +35,6 @@ function cgroupDirs(path: string): string[] {
 
 
 
-/** An `events` stream as a child process, with its lines parsed as they arrive. */
-class EventStream {
-  readonly child: ChildProcess;
-  readonly events: Record<string, any>[] = [];
-  private buf = '';
-  stderr = '';
-  constructor(root: string, args: string[]) {
-    this.child = spawn(SKIFF, ['--root', root, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        this.events.push(JSON.parse(this.buf.slice(0, i)));
-        this.buf = this.buf.slice(i + 1);
-      }
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-  }
-  async exit(): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    const [code] = await once(this.child, 'exit');
-    return code as number | null;
-  }
-}
 
 describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v1)', () => {
   const skiff = new Skiff();

@@ -4,11 +4,10 @@
 // files and, for systemd, from the unit's properties; the kernel's enforcement is observed (an OOM
 // kill, throttled periods, a stopped fork loop, a denied device, frozen processes).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SKIFF, Skiff, type Result, baseConfig, isRoot, makeBundle } from '../helpers';
+import { EventStream, Skiff, type Result, baseConfig, isRoot, makeBundle } from '../helpers';
 
 const CG = '/sys/fs/cgroup';
 const PURE_V2 = isRoot && statfsSync(CG).type === 0x63677270;
@@ -28,29 +27,6 @@ async function until<T>(what: string, check: () => T | undefined, seconds = 60):
 /** A property of a systemd unit as `systemctl show` prints it. */
 const unitProp = (unit: string, prop: string) => execFileSync('systemctl', ['show', '-P', prop, unit], { encoding: 'utf8' }).trim();
 
-class EventStream {
-  readonly child: ChildProcess;
-  readonly events: Record<string, any>[] = [];
-  private buf = '';
-  stderr = '';
-  constructor(root: string, args: string[]) {
-    this.child = spawn(SKIFF, ['--root', root, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        this.events.push(JSON.parse(this.buf.slice(0, i)));
-        this.buf = this.buf.slice(i + 1);
-      }
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-  }
-  async exit(): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    const [code] = await once(this.child, 'exit');
-    return code as number | null;
-  }
-}
 
 interface Driver {
   name: string;
