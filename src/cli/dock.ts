@@ -12,6 +12,7 @@ import { register as volumes } from './dock/volumes';
 import { register as networks } from './dock/networks';
 import { register as compose } from './dock/compose';
 import { register as service } from './dock/service';
+import { register as system } from './dock/system';
 
 // One entry per line, so that groups added at the same time merge cleanly.
 for (const register of [
@@ -23,6 +24,7 @@ for (const register of [
   networks,
   compose,
   service,
+  system,
 ])
   register(program);
 finishCommands(program);

@@ -1,6 +1,8 @@
 // What a Docker user's hands expect of dock (issue 19), on real containers: docker's exit statuses
 // and short usage errors, --format with Go template semantics on every command that takes it.
 // The containers here use --network none: these tests run outside a test network namespace.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppImage, cleanRoot, d, isRoot, newRoot, ok, type TestImage } from './dock-helpers';
 
@@ -62,7 +64,7 @@ describe.skipIf(!isRoot)('dock as docker', () => {
       expect((await d(root, ['exec', 'parity-exec', '/etc/passwd'])).code).toBe(126);
       expect((await d(root, ['exec', 'parity-exec', 'sh', '-c', 'exit 4'])).code).toBe(4);
     } finally {
-      await d(root, ['rm', '-f', 'parity-exec']);
+      await d(root, ['rm', '-f', '-v', 'parity-exec']);
     }
   });
 
@@ -86,7 +88,7 @@ describe.skipIf(!isRoot)('dock as docker', () => {
       expect(unknown.code).toBe(125);
       expect(unknown.stderr).toMatch(/can't evaluate field Nope/);
     } finally {
-      await d(root, ['rm', '-f', 'parity-fmt']);
+      await d(root, ['rm', '-f', '-v', 'parity-fmt']);
     }
     for (const args of [
       ['image', 'inspect', '-f', '{{.Config.User', img.name],
@@ -98,6 +100,45 @@ describe.skipIf(!isRoot)('dock as docker', () => {
       expect(r.code, args.join(' ')).toBe(125);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^dock: template parsing error: template: :1: /);
+    }
+  });
+
+  it('run -it and exec -it without a terminal fail at once: "the input device is not a TTY", nothing left', async () => {
+    const run = await d(root, ['run', '-it', '--rm', '--network', 'none', img.name, 'sh']);
+    expect([run.code, run.stderr]).toEqual([125, 'dock: the input device is not a TTY\n']);
+    expect(await ok(root, ['ps', '-aq'])).toBe('');
+    await ok(root, ['run', '-d', '--name', 'parity-tty', '--network', 'none', img.name, 'sleep', '300']);
+    try {
+      const exec = await d(root, ['exec', '-it', 'parity-tty', 'sh']);
+      expect([exec.code, exec.stderr]).toEqual([125, 'dock: the input device is not a TTY\n']);
+    } finally {
+      await d(root, ['rm', '-f', '-v', 'parity-tty']);
+    }
+  });
+
+  it('version, --version, info and system df, with --format', async () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    expect(await ok(root, ['--version'])).toBe(`Dock version ${pkg.version}, skiff runtime\n`);
+    const version = await ok(root, ['version']);
+    expect(version).toMatch(/^Client:\n Version: +\S+\n API version: +1\.\d+\n/);
+    expect(version).toContain('\nServer: dock (skiff)\n Engine:\n');
+    expect(await ok(root, ['version', '-f', '{{.Server.Version}} {{.Client.Version}}'])).toBe(`${pkg.version} ${pkg.version}\n`);
+    await ok(root, ['create', '--name', 'parity-info', '--network', 'none', img.name]);
+    try {
+      expect(await ok(root, ['info', '-f', '{{.Containers}} {{.ContainersStopped}} {{.Images}} {{.DockerRootDir}}'])).toBe(`1 1 1 ${root}\n`);
+      expect(await ok(root, ['info'])).toMatch(/\n Containers: 1\n  Running: 0\n  Paused: 0\n  Stopped: 1\n Images: 1\n/);
+      expect(await ok(root, ['system', 'info', '-f', '{{.Driver}}'])).toBe('overlay\n');
+      const df = (await ok(root, ['system', 'df'])).split('\n');
+      expect(df[0]).toMatch(/^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE$/);
+      expect(df[1]).toMatch(/^Images +1 +1 +\S+ +0B \(0%\)$/);
+      expect(df[2]).toMatch(/^Containers +1 +0 /);
+      const volumes = (await ok(root, ['volume', 'ls', '-q'])).split('\n').filter(Boolean).length;
+      expect(await ok(root, ['system', 'df', '--format', '{{.Type}}={{.TotalCount}}'])).toBe(`Images=1\nContainers=1\nLocal Volumes=${volumes}\nBuild Cache=0\n`);
+      const verbose = await ok(root, ['system', 'df', '-v']);
+      expect(verbose).toMatch(/Images space usage:\n\nREPOSITORY +TAG +IMAGE ID +SIZE +CONTAINERS\nskiff-test\/app +1 /);
+      expect(verbose).toMatch(/Containers space usage:\n\nCONTAINER ID +IMAGE +SIZE +STATUS +NAMES\n[0-9a-f]{12} +skiff-test\/app:1 +\S+ +created +parity-info\n/);
+    } finally {
+      await d(root, ['rm', '-v', 'parity-info']);
     }
   });
 });

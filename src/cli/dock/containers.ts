@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { clientOpts, collect, type Engine, group, reportError, withEngine } from './common';
 import { columns, renderFormat, renderFormatDeep } from './format';
-import { startFailure } from '../../engine/containers/errors';
+import { ContainerError, startFailure } from '../../engine/containers/errors';
 
 const runFlags = (cmd: Command) =>
   cmd
@@ -137,6 +137,8 @@ const runCmd = (cmd: Command) =>
       await withEngine(async (engine) => {
         let doc;
         try {
+          // docker's check: -it needs a terminal on stdin (else the session would wait forever).
+          if (o.tty && o.interactive && !o.detach && !process.stdin.isTTY) throw new ContainerError('EUSAGE', 'the input device is not a TTY');
           await pullForRun(engine, image, o.pull, o.platform as string | undefined);
           doc = await createContainer(engine, image, toFlags(o), command);
         } catch (e) {
@@ -351,6 +353,7 @@ const execCmd = (cmd: Command) =>
         process.exitCode = await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? 128 + ((sig && (require('node:os').constants.signals as Record<string, number>)[sig]) || 0))));
         return;
       }
+      if (o.tty && o.interactive && !process.stdin.isTTY) throw Object.assign(new ContainerError('EUSAGE', 'the input device is not a TTY'), { dockExit: 125 });
       await withEngine(async (engine) => {
         const doc = engine.containers.find(name);
         try {
