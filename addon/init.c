@@ -652,6 +652,22 @@ static void prepare_idmapped_mounts(void) {
   }
 }
 
+/*
+ * With a new user namespace, the container's root may not search the way to a bind source (a
+ * 0700 directory of the host's root): as runc does, every source is taken now, with the caller's
+ * credentials, as a detached copy of its mount (open_tree OPEN_TREE_CLONE), attached later in the
+ * container's mount namespace with move_mount, as id-mapped mounts are.
+ */
+static void open_bind_sources(void) {
+  for (int i = 0; i < P.nmounts; i++) {
+    struct mount_item *mi = &P.mounts[i];
+    if (mi->m->kind != MOUNT_KIND_BIND || mi->tree >= 0) continue;
+    unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((mi->m->flags & MS_REC) ? AT_RECURSIVE : 0);
+    mi->tree = (int)syscall(SYS_open_tree, AT_FDCWD, mi->source, tflags);
+    /* A source that cannot be taken fails at the mount, with the kernel's reason, as before. */
+  }
+}
+
 static void do_mount(const struct mount_item *mi) {
   const struct plan_mount *m = mi->m;
   int is_bind = m->kind == MOUNT_KIND_BIND;
@@ -666,7 +682,7 @@ static void do_mount(const struct mount_item *mi) {
   const char *data = *mi->data ? mi->data : NULL;
   if (mi->tree >= 0) {
     if (syscall(SYS_move_mount, mi->tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-      fail(STEP_MOUNT, errno, "attach id-mapped mount of %s to %s", mi->source, mi->dest);
+      fail(STEP_MOUNT, errno, "attach %s mount of %s to %s", (m->extra & MOUNT_EXTRA_IDMAP) ? "id-mapped" : "bind", mi->source, mi->dest);
     close(mi->tree);
   } else if (is_bind) {
     unsigned long bflags = MS_BIND | (m->flags & MS_REC);
@@ -1403,6 +1419,7 @@ static void stage1(void) {
     if (fifo_fd < 0) fail(STEP_FIFO, errno, "open exec fifo %s", P.fifo);
   }
   if (P.mode == 0) prepare_idmapped_mounts(); /* while still privileged on the host */
+  if (P.mode == 0 && (P.ns_new & CLONE_NEWUSER)) open_bind_sources();
   /* Open every namespace to join before joining any: paths may stop resolving afterwards. */
   int nsfd[16];
   for (int i = 0; i < P.njoin; i++) {

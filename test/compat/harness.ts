@@ -4,7 +4,7 @@
 // the --log file carry an error, the `state` fields, the container's own view (printed by VIEW),
 // files the scenario's hooks wrote, and the host after the scenario (cgroup directories, mounts).
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
@@ -104,6 +104,7 @@ export class Side {
   readonly rootfs: string;
   constructor(readonly bin: RuntimeBin, readonly base: Json) {
     this.dir = mkdtempSync(join(tmpdir(), `compat-${bin.name}-`));
+    chmodSync(this.dir, 0o755); // a container in a user namespace must reach its rootfs (as under a real engine)
     this.root = join(this.dir, 'state');
     this.rootfs = join(this.dir, 'rootfs');
     cpSync(TEST_ROOTFS, this.rootfs, { recursive: true, verbatimSymlinks: true });
