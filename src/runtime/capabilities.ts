@@ -32,8 +32,12 @@ export function capMask(names: string[] | undefined): bigint {
 /** The names of a process's capability sets that are skipped: for runc's warning. */
 export function unknownCapabilities(caps: LinuxCapabilities | undefined): string[] {
   const out = new Set<string>();
-  for (const list of Object.values(caps ?? {}) as (string[] | undefined)[]) {
-    for (const name of list ?? []) {
+  // Only the five sets: the schema lets other keys (of any type) through, and they mean nothing.
+  for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
+    const list: unknown = caps?.[set];
+    if (!Array.isArray(list)) continue;
+    for (const name of list) {
+      if (typeof name !== 'string') continue;
       const n = capabilityNumber(name);
       if (n < 0 || n > kernelLastCap()) out.add(name);
     }
