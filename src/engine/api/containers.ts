@@ -57,17 +57,17 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   if (stopTimeout !== undefined) f.stopTimeout = String(stopTimeout);
   const hcheck = field<Obj>(body, 'Healthcheck', 'object');
   if (hcheck) {
-    const test = strList(hcheck, 'Test') ?? [];
-    if (test[0] === 'NONE') f.noHealthcheck = true;
-    else if (test[0] === 'CMD-SHELL') f.healthCmd = test.slice(1).join(' ');
-    else if (test[0] === 'CMD') f.healthCmd = test.slice(1).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    for (const [k, flag] of [['Interval', 'healthInterval'], ['Timeout', 'healthTimeout'], ['StartPeriod', 'healthStartPeriod']] as const) {
+    // Durations in nanoseconds as Docker's; zero (unset) leaves the image's value.
+    f.healthConfig = { Test: strList(hcheck, 'Test') ?? [] };
+    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const) {
       const v = num(hcheck, k);
-      if (v) f[flag] = `${v}ns`;
+      if (v) f.healthConfig[k] = v;
     }
-    const retries = num(hcheck, 'Retries');
-    if (retries) f.healthRetries = String(retries);
   }
+  const domainname = field<string>(body, 'Domainname', 'string');
+  if (domainname) f.domainname = domainname;
+  const exposed = field<Obj>(body, 'ExposedPorts', 'object');
+  if (exposed) f.expose = Object.keys(exposed);
   const volumes = field<Obj>(body, 'Volumes', 'object');
   f.volume = [...(strList(hc, 'Binds') ?? []), ...Object.keys(volumes ?? {})];
   f.mount = ((field<Obj[]>(hc, 'Mounts', 'array') ?? []) as Obj[]).map(mountSpec);
