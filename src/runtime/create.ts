@@ -80,6 +80,8 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
     undo.push(() => cg.destroy());
     if (cg.isFrozen()) throw cgroupError('EFROZEN', `cgroup ${cg.path} is frozen (a parent is): thaw it before creating a container in it`);
     rt.log.debug(`create ${id}: cgroup ${cg.path} (v${cg.version})`);
+    const others = cg.pids().length;
+    if (others) rt.log.warn(`container's cgroup is not empty: ${others} process(es) found`); // runc 1.1's warning
     if (spec.linux?.resources) cg.apply(effectiveResources(spec));
 
     const seccomp = spec.linux?.seccomp ? await compileSeccompFor(rt, spec) : undefined;

@@ -1,7 +1,7 @@
 // skiff's command line where runc's is observable: exit statuses, the --log file for every
 // failure (argument parsing included), --debug lines, `kill ID 0`, and configs written by
 // `runc spec` (ambient capabilities without an inheritable set, r-forms of rootfsPropagation).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
@@ -91,6 +91,28 @@ describe.skipIf(!isRoot)('runc command line on containers', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('skiff: container not running\n');
     skiff.ok(['delete', 'alive']);
+  });
+
+  it("warns as runc when the container's cgroup already holds processes", () => {
+    const cfg = baseConfig(['sleep', '60']);
+    cfg.linux.cgroupsPath = `/skiff-runc-test-${process.pid}/shared`;
+    const log = join(tmp(), 'warn.log');
+    skiff.ok(['create', '-b', makeBundle(cfg), 'cg-first']);
+    try {
+      skiff.ok(['--log', log, 'create', '-b', makeBundle(cfg), 'cg-second'], { detached: true });
+      expect(logLines(log).some((l) => /level=warning msg="container's cgroup is not empty: 1 process\(es\) found"/.test(l))).toBe(true);
+    } finally {
+      skiff.run(['delete', '--force', 'cg-second']);
+      skiff.run(['delete', '--force', 'cg-first']);
+      // The parent of a cgroupsPath of our own is ours to remove (as under runc, delete keeps it).
+      for (const h of readdirSync('/sys/fs/cgroup')) {
+        try {
+          rmdirSync(join('/sys/fs/cgroup', h, `skiff-runc-test-${process.pid}`));
+        } catch {
+          // not made in this hierarchy
+        }
+      }
+    }
   });
 
   it('a pid file in a missing directory fails with one clear line and leaves nothing', () => {
