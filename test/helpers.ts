@@ -12,6 +12,11 @@ export const SKIFF = join(ROOT, 'bin', 'skiff');
 export const TEST_ROOTFS = join(ROOT, 'test', '.rootfs');
 export const isRoot = process.getuid?.() === 0;
 
+/** Tells the leak check after the test file (test/leak-check.ts) that this state root is the file's. */
+export function ownPath(p: string): void {
+  (globalThis as { __skiffOwnPath?: (p: string) => void }).__skiffOwnPath?.(p);
+}
+
 export interface Result {
   status: number;
   stdout: string;
@@ -67,6 +72,7 @@ export class Skiff {
   readonly root: string;
   constructor(root?: string) {
     this.root = root ?? tmp('skiff-root-');
+    ownPath(this.root);
   }
   run(args: string[], opts: RunOpts = {}): Result {
     const detached = opts.detached ?? (args[0] === 'create' || (['run', 'exec'].includes(args[0]) && (args.includes('-d') || args.includes('--detach'))));

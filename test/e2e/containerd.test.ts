@@ -1,12 +1,13 @@
 // containerd's runc shim (containerd-shim-runc-v2) with skiff as the runtime binary:
 // `ctr run --runc-binary /abs/path/to/skiff`, the same as BinaryName in the runtime options.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SKIFF, isRoot, run } from '../helpers';
+import { needRoot, needTools, skipWhen } from '../host';
+import { SKIFF, run } from '../helpers';
 import { Containerd, IMAGE, Podman } from './engines';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!isRoot)('containerd with skiff as the runc binary', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('containerd', 'ctr', 'containerd-shim-runc-v2', 'podman', 'conmon')))('containerd with skiff as the runc binary', () => {
   let ctd: Containerd;
   let pm: Podman;
   beforeAll(async () => {

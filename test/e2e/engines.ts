@@ -6,17 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SKIFF, TEST_ROOTFS, type Result, run } from '../helpers';
 
-/** Install Debian packages once (CI starts from a fresh machine). */
-export function ensurePackages(pkgs: string[], binaries: string[]): void {
-  if (binaries.every((b) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(join(d, b))))) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { env, stdio: 'ignore' });
-  if (r.status !== 0) {
-    execFileSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], { env, stdio: 'ignore' });
-  }
-}
-
 /** Unmount everything below `dir` (deepest first), then remove it. */
 export function removeTree(dir: string): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
@@ -35,7 +24,6 @@ export class Podman {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(readonly runtime = SKIFF) {
-    ensurePackages(['podman', 'conmon', 'uidmap'], ['podman', 'conmon']);
     // No systemd here: cgroupfs; no CAP_SYS_RESOURCE here: podman's root default nofile of 1048576
     // cannot be set (see ../shared/reference/engine-contract.md); JSON error logs from skiff too.
     const conf = join(this.dir, 'containers.conf');
@@ -86,7 +74,6 @@ export class Containerd {
   readonly address: string;
 
   constructor() {
-    ensurePackages(['containerd'], ['containerd', 'ctr']);
     this.address = join(this.dir, 'containerd.sock');
     const config = join(this.dir, 'config.toml');
     writeFileSync(

@@ -2,10 +2,11 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot, run, tmp } from '../helpers';
+import { needRoot, needTools, skipWhen } from '../host';
+import { run, tmp } from '../helpers';
 import { IMAGE, Podman } from './engines';
 
-describe.skipIf(!isRoot)('podman --runtime skiff', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('podman', 'conmon')))('podman --runtime skiff', () => {
   let pm: Podman;
   beforeAll(() => {
     pm = new Podman();

@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dock } from '../fixtures/images/dock';
-import { ensureTools } from '../fixtures/images/tools';
+import { needTools, skipWhen } from '../host';
 import { mountsUnder } from './dock-helpers';
 
-const enabled = process.getuid?.() === 0 && process.env.SKIFF_TEST_BOOTSTRAP === '1';
+const why = process.getuid?.() !== 0 ? 'needs root' : process.env.SKIFF_TEST_BOOTSTRAP !== '1' ? 'runs only with SKIFF_TEST_BOOTSTRAP=1 (debootstrap downloads ~50 MB)' : needTools('debootstrap');
 
-describe.skipIf(!enabled)('dock build on a Debian image', () => {
+describe.skipIf(skipWhen(why))('dock build on a Debian image', () => {
   it('builds with useradd, dpkg and bash in RUN steps, and the image runs as the new user', async () => {
-    ensureTools(['debootstrap']);
     const root = mkdtempSync('/tmp/dkd-');
     const ctx = mkdtempSync(join(tmpdir(), 'build-debian-'));
     try {

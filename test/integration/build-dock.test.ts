@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needRoot, needTools, skipWhen } from '../host';
 import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
-import { ensureTools } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockChild, isRoot, mountsUnder, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, dockChild, mountsUnder, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
 
 const BASE = 'skiff-test/app:1';
 
@@ -95,7 +96,7 @@ function leftovers(r: string): { mounts: string[]; states: string[]; cgroups: st
   return { mounts: mountsUnder(r), states, cgroups, tmp };
 }
 
-describe.runIf(isRoot)('dock build', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', () => {
   beforeAll(async () => {
     img = buildAppImage();
     root = await newRoot(img);
@@ -448,7 +449,7 @@ describe.runIf(isRoot)('dock build', () => {
     expect((await layerEntries(root, 'bind:1', { last: 1 })).map((e) => e.name)).toEqual(['out.txt']);
   });
 
-  describe('interoperability', () => {
+  describe.skipIf(skipWhen(needTools('podman', 'docker-registry')))('interoperability', () => {
     let reg: TestRegistry | undefined;
     let podmanDir: string | undefined;
     afterAll(async () => {
@@ -462,7 +463,6 @@ describe.runIf(isRoot)('dock build', () => {
     });
 
     it('pushes the built image to a registry; podman pulls and runs it', async () => {
-      ensureTools(['podman']);
       reg = await startRegistry();
       const ctx = context({
         'Dockerfile': [

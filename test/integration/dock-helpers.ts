@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../fixtures/images/dock';
 import { constants } from 'node:os';
-import { ensureTools } from '../fixtures/images/tools';
+import { IMAGE_TOOLS, requireTools } from '../fixtures/images/tools';
+import { ownPath } from '../helpers';
 
 export const isRoot = process.getuid?.() === 0;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -21,7 +22,7 @@ export interface TestImage {
 
 /** busybox image "skiff-test/app:1" as a docker-archive file. */
 export function buildAppImage(): TestImage {
-  ensureTools(['umoci', 'skopeo', 'busybox']);
+  requireTools(IMAGE_TOOLS);
   const dir = mkdtempSync(join(tmpdir(), 'dock-img-'));
   const layout = join(dir, 'oci');
   sh('umoci', ['init', '--layout', layout]);
@@ -58,6 +59,7 @@ export function buildAppImage(): TestImage {
 export async function newRoot(img: TestImage): Promise<string> {
   await dockScript();
   const root = mkdtempSync('/tmp/dk-');
+  ownPath(root);
   const r = await d(root, ['load', '-q', '-i', img.archive]);
   if (r.code !== 0) {
     rmSync(root, { recursive: true, force: true });

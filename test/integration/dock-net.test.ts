@@ -6,10 +6,12 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, isRoot, newRoot, waitFor, type TestImage } from './dock-helpers';
-import { TestNetns, ensureNetTools, tryRun } from './net-env';
+import { needRoot, needTools, skipWhen } from '../host';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, newRoot, waitFor, type TestImage } from './dock-helpers';
+import { TestNetns, tryRun } from './net-env';
 
-describe.skipIf(!isRoot)('dock run on bridge networks (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'busybox')))('dock run on bridge networks (inside a test network namespace)', () => {
   let img: TestImage;
   let root: string;
   let host: TestNetns;
@@ -30,7 +32,6 @@ describe.skipIf(!isRoot)('dock run on bridge networks (inside a test network nam
   const serve = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
 
   beforeAll(async () => {
-    ensureNetTools();
     host = new TestNetns('dr');
     env = { DOCK_HOST_NETNS: host.path };
     img = buildAppImage();

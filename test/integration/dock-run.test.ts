@@ -3,12 +3,14 @@
 import { readFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, dockCgroups, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage } from './dock-helpers';
+import { needRoot, needTools, skipWhen } from '../host';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, dockCgroups, mountsUnder, newRoot, ok, supervisorsOf, type TestImage } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
 
-describe.skipIf(!isRoot)('dock run', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run', () => {
   beforeAll(async () => {
     img = buildAppImage();
     root = await newRoot(img);

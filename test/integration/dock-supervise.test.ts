@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, dockScript, isRoot, mountsUnder, newRoot, ok, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
+import { needRoot, needTools, skipWhen } from '../host';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, dockScript, mountsUnder, newRoot, ok, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
@@ -30,7 +32,7 @@ function initsUnder(r: string): number[] {
   return [...new Set(out)];
 }
 
-describe.skipIf(!isRoot)('dock supervisor', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock supervisor', () => {
   beforeAll(async () => {
     img = buildAppImage();
     root = await newRoot(img);

@@ -5,12 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, isRoot, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
+import { needRoot, needTools, skipWhen } from '../host';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
 
-describe.skipIf(!isRoot)('dock volumes', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock volumes', () => {
   beforeAll(async () => {
     img = buildAppImage();
     root = await newRoot(img);

@@ -8,11 +8,11 @@ import { buildLayout, Layout, pushToRegistry, umociUnpack } from '../fixtures/im
 import { startRegistry, TestRegistry } from '../fixtures/images/registry';
 import { listTree, mountOverlay } from '../fixtures/images/tree';
 import { dock } from '../fixtures/images/dock';
-import { ensureTools } from '../fixtures/images/tools';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { needRoot, needTools, skipWhen } from '../host';
 import { ImageStore } from '../../src/engine/store/store';
 import { resolveImage } from '../../src/engine/images/rootfs';
 
-const isRoot = process.getuid?.() === 0;
 let layout: Layout;
 let reg: TestRegistry;
 let work: string;
@@ -35,9 +35,8 @@ async function tree(root: string, name: string): Promise<string[]> {
   }
 }
 
-describe.skipIf(!isRoot)('dock save, load and import', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'podman')))('dock save, load and import', () => {
   beforeAll(async () => {
-    ensureTools(['podman', 'skopeo']);
     work = mkdtempSync(join(tmpdir(), 'skiff-archive-'));
     layout = await buildLayout();
     reg = await startRegistry();

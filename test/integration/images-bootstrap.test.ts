@@ -6,15 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dock } from '../fixtures/images/dock';
-import { ensureTools } from '../fixtures/images/tools';
+import { needTools, skipWhen } from '../host';
 import { ImageStore } from '../../src/engine/store/store';
 import { resolveImage } from '../../src/engine/images/rootfs';
 
-const enabled = process.getuid?.() === 0 && process.env.SKIFF_TEST_BOOTSTRAP === '1';
+const why = process.getuid?.() !== 0 ? 'needs root' : process.env.SKIFF_TEST_BOOTSTRAP !== '1' ? 'runs only with SKIFF_TEST_BOOTSTRAP=1 (debootstrap downloads ~50 MB)' : needTools('debootstrap');
 
-describe.skipIf(!enabled)('dock image bootstrap', () => {
+describe.skipIf(skipWhen(why))('dock image bootstrap', () => {
   it('makes a Debian image whose tree runs dpkg', async () => {
-    ensureTools(['debootstrap']);
     const root = mkdtempSync(join(tmpdir(), 'skiff-bootstrap-'));
     try {
       const r = await dock(root, ['image', 'bootstrap', '-q', 'debian:bookworm']);

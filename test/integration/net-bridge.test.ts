@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needRoot, needTools, skipWhen } from '../host';
 import { parsePortSpec } from '../../src/engine/network/ports';
-import { isRoot, ROOT } from '../helpers';
-import { NetWorld, TestNetns, ensureNetTools, sh, tryRun, type TestContainer } from './net-env';
+import { ROOT } from '../helpers';
+import { NetWorld, TestNetns, sh, tryRun, type TestContainer } from './net-env';
 
 // A minimal authoritative DNS server: outside.example A 192.0.2.7, NXDOMAIN otherwise.
 const UPSTREAM_DNS = `
@@ -32,7 +33,7 @@ s.bind(53, '127.0.0.53', () => process.stdout.write('ready\\n'));
 
 const alive = (pid: number | null) => !!pid && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
-describe.skipIf(!isRoot)('bridge networks (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('nft', 'ip', 'busybox')))('bridge networks (inside a test network namespace)', () => {
   let w: NetWorld;
   let web: TestContainer;
   let client: TestContainer;
@@ -44,7 +45,6 @@ describe.skipIf(!isRoot)('bridge networks (inside a test network namespace)', ()
   const netB = `netb-${process.pid}`;
 
   beforeAll(async () => {
-    ensureNetTools();
     w = new NetWorld({ upstream: '127.0.0.53' });
     // The "host's resolver": an authoritative server on 127.0.0.53 in the test namespace that knows
     // one name and says NXDOMAIN for every other (as a real resolver would for web.test.invalid).
@@ -192,10 +192,9 @@ describe.skipIf(!isRoot)('bridge networks (inside a test network namespace)', ()
   });
 });
 
-describe.skipIf(!isRoot)('concurrency (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('nft', 'ip', 'busybox')))('concurrency (inside a test network namespace)', () => {
   let w: NetWorld;
   beforeAll(() => {
-    ensureNetTools();
     w = new NetWorld();
   });
   afterAll(async () => {
@@ -243,13 +242,12 @@ describe.skipIf(!isRoot)('concurrency (inside a test network namespace)', () => 
   }, 180_000);
 });
 
-describe.skipIf(!isRoot)('bad input (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('nft', 'ip', 'busybox')))('bad input (inside a test network namespace)', () => {
   let w: NetWorld;
   let a: TestContainer;
   let b: TestContainer;
   const net = `bad-${process.pid}`;
   beforeAll(async () => {
-    ensureNetTools();
     w = new NetWorld();
     await w.mgr.createNetwork({ name: net, subnet: '10.81.0.0/24' });
     a = w.create('a', ['httpd', '-f', '-p', '80', '-h', '/www']);

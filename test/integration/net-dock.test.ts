@@ -2,10 +2,12 @@
 // a netns of its own), with the engine's host side in a network namespace made for the test.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppImage, cleanRoot, d, isRoot, newRoot, type TestImage } from './dock-helpers';
-import { TestNetns, ensureNetTools } from './net-env';
+import { needRoot, needTools, skipWhen } from '../host';
+import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { buildAppImage, cleanRoot, d, newRoot, type TestImage } from './dock-helpers';
+import { TestNetns } from './net-env';
 
-describe.skipIf(!isRoot)('dock network with dock containers (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'busybox')))('dock network with dock containers (inside a test network namespace)', () => {
   let img: TestImage;
   let root: string;
   let host: TestNetns;
@@ -18,7 +20,6 @@ describe.skipIf(!isRoot)('dock network with dock containers (inside a test netwo
   };
 
   beforeAll(async () => {
-    ensureNetTools();
     host = new TestNetns('d');
     env = { DOCK_HOST_NETNS: host.path };
     img = buildAppImage();

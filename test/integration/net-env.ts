@@ -24,12 +24,6 @@ export function tryRun(cmd: string, args: string[], timeout = 15_000): { status:
   return { status: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
 }
 
-export function ensureNetTools(): void {
-  for (const [bin, pkg] of [['nft', 'nftables'], ['ip', 'iproute2'], ['busybox', 'busybox-static']]) {
-    if (tryRun('sh', ['-c', `command -v ${bin}`]).status !== 0) sh('apt-get', ['install', '-y', '-q', pkg]);
-  }
-}
-
 /** A named netns (removed by cleanup): `ip netns add skiff-t-<pid>-<n>`. */
 export class TestNetns {
   readonly name: string;

@@ -3,19 +3,16 @@
 // through the proxy, isolation holds, and removal leaves no DOCK chain and no jump.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needRoot, needTools, skipWhen } from '../host';
 import { parsePortSpec } from '../../src/engine/network/ports';
-import { isRoot } from '../helpers';
-import { NetWorld, ensureNetTools, sh, tryRun, type TestContainer } from './net-env';
+import { NetWorld, sh, type TestContainer } from './net-env';
 
-const hasIptables = tryRun('sh', ['-c', 'command -v iptables-restore']).status === 0;
-
-describe.skipIf(!isRoot || !hasIptables)('iptables backend (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('nft', 'ip', 'busybox', 'iptables-restore')))('iptables backend (inside a test network namespace)', () => {
   let w: NetWorld;
   let web: TestContainer;
   let other: TestContainer;
   const saved = process.env.DOCK_FIREWALL;
   beforeAll(() => {
-    ensureNetTools();
     process.env.DOCK_FIREWALL = 'iptables';
     w = new NetWorld();
   });

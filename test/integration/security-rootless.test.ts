@@ -6,11 +6,10 @@ import { type SpawnSyncReturns, execFileSync, spawnSync } from 'node:child_proce
 import { chmodSync, chownSync, closeSync, existsSync, openSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SKIFF, TEST_ROOTFS, isRoot, tmp } from '../helpers';
+import { SKIFF, TEST_ROOTFS, tmp } from '../helpers';
+import { needRoot, needTools, skipWhen } from '../host';
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-describe.skipIf(!isRoot || !has('useradd') || !has('setpriv'))('rootless containers', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('useradd', 'setpriv', 'newuidmap', 'newgidmap')))('rootless containers', () => {
   const name = `skiffrl${process.pid % 100000}`;
   const SUB_START = 300000;
   let uid = 0;
@@ -20,9 +19,6 @@ describe.skipIf(!isRoot || !has('useradd') || !has('setpriv'))('rootless contain
   const bundle = join(work, 'bundle');
 
   beforeAll(() => {
-    if (!has('newuidmap') || !has('newgidmap')) {
-      execFileSync('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uidmap >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uidmap)'], { stdio: 'inherit' });
-    }
     execFileSync('useradd', ['-M', '-U', '-s', '/bin/sh', name]);
     uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }));
     gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }));
