@@ -180,7 +180,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     // snapshots' full names, which stops near 60 layers).
     const last = await layerEntries(root, 'many:1', { last: 1 });
     expect(last.map((e) => [e.name, e.data.toString().trim()])).toEqual([['count', '80']]);
-  });
+  }, 82 * 3_000); // 82 steps, each a commit of a layer: a bound per step, not a guess at the machine
 
   it('substitutes ARG and ENV (with defaults, build args and heredocs)', async () => {
     const ctx = context({

@@ -67,16 +67,20 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'podman')))('dock
     expect(JSON.parse((await dock(dest, ['image', 'inspect', ref])).stdout)[0].Id).toBe(id);
     expect(await tree(dest, ref)).toEqual(await tree(source, ref));
 
-    const proot = mkdtempSync(join(work, 'podman-'));
+    // A short path: podman refuses a runroot longer than 50 characters.
+    const proot = mkdtempSync('/tmp/skpm-');
     const p = ['--root', join(proot, 'root'), '--runroot', join(proot, 'run'), '--storage-driver', 'vfs'];
-    const pl = spawnSync('podman', [...p, 'load', '-i', file], { encoding: 'utf8' });
-    expect(pl.stderr).not.toMatch(/Error/);
-    expect(pl.status).toBe(0);
-    const ids = spawnSync('podman', [...p, 'images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { encoding: 'utf8' }).stdout.trim();
-    expect(ids).toBe(`${id} ${ref}`);
-    // Not `system reset`: it also wipes /run/libpod, the exit codes of every other podman running.
-    spawnSync('podman', [...p, 'rmi', '-af'], { stdio: 'ignore' });
-    rmSync(proot, { recursive: true, force: true });
+    try {
+      const pl = spawnSync('podman', [...p, 'load', '-i', file], { encoding: 'utf8' });
+      expect(pl.stderr).not.toMatch(/Error/);
+      expect(pl.status).toBe(0);
+      const ids = spawnSync('podman', [...p, 'images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { encoding: 'utf8' }).stdout.trim();
+      expect(ids).toBe(`${id} ${ref}`);
+    } finally {
+      // Not `system reset`: it also wipes /run/libpod, the exit codes of every other podman running.
+      spawnSync('podman', [...p, 'rmi', '-af'], { stdio: 'ignore' });
+      rmSync(proot, { recursive: true, force: true });
+    }
   });
 
   it('saves an OCI archive of the stored blobs that skopeo reads and dock loads', async () => {
