@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { NetworkManager } from '../../src/engine/network/manager';
 import { openDb, type Db } from '../../src/engine/store/db';
 import { SKIFF, Skiff, baseConfig, makeBundle } from '../helpers';
+import { requireTools } from '../fixtures/images/tools';
 
 let seq = 0;
 
@@ -22,6 +23,14 @@ export function sh(cmd: string, args: string[], input?: string): string {
 export function tryRun(cmd: string, args: string[], timeout = 15_000): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
   return { status: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
+}
+
+/** The commands network tests run (scripts/test-setup.sh installs them; skip with needTools(...NET_TOOLS)). */
+export const NET_TOOLS = ['nft', 'ip', 'busybox'];
+
+/** A guard for worlds built without that check: one clear line when a command is missing. */
+export function ensureNetTools(): void {
+  requireTools(NET_TOOLS);
 }
 
 /** A named netns (removed by cleanup): `ip netns add skiff-t-<pid>-<n>`. */
