@@ -49,8 +49,11 @@ describe.skipIf(!isRoot || !have(runc.path))('skiff beside runc', () => {
   });
   afterAll(() => {
     for (const s of [...sides, ...(crun ? [crun] : [])]) {
-      s.dispose();
-      removeCgroupParents(s.bin.name);
+      try {
+        s.dispose();
+      } finally {
+        removeCgroupParents(s.bin.name);
+      }
     }
   });
 
