@@ -24,6 +24,10 @@ function nullable(v: unknown): unknown {
   const o: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) o[k] = nullable(x);
   if (o['x-nullable'] && typeof o.type === 'string') o.type = [o.type, 'null'];
+  // The image config's command lists are Go nil slices when unset, and dockerd sends them as null
+  // (`"Entrypoint": null`) although v1.41's ContainerConfig does not say x-nullable.
+  const props = o.properties as Record<string, { type?: unknown }> | undefined;
+  for (const k of ['Entrypoint', 'OnBuild']) if (props?.[k]?.type === 'array') props[k].type = ['array', 'null'];
   return o;
 }
 

@@ -122,7 +122,10 @@ describe.skipIf(!isRoot)('dock compose: a three-service app in a test network na
     expect(after[`${project}-kv-1`]).toBe(before[`${project}-kv-1`]);
     expect(after[`${project}-worker-1`]).toBe(before[`${project}-worker-1`]);
     expect(after[`${project}-web-1`]).not.toBe(before[`${project}-web-1`]);
-    expect((await get('worker', 'http://web/')).stdout).toBe('web two\n');
+    // `up --wait` waits for running (web has no health check), not for httpd to listen: ask until it answers.
+    let body = '';
+    await waitFor(async () => (body = (await get('worker', 'http://web/')).stdout) === 'web two\n', 'the new web to answer', 60_000).catch(() => {});
+    expect(body).toBe('web two\n');
   }, 300_000);
 
   it('--scale worker=3 gives three workers; logs -f shows them all with prefixes', async () => {

@@ -111,11 +111,12 @@ describe.skipIf(!isRoot)('failing create leaves nothing behind', () => {
     expectFailure(tmp(), /^skiff: .*config\.json.*no such file or directory$/);
   });
 
-  it('an executable that is not there, and a cwd that is not there', () => {
+  it('an executable that is not there, and a cwd that cannot be entered', () => {
     expectFailure(baseConfig(['no-such-program']), 'exec: "no-such-program": executable file not found in $PATH');
+    // A missing cwd is made, as runc makes it (test/compat); a cwd that is a file cannot be.
     const cfg = baseConfig();
-    cfg.process.cwd = '/no/such/dir';
-    expectFailure(cfg, 'chdir to cwd ("/no/such/dir") set in config.json: no such file or directory');
+    cfg.process.cwd = '/bin/sh';
+    expectFailure(cfg, 'chdir to cwd ("/bin/sh") set in config.json: not a directory');
   });
 
   it('an rlimit above the hard limit the runtime may set', () => {

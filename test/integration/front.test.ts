@@ -71,7 +71,9 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     sameList();
     sk.ok(['resume', 'f1']);
     expect(sk.run(['kill', 'f1', 'sigkill'], noNode).status).toBe(0);
-    for (let i = 0; i < 500 && sameState('f1') !== 'stopped'; i++);
+    // Wait on the front alone: comparing both while the process exits can catch one on each side.
+    const statusOf = () => JSON.parse(front(['state', 'f1']).stdout).status;
+    for (const deadline = Date.now() + 30_000; statusOf() !== 'stopped' && Date.now() < deadline; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     expect(sameState('f1')).toBe('stopped');
     sameList();
     sk.ok(['delete', '--force', 'f0']); // f1 is then the last container of the root's parent cgroup

@@ -118,7 +118,8 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'podman')))('dock
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const ins = JSON.parse((await dock(dest, ['image', 'inspect', 'imported:1'])).stdout)[0];
-    expect(ins.Config).toEqual({ Cmd: ['/bin/sh'], Env: ['A=b'] });
+    // Docker's layout: every field of the image config, unset ones as null or empty.
+    expect(ins.Config).toEqual({ Cmd: ['/bin/sh'], Env: ['A=b'], Entrypoint: null, Labels: null, OnBuild: null, User: '', Volumes: null, WorkingDir: '' });
     expect(ins.RootFS.Layers).toHaveLength(1);
     expect(ins.Comment).toBe('from a tarball');
     expect(await tree(dest, 'imported:1')).toEqual(listTree(rootfs, { mtimes: true }));
