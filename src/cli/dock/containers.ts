@@ -353,7 +353,8 @@ const execCmd = (cmd: Command) =>
         process.exitCode = await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? 128 + ((sig && (require('node:os').constants.signals as Record<string, number>)[sig]) || 0))));
         return;
       }
-      if (o.tty && o.interactive && !process.stdin.isTTY) throw Object.assign(new ContainerError('EUSAGE', 'the input device is not a TTY'), { dockExit: 125 });
+      // The API's exec runs this command on pipes for a client that made its own terminal check.
+      if (o.tty && o.interactive && !process.stdin.isTTY && !process.env.DOCK_EXEC_FOR_API) throw Object.assign(new ContainerError('EUSAGE', 'the input device is not a TTY'), { dockExit: 125 });
       await withEngine(async (engine) => {
         const doc = engine.containers.find(name);
         try {

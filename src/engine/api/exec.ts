@@ -91,7 +91,7 @@ export function registerExec(r: Router): void {
     if (e.workdir) args.push('-w', e.workdir);
     for (const v of e.env) args.push('-e', v);
     args.push(e.containerId, ...e.cmd);
-    const child = spawn(ctx.engine.self[0], args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOCK_ROOT: ctx.engine.root } });
+    const child = spawn(ctx.engine.self[0], args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOCK_ROOT: ctx.engine.root, DOCK_EXEC_FOR_API: '1' } });
     e.child = child;
     e.running = true;
     e.pid = child.pid ?? 0;
