@@ -260,9 +260,9 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(nc.stdout).not.toMatch(/CACHED/);
 
     // builder prune forgets the cache; the images stay and still run.
-    const recent = await ok(root, ['builder', 'prune', '--filter', 'until=1h']);
+    const recent = await ok(root, ['builder', 'prune', '-f', '--filter', 'until=1h']);
     expect(recent).toMatch(/^Deleted build cache entries: 0$/m);
-    const prune = await ok(root, ['builder', 'prune']);
+    const prune = await ok(root, ['builder', 'prune', '-f']);
     expect(Number(/^Deleted build cache entries: (\d+)$/m.exec(prune)![1])).toBeGreaterThan(0);
     const after = await d(root, ['build', '-t', 'cache:4', ctx]);
     expect(after.code).toBe(0);

@@ -20,6 +20,9 @@ describe('-p parser (Docker syntax)', () => {
       ['x', /container port "x" is not a port number or range/],
       ['0:80', /host port 0 is out of range/],
       ['80:65536', /container port 65536 is out of range/],
+      // docker's words first
+      ['99999:80', /^invalid hostPort: 99999 /],
+      ['80:99999', /^invalid containerPort: 99999 /],
       ['80/sctp', /sctp is not supported/],
       ['80/icmp', /unknown protocol "icmp"/],
       ['[::1]:80:80', /IPv6 host addresses are not supported/],

@@ -131,8 +131,8 @@ export function register(program: Command): void {
     .description('Remove the build cache (and the layers only it kept)')
     .option('-a, --all', 'everything (the default: dock has no other kind of build cache)')
     .option('--filter <until=DURATION>', 'only entries unused for that long, e.g. until=24h')
-    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
-    .action(async (o: { filter?: string }) => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { filter?: string; force?: boolean }) => {
       const { pruneBuildCache } = await import('../../engine/build/prune');
       const { parseDuration } = await import('../../engine/build/stage');
       const { BuildError } = await import('../../engine/build/errors');
@@ -143,9 +143,11 @@ export function register(program: Command): void {
         if (!m) throw new BuildError('EUSAGE', `unsupported filter "${o.filter}": until=DURATION`);
         olderThanMs = parseDuration(m[1], 'until') / 1e6;
       }
+      const { confirm, pruneCancelled } = await import('./common');
+      if (!o.force && !(await confirm(o.filter ? 'This will remove the build cache unused for the given time.' : 'This will remove all build cache.'))) return pruneCancelled('builder');
       await withStore(async (store) => {
         const r = await pruneBuildCache(store, { olderThanMs });
-        process.stdout.write(`Deleted build cache entries: ${r.entries}\nDeleted cache mounts: ${r.cacheMounts}\nTotal reclaimed space: ${humanSize(r.bytes)}\n`);
+        process.stdout.write(`Deleted build cache entries: ${r.entries}\nDeleted cache mounts: ${r.cacheMounts}\nTotal reclaimed space: ${humanSize(r.bytes, 4)}\n`);
       });
     });
 }

@@ -93,6 +93,39 @@ export async function withEngine<T>(fn: (e: Engine) => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * docker's prune prompt: the warning, then "Are you sure you want to continue? [y/N] " on standard
+ * output, and one line read from standard input (a terminal or not, as docker reads it). Only y or
+ * yes says yes; end of input says no.
+ */
+export async function confirm(warning: string): Promise<boolean> {
+  process.stdout.write(`WARNING! ${warning}\nAre you sure you want to continue? [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    let buf = '';
+    const done = () => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', done);
+      process.stdin.off('error', done);
+      process.stdin.pause();
+      resolve(buf.split('\n')[0]);
+    };
+    const onData = (c: Buffer) => {
+      buf += c.toString();
+      if (buf.includes('\n')) done();
+    };
+    process.stdin.on('data', onData);
+    process.stdin.on('end', done);
+    process.stdin.on('error', done);
+  });
+  if (!process.stdin.isTTY) process.stdout.write('\n');
+  return /^\s*y(es)?\s*$/i.test(answer);
+}
+
+/** A prune that was not confirmed: docker's line, nothing removed, status 0. */
+export function pruneCancelled(what: string): void {
+  process.stderr.write(`${what} prune has been cancelled\n`);
+}
+
 export function reportError(err: unknown): void {
   const e = err as Error & { domain?: string; code?: string };
   if (program.opts<Globals>().debug && e?.stack) process.stderr.write(e.stack + '\n');

@@ -644,13 +644,16 @@ export function register(program: Command): void {
   container
     .command('prune')
     .description('Remove all stopped containers')
-    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
-    .action(async () => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { force?: boolean }) => {
       const { pruneContainers } = await import('../../engine/containers/remove');
+      const { humanSize } = await import('../../engine/images/inspect');
+      const { confirm, pruneCancelled } = await import('./common');
+      if (!o.force && !(await confirm('This will remove all stopped containers.'))) return pruneCancelled('container');
       await withEngine(async (engine) => {
-        const ids = await pruneContainers(engine);
-        if (ids.length) process.stdout.write('Deleted Containers:\n' + ids.map((i) => i + '\n').join('') + '\n');
-        process.stdout.write(`Total reclaimed space: 0B\n`);
+        const r = await pruneContainers(engine);
+        if (r.ids.length) process.stdout.write('Deleted Containers:\n' + r.ids.map((i) => i + '\n').join('') + '\n');
+        process.stdout.write(`Total reclaimed space: ${humanSize(r.bytes, 4)}\n`);
       });
     });
   // Run by the supervisor (not by hand): the exit command and the health check.

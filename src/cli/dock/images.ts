@@ -161,14 +161,17 @@ const historyCmd = (cmd: Command) =>
 const pruneCmd = (cmd: Command) =>
   cmd
     .option('-a, --all', 'remove all images not used by a container, not only dangling ones')
-    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
-    .action(async (o: { all?: boolean }) => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { all?: boolean; force?: boolean }) => {
       const { pruneImages } = await import('../../engine/images/remove');
       const { humanSize } = await import('../../engine/images/inspect');
+      const { confirm, pruneCancelled } = await import('./common');
+      const warning = o.all ? 'This will remove all images without at least one container associated to them.' : 'This will remove all dangling images.';
+      if (!o.force && !(await confirm(warning))) return pruneCancelled('image');
       await withStore(async (store) => {
         const r = await pruneImages(store, { all: o.all });
         if (r.deleted.length) process.stdout.write('Deleted Images:\n' + r.deleted.map((d) => `deleted: ${d}\n`).join('') + '\n');
-        process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+        process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed, 4)}\n`);
       });
     });
 

@@ -95,8 +95,10 @@ export function register(program: Command): void {
   network
     .command('prune')
     .description('Remove every user-defined network without containers')
-    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
-    .action(async () => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { force?: boolean }) => {
+      const { confirm, pruneCancelled } = await import('./common');
+      if (!o.force && !(await confirm('This will remove all custom networks not used by at least one container.'))) return pruneCancelled('network');
       await withNetworks(async (nets) => {
         const removed = await nets.pruneNetworks();
         if (removed.length) process.stdout.write('Deleted Networks:\n' + removed.map((n) => n + '\n').join(''));

@@ -81,13 +81,16 @@ export function register(program: Command): void {
     .command('prune')
     .description('Remove unused anonymous volumes (with -a, every unused volume)')
     .option('-a, --all', 'remove unused named volumes too')
-    .option('-f, --force', 'do not ask for confirmation (dock never asks)')
-    .action(async (o: { all?: boolean }) => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { all?: boolean; force?: boolean }) => {
       const { humanSize } = await import('../../engine/images/inspect');
+      const { confirm, pruneCancelled } = await import('./common');
+      const warning = o.all ? 'This will remove all local volumes not used by at least one container.' : 'This will remove anonymous local volumes not used by at least one container.';
+      if (!o.force && !(await confirm(warning))) return pruneCancelled('volume');
       await withEngine(async (engine) => {
         const r = engine.volumes.prune({ all: o.all });
         if (r.removed.length) process.stdout.write('Deleted Volumes:\n' + r.removed.map((n) => n + '\n').join('') + '\n');
-        process.stdout.write(`Total reclaimed space: ${humanSize(r.bytes)}\n`);
+        process.stdout.write(`Total reclaimed space: ${humanSize(r.bytes, 4)}\n`);
       });
     });
 }

@@ -332,8 +332,8 @@ export function registerContainers(r: Router): void {
   r.add('POST', '/containers/prune', async (ctx) => {
     if (qFilters(ctx).length) throw notImplemented('container prune filters are not supported');
     const { pruneContainers } = await import('../containers/remove');
-    const ids = await pruneContainers(ctx.engine);
-    sendJson(ctx, 200, { ContainersDeleted: ids, SpaceReclaimed: 0 });
+    const r = await pruneContainers(ctx.engine);
+    sendJson(ctx, 200, { ContainersDeleted: r.ids, SpaceReclaimed: r.bytes });
   });
 
   r.add('POST', '/containers/:id/wait', async (ctx) => {

@@ -372,8 +372,9 @@ function parseNetworkFlags(f: RunFlags): string {
   if (network.startsWith('container:') && network.length === 'container:'.length) throw usage('invalid --network "container:": name the container, e.g. container:web');
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network) && !network.startsWith('container:')) throw usage(`invalid --network "${network}": none, host, bridge, container:NAME or a network's name`);
   const bridge = network !== 'none' && network !== 'host' && !network.startsWith('container:');
-  if ((f.publish?.length || f.publishAll) && !bridge) throw usage(`conflicting options: port publishing and --network ${network}`);
+  // A bad port is said before a conflict with the network (docker checks the syntax first).
   for (const p of f.publish ?? []) parsePortSpec(p);
+  if ((f.publish?.length || f.publishAll) && !bridge) throw usage(`conflicting options: port publishing and --network ${network}`);
   if (f.networkAlias?.length && (!bridge || network === 'bridge')) throw usage('--network-alias is only supported for containers on user-defined networks');
   if (f.ipv4Address && (!bridge || network === 'bridge')) throw usage('a fixed IPv4 address is only supported on user-defined networks');
   for (const n of f.extraNetworks ?? []) {

@@ -1,7 +1,8 @@
 // `dock rm` and `container prune`. Removal is safe to repeat after any crash: every step checks
 // what is there (supervisor, runtime state, overlay mount, directory, record, volumes).
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { openCgroupManager } from '../../runtime/cgroups';
 import { deleteContainer } from '../../runtime/delete';
 import type { Engine } from './engine';
@@ -100,14 +101,42 @@ async function stopSupervisor(dir: string): Promise<void> {
   }
 }
 
-export async function pruneContainers(engine: Engine): Promise<string[]> {
-  const removed: string[] = [];
+/** Size of the files under `dir` (a container's writable layer): what removing it gives back. */
+export function filesSize(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return; // gone, or not a directory
+    }
+    for (const n of names) {
+      try {
+        const st = lstatSync(join(d, n));
+        if (st.isDirectory()) walk(join(d, n));
+        else total += st.size;
+      } catch {
+        /* raced with a removal */
+      }
+    }
+  };
+  walk(dir);
+  return total;
+}
+
+/** `container prune`: every stopped container; the ids and the bytes of their writable layers. */
+export async function pruneContainers(engine: Engine): Promise<{ ids: string[]; bytes: number }> {
+  const ids: string[] = [];
+  let bytes = 0;
   for (const d of engine.containers.list()) {
     const s = liveState(engine, d).status;
     if (s === 'exited' || s === 'created' || s === 'dead') {
+      const size = filesSize(join(containerDir(engine.paths, d.Id), 'upper'));
       await removeContainer(engine, d, { volumes: false });
-      removed.push(d.Id);
+      ids.push(d.Id);
+      bytes += size;
     }
   }
-  return removed;
+  return { ids, bytes };
 }

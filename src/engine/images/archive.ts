@@ -9,7 +9,7 @@
 // load reads both kinds (and gzip/zstd-compressed archives), checks every digest and diffID, and
 // records the images like a pull does.
 
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -199,6 +199,19 @@ async function readJsonFile<T>(path: string, what: string): Promise<T> {
   }
 }
 
+/**
+ * When the image `id` is in the store with all its blobs and layers, gives it the archive's names
+ * and returns it (the caller ingests nothing); else null.
+ */
+function keepExisting(store: ImageStore, id: string, tags: string[]): { id: string; tags: string[] } | null {
+  const rec = store.getImage(id);
+  if (!rec) return null;
+  const blobs = [rec.id, rec.manifestDigest, ...rec.layers.map((l) => l.digest)];
+  if (!blobs.every((d) => existsSync(store.blobs.path(d))) || !rec.layers.every((l) => existsSync(store.snapshotPath(l.diffId)))) return null;
+  for (const t of tags) store.tag(rec.id, t);
+  return { id: rec.id, tags };
+}
+
 async function loadDockerArchive(store: ImageStore, dir: string) {
   const entries = await readJsonFile<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(join(dir, 'manifest.json'), 'manifest.json');
   const out: Array<{ id: string; tags: string[] }> = [];
@@ -209,6 +222,15 @@ async function loadDockerArchive(store: ImageStore, dir: string) {
     });
     const config = parseConfig(configBody, e.Config);
     if (config.rootfs.diff_ids.length !== e.Layers.length) throw new StoreError('EARCHIVE', `${e.Config}: ${e.Layers.length} layers for ${config.rootfs.diff_ids.length} diff_ids`);
+    const tags = (e.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
+    // An image already in the store (the same config, so the same layers) keeps its record: its
+    // compressed layers and manifest, which push uploads. The archive's uncompressed copies are
+    // not ingested; only the names are added.
+    const known = keepExisting(store, sha256(configBody), tags);
+    if (known) {
+      out.push(known);
+      continue;
+    }
     out.push(
       await store.withLease(async (lease) => {
         const configDigest = await store.blobs.put(configBody);
@@ -249,7 +271,6 @@ async function loadDockerArchive(store: ImageStore, dir: string) {
         const mbody = Buffer.from(JSON.stringify(manifest));
         const manifestDigest = await store.blobs.put(mbody);
         lease.addBlob(manifestDigest);
-        const tags = (e.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
         await store.putImage(
           { configDigest, configMediaType: MT.dockerConfig, manifestDigest, manifestMediaType: MT.dockerManifest, layers, config, size: configBody.length + layers.reduce((a, l) => a + l.size, 0) },
           tags,
@@ -282,6 +303,14 @@ async function loadOciLayout(store: ImageStore, dir: string) {
         if (parsed.kind !== 'image') throw new RegistryError('EMANIFEST', `${desc.digest}: nested indexes are not supported`);
       }
       const manifest = parsed.manifest;
+      const ann = top.annotations ?? {};
+      const name = ann['io.containerd.image.name'] ?? (ann['org.opencontainers.image.ref.name']?.includes('/') || ann['org.opencontainers.image.ref.name']?.includes(':') ? ann['org.opencontainers.image.ref.name'] : undefined);
+      const tags = name ? [formatReference(parseReference(name))] : [];
+      const known = keepExisting(store, manifest.config.digest, tags);
+      if (known) {
+        out.push(known);
+        return;
+      }
       const manifestDigest = await store.blobs.put(body, desc.digest);
       lease.addBlob(manifestDigest);
       const configBody = await fsp.readFile(blob(manifest.config.digest));
@@ -296,9 +325,6 @@ async function loadOciLayout(store: ImageStore, dir: string) {
         await store.ensureSnapshot(l.digest, config.rootfs.diff_ids[i], lease);
         layers.push({ digest: l.digest, diffId: config.rootfs.diff_ids[i], mediaType: l.mediaType, size: l.size });
       }
-      const ann = top.annotations ?? {};
-      const name = ann['io.containerd.image.name'] ?? (ann['org.opencontainers.image.ref.name']?.includes('/') || ann['org.opencontainers.image.ref.name']?.includes(':') ? ann['org.opencontainers.image.ref.name'] : undefined);
-      const tags = name ? [formatReference(parseReference(name))] : [];
       await store.putImage(
         { configDigest: manifest.config.digest, configMediaType: manifest.config.mediaType, manifestDigest, manifestMediaType: parsed.mediaType, layers, config, size: manifest.config.size + layers.reduce((a, l) => a + l.size, 0) },
         tags,

@@ -17,7 +17,8 @@ export interface ImageRow {
   VirtualSize: number;
 }
 
-export function humanSize(n: number): string {
+/** Go's units.HumanSizeWithPrecision: decimal units, `precision` significant digits (docker images: 3, prune: 4). */
+export function humanSize(n: number, precision = 3): string {
   const u = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
@@ -25,7 +26,8 @@ export function humanSize(n: number): string {
     v /= 1000;
     i++;
   }
-  return i === 0 ? `${v}B` : `${v.toPrecision(3).replace(/\.?0+$/, '')}${u[i]}`;
+  // %g: no trailing zeros after the point (and 100 stays 100).
+  return i === 0 ? `${v}B` : `${Number(v.toPrecision(precision))}${u[i]}`;
 }
 
 export function timeAgo(iso: string | null, now = Date.now()): string {

@@ -24,7 +24,9 @@ function parseRange(spec: string, s: string, what: string): [number, number] {
   if (!m) throw bad(spec, `${what} "${s}" is not a port number or range`);
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
-  for (const p of [lo, hi]) if (p < 1 || p > 65535) throw bad(spec, `${what} ${p} is out of range 1-65535`);
+  // Docker's words: "invalid hostPort: 99999" / "invalid containerPort: 99999".
+  const field = what === 'host port' ? 'hostPort' : 'containerPort';
+  for (const p of [lo, hi]) if (p < 1 || p > 65535) throw usage(`invalid ${field}: ${p} (in port mapping "${spec}": ${what} ${p} is out of range 1-65535)`);
   if (hi < lo) throw bad(spec, `${what} range ${s} ends before it starts`);
   return [lo, hi];
 }

@@ -75,12 +75,7 @@ export class RegistryClient {
       res = await tryBase('https');
     } catch (err) {
       if (!this.insecure || !(err instanceof RegistryError) || err.code !== 'ENETWORK') {
-        // The hint only where it can be the answer: a TLS failure or a refused https port of a
-        // registry that could be plain HTTP (never Docker Hub, never a name that does not resolve).
-        if (err instanceof RegistryError && err.code === 'ENETWORK' && !this.insecure && this.domain !== 'docker.io' && !/no such host|ENOTFOUND|EAI_AGAIN/.test(err.message)) {
-          throw new RegistryError('ENETWORK', `${err.message} (for a registry without TLS, mark it insecure with --insecure-registry ${this.domain})`, { cause: err });
-        }
-        throw err;
+        throw this.insecure ? err : withInsecureHint(err, this.domain);
       }
       res = await tryBase('http');
     }
@@ -365,3 +360,14 @@ export class RegistryClient {
 }
 
 export { networkError };
+
+/**
+ * A failed https ping of a registry, with the --insecure-registry hint only where it can be the
+ * answer: a TLS failure or a refused https port of a registry that could be plain HTTP. Never for
+ * Docker Hub (`FROM nosuch:img`), never for a name that does not resolve.
+ */
+export function withInsecureHint(err: unknown, domain: string): unknown {
+  if (!(err instanceof RegistryError) || err.code !== 'ENETWORK') return err;
+  if (domain === 'docker.io' || /no such host|ENOTFOUND|EAI_AGAIN/.test(err.message)) return err;
+  return new RegistryError('ENETWORK', `${err.message} (for a registry without TLS, mark it insecure with --insecure-registry ${domain})`, { cause: err });
+}

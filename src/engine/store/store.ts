@@ -384,7 +384,7 @@ export class ImageStore {
   // ---- garbage collection ----------------------------------------------------------------------
 
   /**
-   * Removes blobs and snapshots that no image, no container and no live lease refers to, and
+   * Removes blobs and snapshots that no image, no container, no build cache entry and no live lease refers to, and
    * ingest leftovers of dead processes. Decisions and deletions happen under the write lock.
    */
   async gc(): Promise<{ blobs: number; snapshots: number; bytes: number }> {
@@ -410,6 +410,22 @@ export class ImageStore {
         }
         for (const r of this.db.prepare('SELECT kind, key FROM lease_resources').all() as Array<{ kind: string; key: string }>) {
           (r.kind === 'blob' ? keepBlobs : keepSnaps).add(r.key);
+        }
+        // The build cache holds its layers until `builder prune` forgets it: removing an unrelated
+        // image must not make every cached step of other builds run again.
+        if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'build_cache'").get()) {
+          for (const r of this.db.prepare('SELECT state FROM build_cache').all() as Array<{ state: string }>) {
+            let layers: LayerRecord[] = [];
+            try {
+              layers = (JSON.parse(r.state) as { layers?: LayerRecord[] }).layers ?? [];
+            } catch {
+              continue; // a damaged entry protects nothing
+            }
+            for (const l of layers) {
+              keepBlobs.add(l.digest);
+              keepSnaps.add(l.diffId);
+            }
+          }
         }
         const deadBlobs = blobFiles.filter((d) => !keepBlobs.has(d));
         const deadSnaps = snapDirs.map((h) => `sha256:${h}`).filter((d) => !keepSnaps.has(d));
