@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build (or reuse) the Debian bookworm guest of the pure cgroup v2 test tier: systemd as PID 1,
-# Debian's kernel, podman. Usage: build-image.sh CACHE_DIR
+# Debian's kernel, podman and containerd (with its runc shim). Usage: build-image.sh CACHE_DIR
 #
 # The result lives outside the git tree in CACHE_DIR/<key>/ (root.img, vmlinuz, initrd.img), where
 # <key> is a hash of this script: changing the recipe builds a new image, and a machine without the
@@ -44,7 +44,7 @@ mount -t sysfs sysfs /sys
 mount --rbind /dev /dev
 apt-get -qq update
 # initramfs-tools: the stock initrd holds virtio_blk, virtio_pci and ext4.
-apt-get -qq install -y --no-install-recommends linux-image-amd64 initramfs-tools podman conmon crun \
+apt-get -qq install -y --no-install-recommends linux-image-amd64 initramfs-tools podman conmon crun containerd \
   containernetworking-plugins busybox-static e2fsprogs ca-certificates >/dev/null
 apt-get -qq clean
 rm -rf /var/lib/apt/lists/*

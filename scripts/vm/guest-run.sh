@@ -7,6 +7,9 @@ state=$(timeout 180 systemctl is-system-running --wait 2>&1)
 echo "skiff-v2: systemd $(systemctl --version | head -1 | cut -d' ' -f2) is $state; kernel $(uname -r); /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"
 echo "skiff-v2: root controllers: $(cat /sys/fs/cgroup/cgroup.controllers); delegated: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 [ "$state" = running ] || systemctl --failed --no-legend --plain | sed 's/^/skiff-v2: failed unit: /'
+# The image's own containerd service is not used (test/v2/containerd.test.ts starts one with a
+# private root): stop it, so it takes no CPU from the tests.
+systemctl stop containerd.service 2>/dev/null
 # podman runs skiff (#!/usr/bin/env node) with its own PATH: node must be in /usr/bin (where an unset PATH looks).
 ln -sf /skiff/.vm/bin/node /usr/bin/node
 cd /skiff || exit 1

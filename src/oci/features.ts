@@ -13,7 +13,7 @@ export interface FeaturesOptions {
   version?: string;
   /** Source revision, for io.github.skiff.commit. */
   commit?: string;
-  /** cgroup drivers and controllers the runtime implements. Default: v1 and v2, no systemd, no rdma. */
+  /** cgroup drivers and controllers the runtime implements (the CLI passes them). Default: v1 and v2 only. */
   cgroup?: { v1?: boolean; v2?: boolean; systemd?: boolean; systemdUser?: boolean; rdma?: boolean };
   /** Architectures the seccomp compiler has syscall tables for. Default: those of src/runtime/seccomp/tables. */
   seccompArchs?: SeccompArch[];

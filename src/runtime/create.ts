@@ -61,6 +61,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       id,
       cgroupsPath: cgroupsPath(rt, spec, id),
       systemd: rt.systemdCgroup,
+      annotations: spec.annotations,
       rootless: isRootless(),
       onWarning: (m: string) => rt.log.warn(m),
     });

@@ -184,6 +184,9 @@ describe.skipIf(!isRoot)('lifecycle', () => {
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
     expect(doc.ociVersionMax).toBe('1.3.0');
     expect(doc.linux.namespaces).toContain('time');
+    // The systemd driver is built in (as runc reports it), so its annotations are named unsafe.
+    expect(doc.linux.cgroup).toEqual({ v1: true, v2: true, systemd: true, systemdUser: false, rdma: true });
+    expect(doc.potentiallyUnsafeConfigAnnotations).toEqual(['org.systemd.property.']);
   });
 
   it('--systemd-cgroup is a clear error where no systemd runs, and leaves nothing', () => {

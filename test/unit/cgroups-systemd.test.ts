@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCgroupManager } from '../../src/runtime/cgroups';
 import { DEFAULT_ALLOWED_DEVICES, emulateDeviceRules } from '../../src/runtime/cgroups/devices';
 import { DbusSystemdBus } from '../../src/runtime/cgroups/systemd-bus';
-import { type CgroupSystemdManager, cpuListToMask, cpuQuotaPerSec, devicePropertiesExact, expandSlice, resourceProperties, systemdUnitName } from '../../src/runtime/cgroups/systemd';
+import { parseGVariant } from '../../src/runtime/cgroups/gvariant';
+import { type CgroupSystemdManager, annotationProperties, cpuListToMask, cpuQuotaPerSec, devicePropertiesExact, expandSlice, resourceProperties, systemdUnitName } from '../../src/runtime/cgroups/systemd';
 
 const PROC_DEVICES = 'Character devices:\n  1 mem\n  4 tty\n  5 /dev/tty\n136 pts\n180 usb\n\nBlock devices:\n  8 sd\n254 virtblk\n259 blkext\n';
 
@@ -125,6 +126,80 @@ describe('systemd properties', () => {
   });
 });
 
+describe('org.systemd.property.* annotations (runc semantics)', () => {
+  it('GVariant text: numbers int32 or double unless typed, strings, booleans, arrays, tuples', () => {
+    expect(parseGVariant('uint64 123456789')).toEqual({ signature: 't', value: 123456789n });
+    expect(parseGVariant('@t 18446744073709551615')).toEqual({ signature: 't', value: 2n ** 64n - 1n });
+    expect(parseGVariant('42')).toEqual({ signature: 'i', value: 42 });
+    expect(parseGVariant('-1.5e1')).toEqual({ signature: 'd', value: -15 });
+    expect(parseGVariant("'inactive-or-failed'")).toEqual({ signature: 's', value: 'inactive-or-failed' });
+    expect(parseGVariant(String.raw`"it\'s \\ \u00e9"`)).toEqual({ signature: 's', value: "it's \\ é" });
+    expect(parseGVariant(' true ')).toEqual({ signature: 'b', value: true });
+    expect(parseGVariant("['a.service', 'b.service']")).toEqual({ signature: 'as', value: ['a.service', 'b.service'] });
+    expect(parseGVariant('@as []')).toEqual({ signature: 'as', value: [] });
+    expect(parseGVariant("[('/dev/null', 'rw')]")).toEqual({ signature: 'a(ss)', value: [['/dev/null', 'rw']] });
+    expect(parseGVariant('[uint32 1, 2]').signature).toBe('au');
+    expect(parseGVariant('int16 -7')).toEqual({ signature: 'n', value: -7 });
+    for (const [bad, why] of [
+      ['', /missing value/],
+      ['yes', /strings need quotes/],
+      ["'open", /unterminated string/],
+      ['[]', /empty array cannot be inferred/],
+      ['uint64 -1', /out of range/],
+      ['byte 256', /out of range/],
+      ['2147483648', /out of range for type i/],
+      ["1 'x'", /after the value/],
+      ['[1, true]', /different types/],
+      ['<1>', /variants are not supported/],
+      ['@q 1.5', /expected an integer/],
+    ] as const) {
+      expect(() => parseGVariant(bad), bad).toThrow(why);
+    }
+  });
+
+  it('become unit properties; *Sec names are sent as *USec in microseconds; others are ignored', () => {
+    expect(
+      annotationProperties({
+        'org.systemd.property.CollectMode': "'inactive-or-failed'",
+        'org.systemd.property.TimeoutStopUSec': 'uint64 123456789',
+        'org.systemd.property.TimeoutStopSec': '2',
+        'org.systemd.property.RuntimeMaxSec': '1.5',
+        'org.systemd.property.JobTimeoutUSec': 'uint64 1',
+        'org.systemd.property.Wants': "['a.service']",
+        'com.example.other': 'not gvariant at all',
+      }),
+    ).toEqual([
+      ['CollectMode', 's', 'inactive-or-failed'],
+      ['TimeoutStopUSec', 't', 123456789n],
+      ['TimeoutStopUSec', 't', 2_000_000n],
+      ['RuntimeMaxUSec', 't', 1_500_000n],
+      // Upper case before "Sec": not the seconds spelling (runc's rule), sent as it is.
+      ['JobTimeoutUSec', 't', 1n],
+      ['Wants', 'as', ['a.service']],
+    ]);
+    expect(annotationProperties(undefined)).toEqual([]);
+  });
+
+  it('a bad one is refused with one line naming it', () => {
+    const bad: [Record<string, string>, string][] = [
+      [{ 'org.systemd.property.Ab': '1' }, 'annotation org.systemd.property.Ab name incorrect: too short'],
+      [{ 'org.systemd.property.Memory-Max': '1' }, 'annotation org.systemd.property.Memory-Max name incorrect: contains non-alphabetic character'],
+      [{ 'org.systemd.property.CollectMode': 'inactive' }, 'annotation org.systemd.property.CollectMode=inactive value parse error: unexpected "inactive" (strings need quotes)'],
+      [{ 'org.systemd.property.TimeoutStopSec': "'2s'" }, "annotation org.systemd.property.TimeoutStopSec='2s' value parse error: not a number"],
+      [{ 'org.systemd.property.TimeoutStopSec': '-2' }, 'annotation org.systemd.property.TimeoutStopSec=-2 value parse error: negative seconds'],
+    ];
+    for (const [annotations, message] of bad) {
+      let got = '';
+      try {
+        annotationProperties(annotations);
+      } catch (err) {
+        got = (err as Error).message;
+      }
+      expect(got).toBe(message);
+    }
+  });
+});
+
 // ---- the driver over D-Bus, against the fake manager ----
 
 const dbusDaemon = spawnSync('sh', ['-c', 'command -v dbus-daemon'], { encoding: 'utf8' }).stdout.trim();
@@ -137,7 +212,7 @@ describe.skipIf(!dbusDaemon)('the driver over a private D-Bus with a fake system
   let log = '';
   const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
 
-  const calls = (): { member: string; body: unknown[] }[] =>
+  const calls = (): { member: string; body: unknown[]; signatures: Record<string, string> }[] =>
     existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
   const lines = (child: ChildProcess, want: RegExp) =>
     new Promise<string>((resolve, reject) => {
@@ -185,8 +260,8 @@ describe.skipIf(!dbusDaemon)('the driver over a private D-Bus with a fake system
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const open = (id: string, cgroupsPath?: string) =>
-    openCgroupManager({ id, systemd: true, cgroupsPath, root, systemdBus: new DbusSystemdBus(), bpf: undefined }) as CgroupSystemdManager;
+  const open = (id: string, cgroupsPath?: string, annotations?: Record<string, string>) =>
+    openCgroupManager({ id, systemd: true, cgroupsPath, root, systemdBus: new DbusSystemdBus(), bpf: undefined, annotations }) as CgroupSystemdManager;
 
   it('starts a scope with the init and the limits, writes the rest to its files, stops it on destroy', () => {
     const cg = open('c1', 'machine.slice:libpod:c1');
@@ -253,5 +328,32 @@ describe.skipIf(!dbusDaemon)('the driver over a private D-Bus with a fake system
     } finally {
       process.env.DBUS_SYSTEM_BUS_ADDRESS = saved2;
     }
+  });
+
+  it('sends org.systemd.property.* annotations with the scope, typed, after its own properties', () => {
+    const cg = open('c0', 'machine.slice:libpod:c0', {
+      'org.systemd.property.TimeoutStopSec': '7',
+      'org.systemd.property.CollectMode': "'inactive'",
+      'org.systemd.property.TasksMax': 'uint64 9',
+    });
+    try {
+      cg.create();
+      cg.apply({ pids: { limit: 42 } });
+      cg.addProcess(4141);
+      const start = calls().find((c) => c.member === 'StartTransientUnit' && c.body[0] === 'libpod-c0.scope')!;
+      const props = start.body[2] as [string, unknown][];
+      expect(start.signatures).toMatchObject({ TimeoutStopUSec: 't', CollectMode: 's', TasksMax: 't' });
+      expect(props.filter(([k]) => k === 'TimeoutStopUSec' || k === 'CollectMode')).toEqual([['CollectMode', 'inactive-or-failed'], ['TimeoutStopUSec', '7000000'], ['CollectMode', 'inactive']]);
+      // The annotation's TasksMax comes after the one from the limits: systemd keeps the last.
+      expect(props.filter(([k]) => k === 'TasksMax')).toEqual([['TasksMax', '42'], ['TasksMax', '9']]);
+    } finally {
+      cg.destroy();
+    }
+  });
+
+  it('a bad annotation fails before systemd is asked anything', () => {
+    const before = calls().length;
+    expect(() => open('c9', 'machine.slice:libpod:c9', { 'org.systemd.property.X': '1' })).toThrow('annotation org.systemd.property.X name incorrect: too short');
+    expect(calls().length).toBe(before);
   });
 });

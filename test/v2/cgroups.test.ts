@@ -281,6 +281,59 @@ describe.skipIf(!PURE_V2).each(drivers)('$name driver on real containers', (d) =
   });
 });
 
+describe.skipIf(!PURE_V2 || !SYSTEMD)('systemd driver: org.systemd.property.* annotations and features', () => {
+  const skiff = new Skiff();
+  const unit = (name: string) => `skiff-${tag}-${name}.scope`;
+  const cfgWith = (name: string, annotations: Record<string, string>) => {
+    const cfg = baseConfig(['sleep', '1000']);
+    cfg.linux.cgroupsPath = `${SLICE}:skiff:${tag}-${name}`;
+    cfg.annotations = annotations;
+    return cfg;
+  };
+  afterAll(() => {
+    skiff.cleanup();
+    spawnSync('systemctl', ['stop', SLICE]);
+  });
+
+  it('features names the systemd driver and its annotations', () => {
+    const doc = JSON.parse(skiff.run(['features']).stdout);
+    expect(doc.linux.cgroup.systemd).toBe(true);
+    expect(doc.potentiallyUnsafeConfigAnnotations).toEqual(['org.systemd.property.']);
+  });
+
+  it('annotations become properties of the scope (a *Sec name in seconds as *USec)', () => {
+    const cfg = cfgWith('props', {
+      'org.systemd.property.TimeoutStopSec': '7',
+      'org.systemd.property.Description': "'annotated by skiff'",
+      'org.systemd.property.CollectMode': "'inactive'",
+    });
+    const r = skiff.run(['--systemd-cgroup', 'run', '-d', '-b', makeBundle(cfg), `${tag}-props`], { detached: true, timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(unitProp(unit('props'), 'TimeoutStopUSec')).toBe('7s');
+    expect(unitProp(unit('props'), 'Description')).toBe('annotated by skiff');
+    expect(unitProp(unit('props'), 'CollectMode')).toBe('inactive');
+    expect(skiff.run(['--systemd-cgroup', 'delete', '--force', `${tag}-props`]).status).toBe(0);
+    expect(['inactive', '']).toContain(unitProp(unit('props'), 'ActiveState'));
+  });
+
+  it('a bad annotation (a name, a value, or a property systemd does not know) fails with one line and leaves nothing', () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['badname', { 'org.systemd.property.A1b': '1' }, /^skiff: annotation org\.systemd\.property\.A1b name incorrect: contains non-alphabetic character$/],
+      ['badvalue', { 'org.systemd.property.CollectMode': 'inactive' }, /^skiff: annotation org\.systemd\.property\.CollectMode=inactive value parse error: .*strings need quotes/],
+      ['unknown', { 'org.systemd.property.SkiffNoSuchThing': 'true' }, /^skiff: systemd refused start skiff-\S+-unknown\.scope: .*SkiffNoSuchThing/],
+    ];
+    for (const [name, annotations, message] of cases) {
+      const r = skiff.run(['--systemd-cgroup', 'create', '-b', makeBundle(cfgWith(name, annotations)), `${tag}-${name}`], { detached: true, timeout: 120_000 });
+      expect(r.status, name).toBe(1);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+      expect(existsSync(join(skiff.root, `${tag}-${name}`)), name).toBe(false);
+      expect(['inactive', ''], name).toContain(unitProp(unit(name), 'ActiveState'));
+      expect(existsSync(join(CG, SLICE, unit(name))), name).toBe(false);
+    }
+  });
+});
+
 describe.skipIf(!PURE_V2)('cgroupfs driver: delegation', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());

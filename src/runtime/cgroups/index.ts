@@ -19,7 +19,7 @@ import { DEFAULT_PARENT, cleanCgroupPath, isSystemdPath, resolveCgroupPath } fro
 import type { CgroupManager, CgroupManagerOptions } from './types';
 import { CgroupV1Manager } from './v1';
 import { CgroupV2Manager } from './v2';
-import { CgroupSystemdManager } from './systemd';
+import { CgroupSystemdManager, annotationProperties } from './systemd';
 
 export type { CgroupManager, CgroupManagerOptions, Disposable, LinuxResources, OomEvent, OomWatch, Stats } from './types';
 export { cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2 } from './convert';
@@ -41,7 +41,8 @@ export function openCgroupManager(opts: CgroupManagerOptions): CgroupManager {
       throw cgroupError('ENOTSUP', 'systemd cgroup driver not available: skiff drives systemd on cgroup v2 only (this host has cgroup v1 hierarchies)');
     }
     if (opts.rootless) throw cgroupError('ENOTSUP', 'systemd cgroup driver not available: rootless (user manager) scopes are not supported');
-    return new CgroupSystemdManager({ root, id: opts.id, cgroupsPath: opts.cgroupsPath, warn: opts.onWarning ?? (() => {}), bus: opts.systemdBus, bpf: opts.bpf });
+    const extraProperties = annotationProperties(opts.annotations);
+    return new CgroupSystemdManager({ root, id: opts.id, cgroupsPath: opts.cgroupsPath, warn: opts.onWarning ?? (() => {}), bus: opts.systemdBus, bpf: opts.bpf, extraProperties });
   }
   const root = opts.root ?? DEFAULT_CGROUP_ROOT;
   const path = resolveCgroupPath({ id: opts.id, cgroupsPath: opts.cgroupsPath, parent: opts.parent });

@@ -26,6 +26,7 @@ import * as fs from 'node:fs';
 import { cgroupError } from './files';
 import { ACC_MKNOD, ACC_READ, ACC_WRITE, emulateDeviceRules, type DeviceState } from './devices';
 import { blkioWeightToIoWeight, cpuSharesToWeight, memorySwapToV2 } from './convert';
+import { parseGVariant } from './gvariant';
 import { DbusSystemdBus, type SystemdBus, type UnitProperty } from './systemd-bus';
 import { CgroupV2Manager } from './v2';
 import type { CgroupManager, LinuxResources, OomEvent, OomWatch, OomWatchOptions, Stats } from './types';
@@ -194,6 +195,44 @@ export function resourceProperties(r: LinuxResources, opts: { update?: boolean; 
   return { properties: p, devicesBySystemd };
 }
 
+const PROPERTY_ANNOTATION = 'org.systemd.property.';
+const NUMERIC = new Set(['y', 'n', 'q', 'i', 'u', 'x', 't', 'd']);
+
+/**
+ * runc's `org.systemd.property.NAME` annotations: each is one more property of the container's
+ * scope, its value in GVariant text (`"uint64 123"`, `"'inactive-or-failed'"`). NAME is letters
+ * only, at least three; a NAME ending in a lower-case letter + "Sec" is systemd's documented
+ * spelling of a "USec" property in seconds, sent as NAMEUSec in microseconds. They come after
+ * skiff's own properties, so they win where both set one. Throws one line naming the annotation.
+ */
+export function annotationProperties(annotations: Record<string, string> | undefined): UnitProperty[] {
+  const out: UnitProperty[] = [];
+  for (const [key, text] of Object.entries(annotations ?? {})) {
+    if (!key.startsWith(PROPERTY_ANNOTATION)) continue;
+    let name = key.slice(PROPERTY_ANNOTATION.length);
+    if (name.length < 3) throw cgroupError('EINVAL', `annotation ${key} name incorrect: too short`);
+    if (!/^[A-Za-z]+$/.test(name)) throw cgroupError('EINVAL', `annotation ${key} name incorrect: contains non-alphabetic character`);
+    let typed;
+    try {
+      typed = parseGVariant(text);
+    } catch (err) {
+      throw cgroupError('EINVAL', `annotation ${key}=${text} value parse error: ${(err as Error).message}`);
+    }
+    let { signature, value } = typed;
+    if (/[a-z]Sec$/.test(name)) {
+      if (!NUMERIC.has(signature)) throw cgroupError('EINVAL', `annotation ${key}=${text} value parse error: not a number`);
+      const seconds = Number(value);
+      if (!(seconds >= 0)) throw cgroupError('EINVAL', `annotation ${key}=${text} value parse error: negative seconds`);
+      name = `${name.slice(0, -3)}USec`;
+      signature = 't';
+      value = typeof typed.value === 'bigint' ? typed.value * 1_000_000n : BigInt(Math.trunc(seconds * 1_000_000));
+      if ((value as bigint) > UINT64_INFINITY) throw cgroupError('EINVAL', `annotation ${key}=${text} value parse error: too large`);
+    }
+    out.push([name, signature, value]);
+  }
+  return out;
+}
+
 /** Controllers systemd does not manage (so never enables nor disables): skiff enables them. */
 const SYSTEMD_UNKNOWN_CONTROLLERS = ['hugetlb', 'rdma', 'misc'];
 
@@ -206,6 +245,8 @@ export interface SystemdOptions {
   bpf?: import('./bpf').BpfOps;
   /** /proc/devices text (tests). */
   procDevices?: string;
+  /** Extra unit properties (from org.systemd.property.* annotations), after skiff's own. */
+  extraProperties?: UnitProperty[];
 }
 
 export class CgroupSystemdManager implements CgroupManager {
@@ -218,6 +259,7 @@ export class CgroupSystemdManager implements CgroupManager {
   private readonly id: string;
   private readonly procDevicesText?: string;
   private pending: LinuxResources = {};
+  private readonly extraProperties: UnitProperty[];
 
   constructor(opts: SystemdOptions) {
     const n = systemdUnitName(opts.cgroupsPath, opts.id);
@@ -226,6 +268,7 @@ export class CgroupSystemdManager implements CgroupManager {
     this.slice = n.slice;
     this.id = opts.id;
     this.procDevicesText = opts.procDevices;
+    this.extraProperties = opts.extraProperties ?? [];
     this.bus = opts.bus ?? new DbusSystemdBus();
     // Controllers are systemd's to delegate (Delegate=yes); parents are systemd's to remove.
     this.inner = new CgroupV2Manager({ root: opts.root, path: n.path, rootless: false, warn: opts.warn, bpf: opts.bpf, controllers: SYSTEMD_UNKNOWN_CONTROLLERS });
@@ -265,6 +308,7 @@ export class CgroupSystemdManager implements CgroupManager {
       ['IOAccounting', 'b', true],
       ['TasksAccounting', 'b', true],
       ...properties,
+      ...this.extraProperties,
     ]);
     // From here on a failure leaves the init in the scope: the caller's undo kills it and
     // destroy stops the scope.

@@ -116,6 +116,8 @@ export interface CgroupManagerOptions {
   cgroupsPath?: string;
   /** Use the systemd driver (`--systemd-cgroup`). */
   systemd?: boolean;
+  /** The config's annotations: the systemd driver takes org.systemd.property.* as unit properties. */
+  annotations?: Record<string, string>;
   /** Running without privileges: hierarchies we may not write are skipped with a warning. */
   rootless?: boolean;
   /** The cgroup filesystem root (default /sys/fs/cgroup). Tests point it at a fake tree. */
