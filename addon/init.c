@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -931,22 +932,84 @@ static void readonly_paths(void) {
   }
 }
 
-static void write_file(const char *path, const char *data, uint32_t step) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) fail(step, errno, "open %s", path);
+/* ---------- writes to /proc (CVE-2025-52881) ----------
+ *
+ * Everything the init writes under /proc (sysctls, LSM labels, oom_score_adj, time offsets) goes
+ * through a verified procfs handle, never through a path walk of "/proc/...": a mount placed over
+ * /proc, /proc/sys/..., /proc/self/attr/... (by the config's mounts, a shared volume raced into a
+ * symlink, or a container with mount rights for exec) would otherwise take the write to another
+ * file, e.g. a host sysctl or a host file (runc's 1.3.3/1.2.8 fix does the same).
+ *   1. "/proc" is opened O_PATH and must be the root of a procfs: fstatfs says PROC_SUPER_MAGIC
+ *      and its inode is procfs's root inode (not a subdirectory of procfs bound there).
+ *   2. The file is opened from that fd with openat2 RESOLVE_BENEATH | RESOLVE_NO_XDEV |
+ *      RESOLVE_NO_MAGICLINKS: no step may cross into another mount (EXDEV: something is mounted
+ *      over the path) nor follow /proc/PID/fd-style magic links; "self" and "thread-self" are
+ *      ordinary symlinks inside procfs and stay allowed.
+ *   3. The opened file is checked to be on procfs again (fstatfs).
+ * Anything else is refused with one line naming the file; nothing is written. */
+#define SKIFF_PROC_SUPER_MAGIC 0x9fa0
+#define SKIFF_PROC_ROOT_INO 1
+
+static int is_procfs(int fd) {
+  struct statfs sf;
+  return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == SKIFF_PROC_SUPER_MAGIC;
+}
+
+/* Open /proc/<rel> for writing through a verified handle; -1 with errno on failure (EXDEV for a
+ * path covered by another mount or a /proc that is not procfs's root). */
+static int proc_open_write(const char *rel) {
+  int root = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) return -1;
+  struct stat st;
+  if (!is_procfs(root) || fstat(root, &st) < 0 || st.st_ino != SKIFF_PROC_ROOT_INO) {
+    close(root);
+    errno = EXDEV;
+    return -1;
+  }
+  struct open_how how = {.flags = O_WRONLY | O_CLOEXEC | O_NOCTTY, .resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
+  int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
+  int e = errno;
+  close(root);
+  if (fd >= 0 && !is_procfs(fd)) {
+    close(fd);
+    fd = -1;
+    e = EXDEV;
+  }
+  errno = e;
+  return fd;
+}
+
+/* Why a /proc file could not be opened, for fail(): the CVE's case in words, else strerror. */
+static void __attribute__((noreturn)) fail_proc(uint32_t step, int err, const char *what, const char *rel) {
+  if (err == EXDEV || err == ELOOP)
+    fail(step, 0, "%s: /proc/%s is not reached on the container's procfs (another mount covers it, or /proc is not procfs): refusing to write through it", what, rel);
+  fail(step, err, "%s: open /proc/%s", what, rel);
+}
+
+/* Write data to /proc/<rel> (see above); fails the step on any error. */
+static void write_proc(const char *rel, const char *data, uint32_t step, const char *what) {
+  int fd = proc_open_write(rel);
+  if (fd < 0) fail_proc(step, errno, what, rel);
   size_t len = strlen(data);
-  if (write(fd, data, len) != (ssize_t)len) fail(step, errno, "write %s to %s", data, path);
+  ssize_t w = write(fd, data, len);
+  int e = errno;
   close(fd);
+  if (w != (ssize_t)len) fail(step, w < 0 ? e : EIO, "%s: write %s to /proc/%s", what, data, rel);
 }
 
 static void setup_sysctls(void) {
   for (int i = 0; i < P.nsysctls; i++) {
-    char path[PATH_MAX] = "/proc/sys/";
-    size_t off = strlen(path);
-    for (const char *k = P.sysctls[i].a; *k && off < sizeof path - 1; k++) path[off++] = *k == '.' ? '/' : *k;
-    path[off] = 0;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) fail(STEP_SYSCTL, errno, "sysctl %s", P.sysctls[i].a);
+    char rel[PATH_MAX] = "sys/";
+    size_t off = strlen(rel);
+    for (const char *k = P.sysctls[i].a; *k && off < sizeof rel - 1; k++) rel[off++] = *k == '.' ? '/' : *k;
+    rel[off] = 0;
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "sysctl %s", P.sysctls[i].a);
+    int fd = proc_open_write(rel);
+    if (fd < 0) {
+      if (errno == EXDEV || errno == ELOOP) fail_proc(STEP_SYSCTL, errno, what, rel);
+      fail(STEP_SYSCTL, errno, "%s", what);
+    }
     size_t len = strlen(P.sysctls[i].b);
     if (write(fd, P.sysctls[i].b, len) != (ssize_t)len) fail(STEP_SYSCTL, errno, "sysctl %s=%s", P.sysctls[i].a, P.sysctls[i].b);
     close(fd);
@@ -1138,13 +1201,13 @@ static void set_affinity(const struct affinity *a, const char *which) {
 /*
  * AppArmor profile and SELinux label of the process, both applied by the kernel at execve.
  * The runtime refuses them before it starts the init when the host lacks the LSM (lsm.ts); the
- * attr files are reached through the container's /proc.
+ * attr files are reached through the container's /proc, by its verified handle (write_proc).
  */
 static void write_attr(const char *const *paths, const char *data, uint32_t step, const char *what) {
   for (int i = 0; paths[i]; i++) {
-    int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+    int fd = proc_open_write(paths[i]);
     if (fd < 0 && errno == ENOENT && paths[i + 1]) continue;
-    if (fd < 0) fail(step, errno, "%s: open %s", what, paths[i]);
+    if (fd < 0) fail_proc(step, errno, what, paths[i]);
     ssize_t w = write(fd, data, strlen(data));
     int e = errno;
     close(fd);
@@ -1156,12 +1219,12 @@ static void write_attr(const char *const *paths, const char *data, uint32_t step
 static void apply_lsm_labels(void) {
   char buf[4200];
   if (P.apparmor) {
-    static const char *const paths[] = {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec", NULL};
+    static const char *const paths[] = {"thread-self/attr/apparmor/exec", "thread-self/attr/exec", NULL};
     snprintf(buf, sizeof buf, "exec %s", P.apparmor);
     write_attr(paths, buf, STEP_APPARMOR, "apply apparmor profile");
   }
   if (P.selinux) {
-    static const char *const paths[] = {"/proc/thread-self/attr/exec", NULL};
+    static const char *const paths[] = {"thread-self/attr/exec", NULL};
     write_attr(paths, P.selinux, STEP_SELINUX, "set selinux exec label");
   }
 }
@@ -1450,7 +1513,7 @@ static void stage1(void) {
 
   uint32_t rest = P.ns_new & ~(uint32_t)CLONE_NEWUSER;
   if (rest && unshare((int)rest) < 0) fail(STEP_UNSHARE, errno, "unshare namespaces 0x%x", rest);
-  if ((P.ns_new & CLONE_NEWTIME) && P.time_offsets) write_file("/proc/self/timens_offsets", P.time_offsets, STEP_TIMENS);
+  if ((P.ns_new & CLONE_NEWTIME) && P.time_offsets) write_proc("self/timens_offsets", P.time_offsets, STEP_TIMENS, "set time namespace offsets");
 
   /* Fork so that the child is pid 1 of a new pid namespace (and enters a new time namespace).
    * Both stages write to the init socket: the child waits until stage 1 has reported its pid
@@ -1494,7 +1557,7 @@ int main(int argc, char **argv, char **envp) {
   if (P.has_oom) {
     char v[16];
     snprintf(v, sizeof v, "%d", P.oom_score_adj);
-    write_file("/proc/self/oom_score_adj", v, STEP_OOM);
+    write_proc("self/oom_score_adj", v, STEP_OOM, "set oom_score_adj");
   }
   stage1();
   return 0;

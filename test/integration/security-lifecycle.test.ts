@@ -66,30 +66,55 @@ describe.skipIf(!isRoot)('frozen cgroups and a killed create', () => {
     });
   });
 
-  it('SIGKILL of skiff during create (in a 3-second createRuntime hook): list shows it, delete -f removes it all', async () => {
-    const id = 'killed-create';
-    const cfg = baseConfig(['sleep', '30']);
-    cfg.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'sleep 3'] }] };
-    const bundle = makeBundle(cfg);
-    const child = spawn(SKIFF, ['--root', skiff.root, 'create', '-b', bundle, id], { stdio: 'ignore' });
-    const exited = new Promise((r) => child.on('exit', r));
+  /** Pids in the container's cgroup, in every hierarchy. */
+  const cgroupPids = (id: string) => [
+    ...new Set(existing(skiff.cgroup(id)).flatMap((d) => readFileSync(join(d, skiff.cgroup(id), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number))),
+  ];
+  /** A pid that runs (not gone, not a zombie waiting for its reaper). */
+  const alive = (pid: number) => {
     try {
-      // The hook runs once the cgroups exist and the init waits for its answer.
-      await until(() => existing(skiff.cgroup(id)).length > 0 && existsSync(join(skiff.root, id, 'state.json')), 'create to reach its hook');
-      await new Promise((r) => setTimeout(r, 300)); // inside the 3 s hook
-      expect(JSON.parse(skiff.ok(['list', '--format', 'json'])).map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([[id, 'creating']]);
-      child.kill('SIGKILL');
-      await exited;
-      expect(existing(skiff.cgroup(id)).length).toBeGreaterThan(0); // what a killed create leaves
-      expect(JSON.parse(skiff.ok(['state', id])).status).toBe('stopped');
-      expect(skiff.ok(['list', '-q'])).toBe(`${id}\n`);
-      skiff.ok(['delete', '-f', id]);
-      expect(existing(skiff.cgroup(id))).toEqual([]);
-      expect(readdirSync(skiff.root)).toEqual([]);
-    } finally {
-      child.kill('SIGKILL');
-      skiff.run(['delete', '-f', id]);
-      rmSync(bundle, { recursive: true, force: true });
+      return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
     }
-  });
+  };
+
+  // Killed while the runtime runs a createRuntime hook (the init waits for its answer), and while
+  // the init itself runs a createContainer hook inside the container: either way list shows the
+  // half-made container, delete -f removes it all, and no process of it is left.
+  for (const [kind, hook] of [
+    ['createRuntime', 'sleep 3'],
+    ['createContainer', 'sleep 30'],
+  ] as const) {
+    it(`SIGKILL of skiff during create (in a ${kind} hook): list shows it, delete -f removes it all, no process is left`, async () => {
+      const id = `killed-${kind.toLowerCase()}`;
+      const cfg = baseConfig(['sleep', '30']);
+      cfg.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', hook] }] };
+      const bundle = makeBundle(cfg);
+      const child = spawn(SKIFF, ['--root', skiff.root, 'create', '-b', bundle, id], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      try {
+        // The hook runs once the cgroups exist and the init waits (or, inside, runs it).
+        await until(() => existing(skiff.cgroup(id)).length > 0 && existsSync(join(skiff.root, id, 'state.json')) && cgroupPids(id).length >= (kind === 'createContainer' ? 2 : 1), 'create to reach its hook');
+        await new Promise((r) => setTimeout(r, 300)); // inside the hook
+        expect(JSON.parse(skiff.ok(['list', '--format', 'json'])).map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([[id, 'creating']]);
+        const pids = cgroupPids(id);
+        expect(pids.length).toBeGreaterThan(0);
+        child.kill('SIGKILL');
+        await exited;
+        expect(existing(skiff.cgroup(id)).length).toBeGreaterThan(0); // what a killed create leaves
+        expect(JSON.parse(skiff.ok(['state', id])).status).toBe('stopped');
+        expect(skiff.ok(['list', '-q'])).toBe(`${id}\n`);
+        skiff.ok(['delete', '-f', id]);
+        expect(existing(skiff.cgroup(id))).toEqual([]);
+        expect(readdirSync(skiff.root)).toEqual([]);
+        // Every process that was in the container's cgroup (skiff-init, the in-container hook) ends.
+        await until(() => pids.every((p) => !alive(p)), `the container's processes ${pids.join(' ')} to end`);
+      } finally {
+        child.kill('SIGKILL');
+        skiff.run(['delete', '-f', id]);
+        rmSync(bundle, { recursive: true, force: true });
+      }
+    });
+  }
 });
