@@ -16,23 +16,30 @@ function exitWhenDone() {
   process.on('beforeExit', () => process.exit());
 }
 
-module.exports = function launch(name) {
+/** The bundle as one script, compiled the same way by launch and by the cache build. */
+function compile(name, cachedData) {
   const file = join(__dirname, '..', 'dist', `${name}.js`);
-  let cachedData;
-  try {
-    cachedData = readFileSync(`${file}.cache`);
-  } catch {
-    // no cache: compile
-  }
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
     filename: file,
     cachedData,
     // import() of a Node builtin left in the bundle resolves as it would in a plain module.
     importModuleDynamically: (specifier) => import(specifier),
   });
+  return { file, script };
+}
+
+module.exports = function launch(name) {
+  let cachedData;
+  try {
+    cachedData = readFileSync(join(__dirname, '..', 'dist', `${name}.js.cache`));
+  } catch {
+    // no cache: compile
+  }
+  const { file, script } = compile(name, cachedData);
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, join(file, '..'));
   exitWhenDone();
   return script;
 };
+module.exports.compile = compile;
 module.exports.exitWhenDone = exitWhenDone;

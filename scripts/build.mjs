@@ -60,10 +60,8 @@ await Promise.all(
   }),
 );
 
-// V8 code cache of skiff's start-up path (bin/launch.js loads it), made on a state query of a root
-// that does not exist: it touches nothing.
-const caches = [['skiff', ['--root', '/nonexistent/skiff-code-cache', 'state', 'none']]];
-for (const [name, args] of caches) {
+// V8 code cache of each CLI's whole bundle (bin/launch.js loads it; scripts/code-cache.cjs).
+for (const name of ['skiff', 'dock']) {
   if (!existsSync(join(root, 'dist', `${name}.js`))) continue;
-  spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.cjs'), name, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+  spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.cjs'), name], { stdio: 'ignore', env: { PATH: process.env.PATH } });
 }
