@@ -31,6 +31,26 @@ const entries = [
   return existsSync(join(root, src));
 });
 
+// Node builtins that cost milliseconds each to load (child_process alone pulls in net, dgram and
+// the streams) and that most calls never touch: commander requires child_process for a feature the
+// CLIs do not use, the systemd driver worker_threads, a terminal tty. Each import of one becomes an
+// object of getters that loads the builtin on the first property read; the names are this Node's.
+const LAZY_BUILTINS = ['child_process', 'worker_threads', 'tty', 'crypto', 'net', 'dgram', 'http', 'https', 'zlib', 'readline'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async ({ path }) => {
+      const names = Object.keys(await import(`node:${path}`)).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+      const getters = names.map((k) => `get ${k}() { return load().${k}; }`).join(',\n');
+      return { contents: `let m;\nconst load = () => m || (m = require('node:${path}'));\nmodule.exports = {\n${getters}\n};\n`, loader: 'js' };
+    });
+  },
+};
+
 // Outputs are written beside their final name and renamed into place, so that a skiff running
 // while a build happens never reads half a bundle.
 await Promise.all(
@@ -48,6 +68,7 @@ await Promise.all(
       keepNames: true,
       // Native modules are loaded from disk at run time, never bundled.
       external: ['better-sqlite3', '@napi-rs/xattr', '*.node'],
+      plugins: [lazyBuiltins],
       logLevel: 'warning',
       write: false,
     });

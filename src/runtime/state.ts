@@ -1,6 +1,6 @@
-// The runtime's state store: <root>/<id>/state.json, written atomically (write, fsync, rename)
+// The runtime's state store: <root>/<id>/state.json, written atomically (write, rename)
 // under a per-container lock (flock on the container's directory).
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseJson, stringifyJson } from '../oci/json';
 import type { Spec } from '../oci/types';
@@ -186,13 +186,16 @@ export function writePidFile(path: string, pid: number): void {
   }
 }
 
-/** Write then rename, so that readers see the old or the new file, never half of one. */
+/**
+ * Write then rename, so that readers see the old or the new file, never half of one. No fsync (as
+ * runc): the state describes processes that a crash ends too, and it lives on a tmpfs (/run); on a
+ * disk root an fsync per write was the largest wait of `skiff run`.
+ */
 export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
