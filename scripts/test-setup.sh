@@ -27,6 +27,7 @@ apache2-utils    # htpasswd: the registry that wants basic auth
 skopeo           # image fixtures: docker-archive and registry copies
 umoci            # image fixtures: OCI layouts made locally
 podman           # e2e podman, images-archive, build-dock comparisons
+buildah          # test/bench/build-dock.mjs: the builder dock's build is compared with
 conmon
 uidmap
 containerd       # e2e containerd (ctr)

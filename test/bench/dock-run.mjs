@@ -2,7 +2,7 @@
 // runtime) on the same locally made busybox image, interleaved, in private roots; then the memory
 // (RSS) of dock's supervisor per running container beside podman's conmon.
 //
-//   node test/bench/dock-run.mjs [iterations]        (root; installs podman/umoci/skopeo if missing)
+//   node test/bench/dock-run.mjs [iterations]        (root; the packages of scripts/test-setup.sh)
 //
 // podman runs with --ulimit nofile=/nproc=<ours>: its default rlimits need CAP_SYS_RESOURCE,
 // which a sandboxed host may lack (dock sets no rlimit unless asked, as Docker).
@@ -15,16 +15,17 @@ import { join } from 'node:path';
 
 const N = Number(process.argv[2] ?? 20);
 const repo = join(import.meta.dirname, '..', '..');
-const DOCK = join(repo, 'dist', 'dock.js');
+// bin/dock, as a user runs it: the bundle through bin/launch.js (code cache, early exit).
+const DOCK = join(repo, 'bin', 'dock');
 
 function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
-const need = { podman: 'podman', umoci: 'umoci', skopeo: 'skopeo', busybox: 'busybox-static' };
-const missing = Object.keys(need).filter((c) => !has(c));
+// podman, umoci, skopeo and busybox-static come from scripts/test-setup.sh; the bench installs nothing.
+const missing = ['podman', 'umoci', 'skopeo', 'busybox'].filter((c) => !has(c));
 if (missing.length) {
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing.map((c) => need[c])], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  console.error(`dock-run.mjs: missing ${missing.join(', ')}: run scripts/test-setup.sh (as root) first`);
+  process.exit(1);
 }
 
 const work = mkdtempSync('/tmp/dkb-');

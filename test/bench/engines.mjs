@@ -12,7 +12,11 @@ const root = new URL('../..', import.meta.url).pathname;
 const N = Number(process.argv[2] ?? 10);
 const rootfs = join(root, 'test/.rootfs');
 if (!existsSync(join(rootfs, 'bin/busybox'))) spawnSync('sh', [join(root, 'scripts/make-rootfs.sh'), rootfs], { stdio: 'inherit' });
-if (!existsSync('/usr/bin/podman')) spawnSync('apt-get', ['install', '-y', '-qq', 'podman'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+// podman, crun, containerd come from scripts/test-setup.sh; the bench installs nothing.
+if (!existsSync('/usr/bin/podman')) {
+  console.error('engines.mjs: podman is missing: run scripts/test-setup.sh (as root) first');
+  process.exit(1);
+}
 
 const which = (cmd) => ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/sbin', '/bin'].map((d) => join(d, cmd)).find(existsSync);
 const runtimes = [

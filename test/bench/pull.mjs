@@ -6,8 +6,8 @@
 //
 //   node test/bench/pull.mjs [--layers N] [--mb-per-layer M]
 //
-// Needs root (podman storage, device nodes); installs docker-registry/skopeo/umoci/podman with
-// apt-get when they are missing (test/fixtures/images/tools.ts).
+// Needs root (podman storage, device nodes) and docker-registry/skopeo/umoci/podman, which
+// scripts/test-setup.sh installs; the bench installs nothing (test/fixtures/images/tools.ts).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
