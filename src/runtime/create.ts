@@ -13,6 +13,7 @@ import { SkiffError, configError } from './errors';
 import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
 import { native } from './native';
+import { pollUntil } from './poll';
 import { buildCreatePlan } from './plan';
 import { unknownCapabilities } from './capabilities';
 import { cgroupMountPlanner } from './cgroup-mounts';
@@ -202,15 +203,13 @@ export const INIT_ANSWER_MS = 120_000;
 /** Reap a child we killed or that is exiting, waiting at most ~5 s (one frozen cannot die). */
 export function reapBounded(pid: number): void {
   const n = native();
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < 500; i++) {
+  pollUntil(() => {
     try {
-      if (n.waitPidSync(pid, true)) return;
+      return n.waitPidSync(pid, true) !== null;
     } catch {
-      return; // not ours, or already reaped
+      return true; // not ours, or already reaped
     }
-    Atomics.wait(pause, 0, 0, 10);
-  }
+  }, 5000);
 }
 
 /**

@@ -5,6 +5,7 @@ import { containerError } from './errors';
 import { runHooks } from './hooks';
 import { signalInit } from './kill';
 import { isAlive } from './procfs';
+import { pollUntil } from './poll';
 import type { Runtime } from './runtime';
 import { type ContainerRecord, ociState } from './state';
 import { cgroupsOf, containerStatus } from './status';
@@ -68,6 +69,5 @@ function waitGone(rec: ContainerRecord): void {
 
 /** Poll briefly (the kernel tears processes down asynchronously), at most ~5 s. */
 function waitEmpty(done: () => boolean): void {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < 1000 && !done(); i++) Atomics.wait(pause, 0, 0, 5);
+  pollUntil(done, 5000, 5);
 }
