@@ -1,9 +1,10 @@
 // dock cp with a hostile container and a hostile archive: symlinks the container planted
-// (/tmp/root -> /, /tmp/shadow -> /etc/shadow) resolve inside the container, never on the host;
+// (/tmp/root -> /, /tmp/shadow -> /etc/shadow) resolve inside the container (or, as docker cp
+// does without -L, are copied as links), never on the host;
 // a tar stream with ../, absolute and symlink-then-file entries writes nothing outside the
 // container's directory. Names that become paths (container, volume, network) refuse ../ and /.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ROOTFS, isRoot, tmp } from '../helpers';
@@ -43,10 +44,17 @@ describe.skipIf(!isRoot)('dock paths from hostile containers, archives and names
     expect(back.stdout).toContain('copied\n');
   });
 
-  it("cp from a container's /tmp/shadow -> /etc/shadow gives the container's file, not the host's", async () => {
+  it("cp from a container's /tmp/shadow -> /etc/shadow gives the link itself, or with -L the container's file, never the host's", async () => {
+    // docker cp's semantics: without -L the symlink is copied as a symlink (no file content is read).
     const r = await d(root, ['cp', 'planted:/tmp/shadow', join(work, 'shadow')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(work, 'shadow'), 'utf8')).toBe('inside\n');
+    expect(readlinkSync(join(work, 'shadow'))).toBe('/etc/shadow');
+    const l = await d(root, ['cp', '-L', 'planted:/tmp/shadow', join(work, 'shadow-followed')]);
+    expect(l.code, l.stderr).toBe(0);
+    expect(readFileSync(join(work, 'shadow-followed'), 'utf8')).toBe('inside\n');
+    const s = await d(root, ['cp', '-L', 'planted:/tmp/shadow', '-']);
+    expect(s.stdout).toContain('inside\n');
+    expect(s.stdout).not.toContain('root:');
   });
 
   it('a hostile tar stream (../, absolute, symlink then file) writes nothing outside the container', async () => {

@@ -517,12 +517,12 @@ const cpCmd = (cmd: Command) =>
   cmd
     .argument('<src>', 'CONTAINER:PATH, a host path, or - (a tar stream on standard input)')
     .argument('<dest>', 'CONTAINER:PATH, a host path, or - (a tar stream on standard output)')
-    .action(async (src: string, dest: string) => {
-      const { copyFromContainer, copyToContainer } = await import('../../engine/containers/copy');
-      const { ContainerError } = await import('../../engine/containers/errors');
-      const { spawn } = await import('node:child_process');
-      const { existsSync, statSync } = await import('node:fs');
-      const path = await import('node:path');
+    .option('-a, --archive', 'archive mode: keep the uid/gid of the source')
+    .option('-L, --follow-link', 'always follow a symbolic link in SRC')
+    .option('-q, --quiet', 'no progress output (dock prints none)')
+    .action(async (src: string, dest: string, o: { archive?: boolean; followLink?: boolean }) => {
+      const cp = await import('../../engine/containers/copy');
+      // docker's rule: CONTAINER:PATH, unless the argument starts like a local path (/ or .).
       const split = (s: string) => {
         const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(.*)$/.exec(s);
         return m && !s.startsWith('/') && !s.startsWith('.') ? { ctr: m[1], path: m[2] || '/' } : null;
@@ -530,30 +530,16 @@ const cpCmd = (cmd: Command) =>
       const from = split(src);
       const to = split(dest);
       if (!!from === !!to) throw new ContainerError('EUSAGE', 'copying between containers or between host paths is not supported: one side must be CONTAINER:PATH');
+      const opts = { archive: o.archive, followLink: o.followLink };
       await withEngine(async (engine) => {
         if (from) {
           const doc = engine.containers.find(from.ctr);
-          if (dest === '-') return copyFromContainer(engine, doc, from.path, process.stdout);
-          const target = path.resolve(dest);
-          const intoDir = existsSync(target) && statSync(target).isDirectory();
-          const dir = intoDir ? target : path.dirname(target);
-          if (!existsSync(dir)) throw new ContainerError('ENOTFOUND', `destination directory ${dir} does not exist`);
-          const args = ['-x', '-f', '-', '-C', dir];
-          const base = path.basename(from.path.replace(/\/+$/, '')) || '.';
-          if (!intoDir) args.push(`--transform=s,^${base.replace(/[,\\^$.*[\]]/g, '\\$&')},${path.basename(target).replace(/[,&\\]/g, '\\$&')},`);
-          const tar = spawn('tar', args, { stdio: ['pipe', 'inherit', 'inherit'] });
-          const done = new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
-          await copyFromContainer(engine, doc, from.path, tar.stdin!);
-          tar.stdin!.end();
-          if ((await done) !== 0) throw new ContainerError('EUSAGE', 'extracting the copy failed');
-          return;
+          if (dest === '-') return cp.copyFromContainer(engine, doc, from.path, process.stdout, opts);
+          return cp.copyContainerToHost(engine, doc, from.path, dest, opts);
         }
         const doc = engine.containers.find(to!.ctr);
-        if (src === '-') return copyToContainer(engine, doc, to!.path, process.stdin);
-        const abs = path.resolve(src);
-        if (!existsSync(abs)) throw new ContainerError('ENOTFOUND', `could not find the file ${src}`);
-        const tar = spawn('tar', ['-c', '-f', '-', '-C', path.dirname(abs), path.basename(abs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        await copyToContainer(engine, doc, to!.path, tar.stdout!);
+        if (src === '-') return cp.copyToContainer(engine, doc, to!.path, process.stdin);
+        return cp.copyHostToContainer(engine, doc, src, to!.path, opts);
       });
     });
 
