@@ -69,8 +69,13 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   const exposed = field<Obj>(body, 'ExposedPorts', 'object');
   if (exposed) f.expose = Object.keys(exposed);
   const volumes = field<Obj>(body, 'Volumes', 'object');
-  f.volume = [...(strList(hc, 'Binds') ?? []), ...Object.keys(volumes ?? {})];
-  f.mount = ((field<Obj[]>(hc, 'Mounts', 'array') ?? []) as Obj[]).map(mountSpec);
+  const binds = strList(hc, 'Binds') ?? [];
+  const mounts = (field<Obj[]>(hc, 'Mounts', 'array') ?? []) as Obj[];
+  // Config.Volumes names anonymous volumes; a bind or mount on the same path replaces it (clients
+  // such as docker-compose send both for a named volume).
+  const taken = new Set([...binds.map((b) => (b.split(':').length > 1 ? b.split(':')[1] : b)), ...mounts.map((m) => String(m.Target ?? ''))].map((p) => p.replace(/\/+$/, '') || '/'));
+  f.volume = [...binds, ...Object.keys(volumes ?? {}).filter((p) => !taken.has(p.replace(/\/+$/, '') || '/'))];
+  f.mount = mounts.map(mountSpec);
   const tmpfs = field<Record<string, string>>(hc, 'Tmpfs', 'object');
   f.tmpfs = Object.entries(tmpfs ?? {}).map(([dst, opts]) => (opts ? `${dst}:${opts}` : dst));
   f.volumesFrom = strList(hc, 'VolumesFrom');
@@ -115,12 +120,20 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   f.addHost = strList(hc, 'ExtraHosts')?.map((h) => (h.includes(':') ? h : h.replace('=', ':')));
   f.dns = strList(hc, 'Dns');
   const endpoints = ((body.NetworkingConfig as Obj | undefined)?.EndpointsConfig ?? {}) as Record<string, Obj | null>;
-  const ep = endpoints[f.network ?? ''] ?? Object.values(endpoints)[0];
-  if (ep) {
-    // The container's own name and short id are aliases Docker adds by itself: not dock aliases.
-    const aliases = (strList(ep, 'Aliases') ?? []).filter((a) => a !== name);
-    if (aliases.length && f.network && !['bridge', 'host', 'none'].includes(f.network)) f.networkAlias = aliases;
+  const userNet = (n?: string) => !!n && !['bridge', 'host', 'none', 'default'].includes(n) && !n.startsWith('container:');
+  // The container's own name and short id are aliases Docker adds by itself: not dock aliases.
+  const epAliases = (ep: Obj) => (strList(ep, 'Aliases') ?? []).filter((a) => a !== name);
+  const epAddress = (ep: Obj) => ((ep.IPAMConfig as Obj | null | undefined)?.IPv4Address as string | undefined) || undefined;
+  const ep = endpoints[f.network ?? ''] ?? (f.network ? undefined : Object.values(endpoints)[0]);
+  if (!f.network && Object.keys(endpoints).length) f.network = Object.keys(endpoints)[0];
+  if (ep && userNet(f.network)) {
+    const aliases = epAliases(ep);
+    if (aliases.length) f.networkAlias = aliases;
+    f.ipv4Address = epAddress(ep);
   }
+  // API 1.44+: several endpoints at create; the others are joined at start.
+  const extra = Object.entries(endpoints).filter(([n]) => n !== f.network);
+  if (extra.length) f.extraNetworks = extra.map(([n, e]) => ({ name: n, aliases: e ? epAliases(e) : [], ipv4Address: e ? epAddress(e) : undefined }));
   const cmd = strList(body, 'Cmd') ?? [];
   return { image, flags: f, command: cmd };
 }

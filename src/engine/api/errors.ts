@@ -41,6 +41,14 @@ const BY_CODE: Record<string, number> = {
   ELAYER: 400,
 };
 
+/**
+ * dockerd's capital in "No such image/container: X": Docker's SDKs match that text (docker-py turns
+ * a 404 into ImageNotFound only when it says "No such image", and compose then builds or pulls).
+ */
+function dockerText(message: string): string {
+  return message.replace(/^no such (image|container|exec instance)\b/, (m) => 'N' + m.slice(1));
+}
+
 /** The status and message Docker would give for an error thrown by the engine. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -50,7 +58,7 @@ export function toApiError(err: unknown): ApiError {
     // A registry that does not know the image: Docker answers pull with 404.
     if (e.domain === 'registry' && e.code === 'ENOTFOUND') status = 404;
     if (e.domain === 'registry' && e.code === 'ENETWORK') status = 500;
-    return new ApiError(status, e.message ?? String(err));
+    return new ApiError(status, dockerText(e.message ?? String(err)));
   }
   return new ApiError(500, `unexpected error: ${e?.message ?? String(err)}`);
 }

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { openEngine, type Engine } from '../containers/engine';
 import { registerContainers } from './containers';
-import { ApiError } from './errors';
+import { ApiError, toApiError } from './errors';
 import { registerExec } from './exec';
 import { registerImages } from './images';
 import { registerNetworks } from './networks';
@@ -172,7 +172,7 @@ export async function startService(o: ServiceOptions = {}): Promise<Service> {
     } catch (e) {
       if (o.debug && e instanceof Error && !(e instanceof ApiError)) log(e.stack ?? String(e));
       sendError(ctx, e);
-      status = e instanceof ApiError ? e.status : 0;
+      status = toApiError(e).status;
       if (!(e as { domain?: string }).domain) log(`dock service: ${ctx.req.method} ${ctx.req.url}: ${(e as Error)?.message ?? e}`);
     } finally {
       touch(-1);

@@ -5,6 +5,7 @@ export type ContainerErrorCode =
   | 'ENOTFOUND' // no container (or volume) by that name or id
   | 'EAMBIGUOUS' // an id prefix matches several containers
   | 'ENAMEINUSE' // the name is taken
+  | 'EEXISTS' // already so (a container already on a network)
   | 'ESTATE' // the container is not in a state that allows the operation
   | 'EUSAGE' // a bad flag value
   | 'ENOCMD' // no command: neither the image nor the flags give one

@@ -140,11 +140,12 @@ export function listContainers(engine: Engine, o: { all?: boolean; filters?: Arr
     const live = liveState(engine, doc);
     const running = live.status === 'running' || live.status === 'paused' || live.status === 'restarting';
     if (!o.all && !running && !filters.some(([k]) => k === 'status' || k === 'exited')) continue;
-    // Docker: values of one key are alternatives (OR), different keys must all match (AND).
+    // Docker: values of one key are alternatives (OR), different keys must all match (AND); labels
+    // are the exception, each one must match (MatchKVList).
     const byKey = new Map<string, string[]>();
     for (const [k, v] of filters) byKey.set(k, [...(byKey.get(k) ?? []), v]);
     let keep = true;
-    for (const [k, vals] of byKey) keep &&= vals.some((v) => matchFilter(doc, live, k, v));
+    for (const [k, vals] of byKey) keep &&= k === 'label' ? vals.every((v) => matchFilter(doc, live, k, v)) : vals.some((v) => matchFilter(doc, live, k, v));
     if (keep) out.push({ doc, live });
   }
   return out;

@@ -9,7 +9,7 @@
 
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetworkManager, parseAddHost, parsePortSpec, publishAll, type PortSpec } from '../network';
+import { DEFAULT_NETWORK, NetworkManager, parseAddHost, parsePortSpec, publishAll, type PortSpec } from '../network';
 import type { Engine } from './engine';
 import { ContainerError } from './errors';
 import { containerDir } from './paths';
@@ -116,20 +116,44 @@ function refreshHosts(engine: Engine, nets: NetworkManager, doc: ContainerDoc): 
   if (existsSync(p)) writeFileSync(p, nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts }));
 }
 
-/** `network connect`: a running container joins another network (a veth in its namespace now). */
+/**
+ * `network connect`: the container joins another network. A running one gets its veth now; the
+ * attachment is recorded either way, so a created or stopped container joins at its next start
+ * (what docker does, and what docker-compose 1.29 relies on: it connects before it starts).
+ */
 export async function connectContainer(engine: Engine, network: string, container: string, o: { aliases?: string[]; ipAddress?: string } = {}): Promise<void> {
   const doc = engine.containers.find(container);
+  const mode = doc.HostConfig.NetworkMode;
+  if (mode === 'host' || mode.startsWith('container:')) throw new ContainerError('EUSAGE', `container ${doc.Name} shares the network namespace of ${mode === 'host' ? 'the host' : 'another container'}: it cannot join other networks`);
   const live = liveState(engine, doc);
-  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `container ${doc.Name} is not running`);
-  const nets = networkManager(engine);
-  await nets.connect({ id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${live.pid}/ns/net` }, network, { aliases: o.aliases ?? [], ipAddress: o.ipAddress });
-  refreshHosts(engine, nets, doc);
+  const running = live.status === 'running' || live.status === 'paused';
+  const hostNetns = hostNetnsOf(doc);
+  const nets = networkManager(engine, hostNetns);
+  const name = network === DEFAULT_NETWORK ? DEFAULT_NETWORK : nets.find(network).name;
+  if (!running && doc.Networks[name]) throw new ContainerError('EEXISTS', `container ${doc.Name} is already connected to network ${name}`);
+  const aliases = o.aliases ?? [];
+  if (running) {
+    await nets.connect({ id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${live.pid}/ns/net` }, name, { aliases, ipAddress: o.ipAddress });
+    refreshHosts(engine, nets, doc);
+  }
+  engine.containers.update(doc.Id, (d) => {
+    d.Networks[name] = { Mode: 'bridge', ...(aliases.length ? { Aliases: [...aliases] } : {}), ...(o.ipAddress ? { IPv4Address: o.ipAddress } : {}), HostNetns: hostNetns ?? process.env.DOCK_HOST_NETNS ?? '' };
+  });
 }
 
-/** `network disconnect`: the container leaves the network (its veth and addresses go back). */
+/** `network disconnect`: the container leaves the network (its veth and addresses go back) and its record. */
 export async function disconnectContainer(engine: Engine, network: string, container: string, o: { force?: boolean } = {}): Promise<void> {
   const doc = engine.containers.find(container);
-  const nets = networkManager(engine);
-  await nets.disconnect(doc.Id, network, { force: o.force });
-  refreshHosts(engine, nets, doc);
+  const live = liveState(engine, doc);
+  const nets = networkManager(engine, hostNetnsOf(doc));
+  const name = doc.Networks[network] ? network : network === DEFAULT_NETWORK ? DEFAULT_NETWORK : nets.find(network).name;
+  if (live.status === 'running' || live.status === 'paused') {
+    await nets.disconnect(doc.Id, name, { force: o.force });
+    refreshHosts(engine, nets, doc);
+  } else if (doc.Networks[name]?.Mode !== 'bridge') {
+    throw new ContainerError('ENOTFOUND', `container ${doc.Id.slice(0, 12)} is not connected to network ${name}`);
+  }
+  engine.containers.update(doc.Id, (d) => {
+    if (d.Networks[name]?.Mode === 'bridge') delete d.Networks[name];
+  });
 }

@@ -22,6 +22,6 @@ export function filterNetworks(rows: NetworkSummary[], filters: Array<readonly [
         throw new NetworkError('EUSAGE', `unsupported filter "${k}"`);
     }
   };
-  // Values of one key are alternatives; different keys must all match (Docker's rule).
-  return rows.filter((n) => [...byKey].every(([k, vals]) => vals.some((v) => match(n, k, v))));
+  // Values of one key are alternatives; different keys must all match (Docker's rule); every label must match.
+  return rows.filter((n) => [...byKey].every(([k, vals]) => (k === 'label' ? vals.every((v) => match(n, k, v)) : vals.some((v) => match(n, k, v)))));
 }

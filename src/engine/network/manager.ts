@@ -181,7 +181,7 @@ export class NetworkManager {
       ConfigFrom: { Network: '' },
       ConfigOnly: false,
       Containers: containers,
-      Options: { ...JSON.parse(n.options), 'com.docker.network.bridge.name': n.bridge, 'com.docker.network.driver.mtu': String(n.mtu) },
+      Options: shownOptions(n),
       Labels: JSON.parse(n.labels),
       DnsServer: n.dns ? `${n.gateway}:53` : '',
     };
@@ -777,6 +777,19 @@ export class NetworkManager {
   firewallBackend(): string {
     return detectBackend(this.ns);
   }
+}
+
+/**
+ * A network's Options as dockerd shows them: what was given at create (the bridge name and MTU when
+ * they were chosen), all of them for the default bridge. Clients compare these with their own
+ * (docker-compose 1.29 recreates a network whose options differ from its file's).
+ */
+function shownOptions(n: NetworkRow): Record<string, string> {
+  const o: Record<string, string> = JSON.parse(n.options);
+  const dflt = n.name === DEFAULT_NETWORK;
+  if (dflt || n.bridge !== `br-${n.id.slice(0, 12)}`) o['com.docker.network.bridge.name'] = n.bridge;
+  if (dflt || n.mtu !== DEFAULT_MTU) o['com.docker.network.driver.mtu'] = String(n.mtu);
+  return o;
 }
 
 function parseMtu(v?: string): number {
