@@ -119,7 +119,8 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   f.logOpt = Object.entries((log?.Config as Record<string, string>) ?? {}).map(([k, v]) => `${k}=${v}`);
   f.addHost = strList(hc, 'ExtraHosts')?.map((h) => (h.includes(':') ? h : h.replace('=', ':')));
   f.dns = strList(hc, 'Dns');
-  const endpoints = ((body.NetworkingConfig as Obj | undefined)?.EndpointsConfig ?? {}) as Record<string, Obj | null>;
+  const endpoints = { ...(((body.NetworkingConfig as Obj | undefined)?.EndpointsConfig ?? {}) as Record<string, Obj | null>) };
+  delete endpoints.default; // the docker CLI names the default network mode's endpoint "default"
   const userNet = (n?: string) => !!n && !['bridge', 'host', 'none', 'default'].includes(n) && !n.startsWith('container:');
   // The container's own name and short id are aliases Docker adds by itself: not dock aliases.
   const epAliases = (ep: Obj) => (strList(ep, 'Aliases') ?? []).filter((a) => a !== name);
@@ -132,7 +133,7 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
     f.ipv4Address = epAddress(ep);
   }
   // API 1.44+: several endpoints at create; the others are joined at start.
-  const extra = Object.entries(endpoints).filter(([n]) => n !== f.network);
+  const extra = Object.entries(endpoints).filter(([n]) => n !== f.network && userNet(n));
   if (extra.length) f.extraNetworks = extra.map(([n, e]) => ({ name: n, aliases: e ? epAliases(e) : [], ipv4Address: e ? epAddress(e) : undefined }));
   const cmd = strList(body, 'Cmd') ?? [];
   return { image, flags: f, command: cmd };

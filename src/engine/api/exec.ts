@@ -115,7 +115,11 @@ export function registerExec(r: Router): void {
     child.stderr!.pipe(streamWriter(h.out, 2, e.tty));
     if (e.stdin) {
       h.input.on('data', (d: Buffer) => child.stdin!.write(d));
-      h.input.on('end', () => child.stdin!.end());
+      // With a terminal the client's end of input is not the process's: Docker keeps the terminal
+      // open until the process exits (ending it early could cut the last output short).
+      h.input.on('end', () => {
+        if (!e.tty) child.stdin!.end();
+      });
       h.input.resume();
     } else child.stdin!.end();
     // The client going away ends the exec's input, as a closed terminal would; the process runs on.
