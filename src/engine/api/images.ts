@@ -122,10 +122,7 @@ export function registerImages(r: Router): void {
 
   r.add('GET', '/images/:name*/json', async (ctx) => {
     const { inspectImage } = await import('../images/inspect');
-    const doc = (await inspectImage(ctx.engine.images, ctx.params.name)) as { Config?: Record<string, unknown> };
-    // Lists as lists (Docker's definitions: ContainerConfig.Entrypoint is an array), as for containers.
-    if (doc.Config) doc.Config = { ...doc.Config, Entrypoint: doc.Config.Entrypoint ?? [] };
-    sendJson(ctx, 200, doc);
+    sendJson(ctx, 200, await inspectImage(ctx.engine.images, ctx.params.name));
   });
 
   r.add('GET', '/images/:name*/history', async (ctx) => {
