@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <termios.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -343,6 +344,51 @@ static napi_value mkfifo_(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * mountOverlay(target, data): mount(2) of an overlay, for dock's container roots. Spawning
+ * mount(8) from the engine's large Node process cost a fork and an exec per container.
+ */
+static napi_value mount_overlay(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  char *target = skiff_get_string(env, argv[0]);
+  char *data = skiff_get_string(env, argv[1]);
+  if (!target || !data) {
+    free(target);
+    free(data);
+    napi_throw_type_error(env, NULL, "mountOverlay(target, data)");
+    return NULL;
+  }
+  int rc = mount("overlay", target, "overlay", 0, data);
+  int e = errno;
+  char what[600];
+  snprintf(what, sizeof what, "mount overlay on %s", target);
+  free(target);
+  free(data);
+  if (rc < 0) return throw_errno(env, what, e);
+  return NULL;
+}
+
+/* umount(target, detach): umount2(2), MNT_DETACH when detach is true. */
+static napi_value umount_(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  char *target = skiff_get_string(env, argv[0]);
+  bool detach = false;
+  if (!target || napi_get_value_bool(env, argv[1], &detach) != napi_ok) {
+    free(target);
+    napi_throw_type_error(env, NULL, "umount(target, detach)");
+    return NULL;
+  }
+  int rc = umount2(target, detach ? MNT_DETACH : 0);
+  int e = errno;
+  char what[600];
+  snprintf(what, sizeof what, "umount %s", target);
+  free(target);
+  if (rc < 0) return throw_errno(env, what, e);
+  return NULL;
+}
+
 /* flock(fd, exclusive, wait) -> boolean (false: would block) */
 static napi_value flock_(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -609,6 +655,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("pidfdSignal", pidfd_signal), FN("waitPidSync", wait_pid_sync), FN("waitPid", wait_pid),
       FN("recvFd", recv_fd),         FN("unixListen", unix_listen),   FN("unixAccept", unix_accept),     FN("setWinsize", set_winsize),
       FN("unixSendFd", unix_send_fd), FN("unixConnect", unix_connect),
+      FN("mountOverlay", mount_overlay), FN("umount", umount_),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   skiff_bpf_init(env, exports);

@@ -44,6 +44,10 @@ export interface Native {
   unixSendFd(path: string, fd: number, payload: Buffer): void;
   /** Connect to a unix stream socket; returns the fd (blocking, close-on-exec). */
   unixConnect(path: string): number;
+  /** mount(2) of an overlay on `target` with these options (dock's container roots). */
+  mountOverlay(target: string, data: string): void;
+  /** umount2(2); `detach`: MNT_DETACH. */
+  umount(target: string, detach: boolean): void;
 }
 
 /** Where node-gyp put the build: <package>/build/Release, two levels above dist/ or src/runtime/. */

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { native } from '../../runtime/native';
 import { ContainerError } from './errors';
 
 /** Whether `dir` is a mount point (in our mount namespace). */
@@ -23,18 +24,29 @@ function unescapeMountPath(p: string): string {
 
 /**
  * Mounts the overlay at <dir>/rootfs. lowerdirs are top layer first. Long lowerdir lists exceed the
- * one-page mount data limit with absolute paths, so the mount is made from the snapshots' common
- * parent with relative names (as containerd and Docker do), through `mount -o` run there.
+ * one-page mount data limit with absolute paths, so the mount is then made from the snapshots'
+ * common parent with relative names (as containerd and Docker do), through `mount -o` run there;
+ * otherwise directly with mount(2) (no process to spawn).
  */
 export function mountOverlay(dir: string, lowerdirs: string[]): string {
   const rootfs = join(dir, 'rootfs');
   for (const d of ['rootfs', 'upper', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   if (isMounted(rootfs)) return rootfs;
   if (lowerdirs.length === 0) throw new ContainerError('EMOUNT', 'the image has no layers');
+  const rest = `upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`;
+  const direct = `lowerdir=${lowerdirs.join(':')},${rest}`;
+  if (Buffer.byteLength(direct) < MOUNT_DATA_MAX) {
+    try {
+      native().mountOverlay(rootfs, direct);
+    } catch (e) {
+      throw new ContainerError('EMOUNT', `mount the container's overlay root filesystem: ${(e as Error).message}`);
+    }
+    return rootfs;
+  }
   const parent = posix.dirname(lowerdirs[0]);
   const relative = lowerdirs.every((l) => posix.dirname(l) === parent);
   const lower = relative ? lowerdirs.map((l) => posix.basename(l)).join(':') : lowerdirs.join(':');
-  const data = `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`;
+  const data = `lowerdir=${lower},${rest}`;
   try {
     execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', data, rootfs], { cwd: relative ? parent : undefined, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
@@ -44,14 +56,17 @@ export function mountOverlay(dir: string, lowerdirs: string[]): string {
   return rootfs;
 }
 
+/** The kernel copies at most one page of mount options. */
+const MOUNT_DATA_MAX = 4096;
+
 /** Unmounts <dir>/rootfs if mounted (lazily when busy: a process may still hold it briefly). */
 export function unmountOverlay(dir: string): void {
   const rootfs = join(dir, 'rootfs');
   if (!isMounted(rootfs)) return;
   try {
-    execFileSync('umount', [rootfs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    native().umount(rootfs, false);
   } catch {
-    execFileSync('umount', ['-l', rootfs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    native().umount(rootfs, true);
   }
 }
 
