@@ -6,7 +6,8 @@
 # it are skipped with the reason (see the skip summary at the end of the run): this script never fails
 # the run on its own.
 #
-# Add a package on a line of its own, with what needs it.
+# Add a package on a line of its own, with what needs it (no quote marks in the comments: the list
+# is one single-quoted shell string).
 set -u
 
 PACKAGES='
@@ -18,7 +19,8 @@ python3          # exec-terminal: unix datagram and fd-passing helpers
 tar
 zstd             # images-unpack: zstd layers
 gcc              # security tests compile syscall probes and a seccomp agent
-libc6-dev
+libc6-dev        # headers for gcc; with linux-libc-dev, the x86 syscall tables (seccomp-tables)
+linux-libc-dev-armhf-cross  # seccomp-tables: the ARM syscall numbers to check ours against
 iproute2         # network tests: ip netns, veths
 nftables         # network tests: the firewall lives in a test netns
 iptables         # net-iptables: the iptables backend

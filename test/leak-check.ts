@@ -62,10 +62,13 @@ function markedProcesses(): { pid: number; cmd: string }[] {
   return out;
 }
 
-/** cgroup directories `skiff/<hash of root>` (the Skiff helper's default paths) of the file's roots. */
+/**
+ * cgroup directories `skiff/<hash of root>` (skiff's default paths) of the file's roots, and of the
+ * build runtime inside each dock root (`build/runtime`: the containers of RUN steps).
+ */
 function rootCgroups(roots: string[]): string[] {
   if (!existsSync(CG)) return [];
-  const hashes = roots.map((r) => createHash('sha256').update(r).digest('hex').slice(0, 12));
+  const hashes = roots.flatMap((r) => [r, join(r, 'build', 'runtime')]).map((r) => createHash('sha256').update(r).digest('hex').slice(0, 12));
   const out: string[] = [];
   const hierarchies = existsSync(join(CG, 'cgroup.controllers')) ? [''] : readdirSync(CG);
   for (const h of hierarchies) {

@@ -5,6 +5,7 @@
 // run by podman (with crun: a peer reading our layers and config).
 
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockChild, mountsUnder, newRoot, ok, type TestImage, waitFor } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockChild, mountsUnder, newRoot, ok, ops, type TestImage, waitFor } from './dock-helpers';
 
 const BASE = 'skiff-test/app:1';
 
@@ -77,23 +78,29 @@ function leftovers(r: string): { mounts: string[]; states: string[]; cgroups: st
       return [];
     }
   })();
+  // Only this root's step cgroups (skiff/<hash of its build runtime root>/build-*): other test
+  // files build at the same time, under their own roots.
+  const own = createHash('sha256').update(join(r, 'build', 'runtime')).digest('hex').slice(0, 12);
   const cgroups: string[] = [];
   for (const h of readdirSync('/sys/fs/cgroup')) {
-    const walk = (p: string, depth: number) => {
-      let names: string[] = [];
-      try {
-        names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-      } catch {
-        return;
-      }
-      for (const n of names) {
-        if (n.startsWith('build-')) cgroups.push(join(p, n));
-        if (depth < 2) walk(join(p, n), depth + 1);
-      }
-    };
-    walk(join('/sys/fs/cgroup', h, 'skiff'), 0);
+    const dir = join('/sys/fs/cgroup', h, 'skiff', own);
+    try {
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && e.name.startsWith('build-')) cgroups.push(join(dir, e.name));
+    } catch {
+      /* no cgroup of this root in this hierarchy */
+    }
   }
   return { mounts: mountsUnder(r), states, cgroups, tmp };
+}
+
+/** Until the build's RUN step printed its first line; a build that ends first fails with its output. */
+async function stepStarted(b: ReturnType<typeof dockChild>): Promise<void> {
+  let ended = false;
+  void b.closed.then(() => (ended = true));
+  // Bounded by the test's timeout: loading the base, mounting its layers and creating the step's
+  // container take what they take on a busy machine.
+  await waitFor(() => ended || b.out().includes('| started'), 'the RUN step to start', 55_000);
+  if (!b.out().includes('| started')) throw new Error(`the build ended before its RUN step started: ${b.err()}`);
 }
 
 describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', () => {
@@ -150,7 +157,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(t.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     expect((await d(root, ['run', '--rm', 'multi:other', 'cat', '/other.txt'])).stdout).toBe('other\n');
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
-  });
+  }, ops(5));
 
   it('builds independent stages at the same time', async () => {
     // Each stage's RUN waits for the other's mark in a shared cache mount: built one after the
@@ -165,7 +172,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect((await d(root, ['run', '--rm', 'parallel:1', 'cat', '/a', '/b'])).stdout).toBe('a\nb\n');
-  });
+  }, ops(2));
 
   it('runs a step on top of 80 layers (more than a page of snapshot paths as lowerdirs)', async () => {
     const lines = [`FROM ${BASE}`];
@@ -218,7 +225,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(cfg.Env).toEqual(expect.arrayContaining(['WHO=world', 'DIR=/srv/bonjour', 'ALT=x', 'PLAIN=bonjour world']));
     // Build args are not in the image.
     expect(cfg.Env.some((e: string) => e.startsWith('GREETING='))).toBe(false);
-  });
+  }, ops(3));
 
   it('reuses every step before the COPY of a changed file, and rebuilds that COPY and the steps after it', async () => {
     const ctx = context({
@@ -268,7 +275,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(after.code).toBe(0);
     expect(after.stdout).not.toMatch(/CACHED/);
     expect((await d(root, ['run', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
-  });
+  }, ops(11));
 
   it('keeps a .dockerignore\'d secret out of the image, also with COPY . and a glob', async () => {
     const ctx = context({
@@ -292,7 +299,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const n = await d(root, ['build', named]);
     expect(n.code).toBe(1);
     expect(n.stderr).toMatch(/"\/secret.txt": not found in the build context \(excluded by \.dockerignore\)/);
-  });
+  }, ops(3));
 
   it('stops at a failing RUN with its exit code and the step named, tagging nothing and leaving nothing behind', async () => {
     const ctx = context({
@@ -306,12 +313,12 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const inspect = await d(root, ['image', 'inspect', 'fails:1']);
     expect(inspect.code).not.toBe(0);
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
-  });
+  }, ops(2));
 
   it('stops a build interrupted by SIGINT: the running step is killed, nothing is tagged or left behind', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600', 'RUN echo never'].join('\n') });
     const b = dockChild(root, ['build', '-t', 'interrupted:1', ctx]);
-    await waitFor(() => b.out().includes('| started'), 'the RUN step to start');
+    await stepStarted(b);
     b.child.kill('SIGINT');
     const code = await b.closed;
     expect(code).toBe(1);
@@ -319,17 +326,18 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(b.out()).not.toContain('never');
     expect((await d(root, ['image', 'inspect', 'interrupted:1'])).code).not.toBe(0);
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
-  });
+  }, ops(3));
 
   it('cleans up after a dock killed in the middle of a RUN, at the next build', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600'].join('\n') });
     const b = dockChild(root, ['build', '-t', 'killed:1', ctx]);
-    await waitFor(() => b.out().includes('| started'), 'the RUN step to start');
+    await stepStarted(b);
     b.child.kill('SIGKILL');
     await b.closed;
     const left = leftovers(root);
     expect(left.mounts.length).toBeGreaterThan(0);
     expect(left.states.length).toBe(1);
+    expect(left.cgroups.length).toBeGreaterThan(0); // the step's, found under this root's hash
     const state = JSON.parse(readFileSync(join(root, 'build', 'runtime', left.states[0], 'state.json'), 'utf8'));
     expect(() => process.kill(state.pid, 0)).not.toThrow(); // the step's container outlived dock
 
@@ -344,7 +352,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
         return true;
       }
     }, 'the orphaned step container to be gone');
-  });
+  }, ops(3));
 
   it('records CMD/ENTRYPOINT/USER/WORKDIR/ENV/EXPOSE/HEALTHCHECK/LABEL/STOPSIGNAL/VOLUME, history, and runs as that user', async () => {
     const ctx = context({
@@ -385,7 +393,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const run = await d(root, ['run', '--rm', 'conf:1']);
     expect(run.stdout).toBe('app 1000 /home/app/work prod\n');
     expect(run.code).toBe(0);
-  });
+  }, ops(4));
 
   it('runs ONBUILD triggers when the image is used as a base, and extracts local tarballs with ADD', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'ONBUILD COPY trigger.txt /from-trigger.txt', 'ONBUILD RUN echo triggered > /triggered'].join('\n') });
@@ -414,7 +422,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const u = await d(root, ['build', url]);
     expect(u.code).toBe(1);
     expect(u.stderr).toMatch(/ADD from a URL \(https:\/\/example.com\/x.tar.gz\) is not supported/);
-  });
+  }, ops(6));
 
   it('takes a Dockerfile or a context archive on stdin with "-", RUN --mount=type=cache and type=bind, and a shebang heredoc', async () => {
     const df = [
@@ -447,7 +455,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(b.code).toBe(0);
     expect((await d(root, ['run', '--rm', 'bind:1', 'cat', '/out.txt'])).stdout).toBe('bound\n');
     expect((await layerEntries(root, 'bind:1', { last: 1 })).map((e) => e.name)).toEqual(['out.txt']);
-  });
+  }, ops(7));
 
   describe.skipIf(skipWhen(needTools('podman', 'docker-registry')))('interoperability', () => {
     let reg: TestRegistry | undefined;
@@ -518,6 +526,6 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       expect(run.stderr).toBe('');
       expect(run.stdout).toBe('built by dock\nconf\napp\n/home/app\npodman\nnew\nvi-gone\n');
       expect(run.status).toBe(0);
-    });
+    }, ops(8));
   });
 });

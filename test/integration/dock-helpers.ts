@@ -129,6 +129,14 @@ export function dockChild(root: string, args: string[]) {
   return { child, out: () => stdout, err: () => stderr, closed: new Promise<number | null>((res) => child.on('close', (c) => res(c))) };
 }
 
+/**
+ * The bound for one dock command in a test (a build, a run, an inspect): it guards against a hang,
+ * not against a slow machine (one build step takes ~10 s at a load of 30 on 2 cores). A test that
+ * runs N commands gets ops(N) as its timeout instead of a guess at the machine.
+ */
+export const DOCK_OP_MS = 30_000;
+export const ops = (n: number): number => n * DOCK_OP_MS;
+
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {

@@ -2,6 +2,7 @@
 // machine has them) agreement with the kernel UAPI headers the C library uses.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { skipWhen } from '../host';
 import { abiByName, nativeAbi, resolveSyscall, SUPPORTED_ARCHES, syscallName, syscallTable } from '../../src/runtime/seccomp/arches';
 
 const n = (arch: string, name: string) => resolveSyscall(abiByName(arch), name);
@@ -55,14 +56,14 @@ describe('syscall tables', () => {
 
   // Cross-check with the UAPI headers of linux-libc-dev (generated from the same kernel tables) where
   // the machine has them; entries newer than the headers are covered by the spot checks above.
-  const headers: Array<[string, string]> = [
-    ['SCMP_ARCH_X86_64', '/usr/include/x86_64-linux-gnu/asm/unistd_64.h'],
-    ['SCMP_ARCH_X86', '/usr/include/x86_64-linux-gnu/asm/unistd_32.h'],
-    ['SCMP_ARCH_X32', '/usr/include/x86_64-linux-gnu/asm/unistd_x32.h'],
-    ['SCMP_ARCH_ARM', '/usr/arm-linux-gnueabihf/include/asm/unistd-eabi.h'],
+  const headers: Array<[string, string, string]> = [
+    ['SCMP_ARCH_X86_64', '/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'linux-libc-dev'],
+    ['SCMP_ARCH_X86', '/usr/include/x86_64-linux-gnu/asm/unistd_32.h', 'linux-libc-dev'],
+    ['SCMP_ARCH_X32', '/usr/include/x86_64-linux-gnu/asm/unistd_x32.h', 'linux-libc-dev'],
+    ['SCMP_ARCH_ARM', '/usr/arm-linux-gnueabihf/include/asm/unistd-eabi.h', 'linux-libc-dev-armhf-cross'],
   ];
-  for (const [arch, file] of headers) {
-    it.skipIf(!existsSync(file))(`agree with ${file}`, () => {
+  for (const [arch, file, pkg] of headers) {
+    it.skipIf(skipWhen(existsSync(file) ? undefined : `no ${file} (${pkg} is not installed)`))(`agree with ${file}`, () => {
       const text = readFileSync(file, 'utf8');
       let count = 0;
       for (const m of text.matchAll(/^#define __NR_(\w+)\s+\((?:__X32_SYSCALL_BIT|__NR_SYSCALL_BASE) \+ (\d+)\)|^#define __NR_(\w+)\s+(\d+)/gm)) {
