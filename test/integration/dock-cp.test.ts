@@ -167,6 +167,12 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
     await ok(root, ['cp', h('src', 'dir'), 'run:/t5plain']);
     await ok(root, ['cp', '-a', h('src', 'dir'), 'run:/t5arch']);
     expect(await ok(root, ['exec', 'run', 'stat', '-c', '%u:%g', '/t5plain/sub/x', '/t5arch/sub/x'])).toBe('0:0\n1234:5678\n');
+    // The same for a tar stream on standard input (the API's copyUIDGID).
+    execFileSync('tar', ['-C', h('src'), '-cf', h('owned.tar'), '--numeric-owner', 'dir']);
+    await ok(root, ['exec', 'run', 'mkdir', '/t5s', '/t5sa']);
+    expect((await d(root, ['cp', '-', 'run:/t5s'], { input: readFileSync(h('owned.tar'), 'latin1') })).code).toBe(0);
+    expect((await d(root, ['cp', '-a', '-', 'run:/t5sa'], { input: readFileSync(h('owned.tar'), 'latin1') })).code).toBe(0);
+    expect(await ok(root, ['exec', 'run', 'stat', '-c', '%u:%g', '/t5s/dir/sub/x', '/t5sa/dir/sub/x'])).toBe('0:0\n1234:5678\n');
     await ok(root, ['exec', 'run', 'sh', '-c', 'mkdir -p /t5o && echo o > /t5o/f && chown -R 42:43 /t5o']);
     await ok(root, ['cp', 'run:/t5o', h('plain')]);
     await ok(root, ['cp', '--archive', 'run:/t5o', h('arch')]);

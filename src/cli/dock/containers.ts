@@ -538,7 +538,7 @@ const cpCmd = (cmd: Command) =>
           return cp.copyContainerToHost(engine, doc, from.path, dest, opts);
         }
         const doc = engine.containers.find(to!.ctr);
-        if (src === '-') return cp.copyToContainer(engine, doc, to!.path, process.stdin);
+        if (src === '-') return cp.copyToContainer(engine, doc, to!.path, process.stdin, opts);
         return cp.copyHostToContainer(engine, doc, src, to!.path, opts);
       });
     });

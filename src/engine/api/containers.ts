@@ -471,7 +471,8 @@ export function registerContainers(r: Router): void {
 
   r.add('PUT', '/containers/:id/archive', async (ctx) => {
     const { copyToContainer } = await import('../containers/copy');
-    await copyToContainer(ctx.engine, find(ctx), archivePath(ctx), ctx.req);
+    // docker cp -a sends copyUIDGID=1; without it the files become root's, as dockerd makes them.
+    await copyToContainer(ctx.engine, find(ctx), archivePath(ctx), ctx.req, { archive: qBool(ctx, 'copyUIDGID') });
     sendEmpty(ctx, 200);
   });
 

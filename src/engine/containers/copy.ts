@@ -134,8 +134,11 @@ export async function copyFromContainer(engine: Engine, doc: ContainerDoc, path:
   });
 }
 
-/** tar on `input` → an existing directory of the container (what the API's PUT .../archive and `dock cp - CTR:DIR` do). */
-export async function copyToContainer(engine: Engine, doc: ContainerDoc, path: string, input: NodeJS.ReadableStream): Promise<void> {
+/**
+ * tar on `input` → an existing directory of the container (what the API's PUT .../archive and
+ * `dock cp - CTR:DIR` do); owned by root unless `archive` (-a, the API's copyUIDGID).
+ */
+export async function copyToContainer(engine: Engine, doc: ContainerDoc, path: string, input: NodeJS.ReadableStream, opts: CopyOptions = {}): Promise<void> {
   await withRootfs(engine, doc, async (rootfs) => {
     const dest = hostPath(doc, rootfs, containerPath(path).clean);
     let st;
@@ -145,17 +148,17 @@ export async function copyToContainer(engine: Engine, doc: ContainerDoc, path: s
       throw new ContainerError('ENOTFOUND', `could not find the directory ${path} in container ${doc.Name}`);
     }
     if (!st.isDirectory()) throw new ContainerError('EUSAGE', `cannot copy into ${path}: not a directory`);
-    await extractInto(dest, input, []);
+    await extractInto(dest, input, opts.archive ? [] : ['--no-same-owner']);
   });
 }
 
-/** Extracts a tar stream into `dir` of the container, as root-owned as the archive says. */
-function extractInto(dir: string, input: NodeJS.ReadableStream, transform: string[]): Promise<void> {
+/** Extracts a tar stream into `dir` of the container, with the archive's owners unless `extra` says otherwise. */
+function extractInto(dir: string, input: NodeJS.ReadableStream, extra: string[]): Promise<void> {
   // GNU tar refuses ../ members, creates the archive's symlinks last (so that a member cannot be
   // written through one), and replaces rather than follows a symlink the container put where the
   // archive has a directory (no --keep-directory-symlink). --no-overwrite-dir keeps directory modes.
   // The container is frozen meanwhile (withRootfs), so it cannot swap `dir` for a symlink.
-  return run('tar', ['-x', '-f', '-', '--numeric-owner', '--no-overwrite-dir', ...transform, '-C', dir], input);
+  return run('tar', ['-x', '-f', '-', '--numeric-owner', '--no-overwrite-dir', ...extra, '-C', dir], input);
 }
 
 /** What exists at a destination path (following symlinks, as docker does for destinations). */
