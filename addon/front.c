@@ -52,7 +52,10 @@ static void __attribute__((noreturn)) hand_over(void) {
   argv[0] = "node";
   argv[1] = cli_js;
   for (int i = 0; i < cli_argc; i++) argv[i + 2] = cli_args[i];
-  /* Parsing a CA bundle costs ~50 ms per start, and the runtime makes no TLS connection. */
+  /* Parsing a CA bundle costs ~50 ms per start, and the runtime makes no TLS connection. The
+   * caller's value is kept aside for hooks, which get the caller's environment (hooks.ts). */
+  const char *ca = getenv("NODE_EXTRA_CA_CERTS");
+  if (ca) setenv("SKIFF_CALLER_NODE_EXTRA_CA_CERTS", ca, 1);
   unsetenv("NODE_EXTRA_CA_CERTS");
   execvp("node", argv);
   fprintf(stderr, "skiff: cannot run node: %s\n", strerror(errno));

@@ -789,7 +789,7 @@ static void run_hooks(struct hook_item *hooks, int n, const char *state, const c
         dup2(null, 2);
       }
       if (cwd && chdir(cwd) < 0) _exit(127);
-      execve(h->path, h->argv[0] ? h->argv : (char *const[]){(char *)h->path, NULL}, h->envp);
+      execve(h->path, h->argv[0] ? h->argv : (char *const[]){(char *)h->path, NULL}, (h->h->flags & PLAN_HOOK_INHERIT_ENV) ? P.env : h->envp);
       _exit(127);
     }
     close(in[0]);
@@ -1070,6 +1070,54 @@ static const char *env_get(const char *name) {
   return NULL;
 }
 
+/*
+ * HOME, when the process's environment has none: the user's home directory from the container's
+ * /etc/passwd, or "/" (runc's setupUser does the same). Read after pivot_root, so the file is the
+ * container's; only a regular file is read (O_NONBLOCK: a FIFO planted there cannot block us), at
+ * most 1 MiB of it.
+ */
+static void set_home(void) {
+  if (env_get("HOME") || P.nenv >= MAX_ITEMS * 2) return;
+  static char home_var[PATH_MAX + 8];
+  const char *home = "/";
+  static char buf[1 << 20];
+  ssize_t len = 0;
+  int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    ssize_t n;
+    while (len < (ssize_t)sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - (size_t)len)) > 0) len += n;
+  }
+  if (fd >= 0) close(fd);
+  buf[len] = 0;
+  uint32_t uid = P.user ? P.user->uid : 0;
+  for (char *line = buf, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    /* name:password:uid:gid:gecos:home:shell */
+    char *f[7] = {0};
+    int nf = 0;
+    for (char *p = line; nf < 7; nf++) {
+      f[nf] = p;
+      p = strchr(p, ':');
+      if (!p) {
+        nf++;
+        break;
+      }
+      *p++ = 0;
+    }
+    char *end;
+    if (nf < 6 || !*f[2]) continue;
+    unsigned long u = strtoul(f[2], &end, 10);
+    if (*end || u != uid) continue;
+    if (*f[5]) home = f[5];
+    break;
+  }
+  snprintf(home_var, sizeof home_var, "HOME=%s", home);
+  P.env[P.nenv++] = home_var;
+  P.env[P.nenv] = NULL;
+}
+
 /* Resolve args[0] with the container's PATH, as execvp would, before reporting created. */
 static void resolve_exec(void) {
   const char *arg0 = P.args[0];
@@ -1308,6 +1356,7 @@ static int close_fds(int keep) {
  * (runc does the same): join "_ses.<id>", made on first use, and let the container's users search
  * it (possessor and user rights are kept; "other" search with a user namespace, where the owner
  * may be unmapped, "user" search otherwise). A kernel without keyrings (ENOSYS) is no error.
+ * exec joins the same keyring and leaves its permissions alone.
  */
 static void join_session_keyring(void) {
   if (!P.session_keyring) return;
@@ -1316,6 +1365,10 @@ static void join_session_keyring(void) {
     if (errno == ENOSYS) return;
     fail(STEP_USER, errno, "join session keyring %s", P.session_keyring);
   }
+  /* exec only joins, as runc's setns init does: the permissions were set by the container's init.
+   * In a user namespace the exec'd init is not the keyring's owner (it still has the host's root
+   * credentials, unmapped there) and has no CAP_SYS_ADMIN outside: KEYCTL_SETPERM would fail. */
+  if (P.mode == 1) return;
   char desc[512];
   long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof desc - 1, 0);
   if (n < 0) fail(STEP_USER, errno, "describe session keyring %s", P.session_keyring);
@@ -1333,6 +1386,7 @@ static void join_session_keyring(void) {
  * Shared by the container's init (create) and `exec`. */
 static void prepare_process(void) {
   join_session_keyring();
+  set_home();
   setup_console();
   set_rlimits();
   if (P.has_personality && personality(P.personality) < 0) fail(STEP_PERSONALITY, errno, "personality");

@@ -194,8 +194,11 @@ struct plan_hook {
   uint32_t timeout; /* seconds, 0 = none */
   uint32_t nargs;
   uint32_t nenv;
-  uint32_t pad;
+  uint32_t flags; /* PLAN_HOOK_* */
 };
+/* The hook has no env of its own: it gets the process's environment as it is when the hook runs
+ * (runc's init has set it as its own by then: createContainer without HOME, startContainer with). */
+#define PLAN_HOOK_INHERIT_ENV 1u
 
 struct plan_sched {
   uint32_t policy, priority, flags, pad;

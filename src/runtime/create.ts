@@ -143,8 +143,8 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
         if (ourChild) reapBounded(init.pid); // stage 1 exits after reporting
       } else if (msg.type === Msg.HOOKS) {
         const hooks = spec.hooks ?? {};
-        runHooks('prestart', hooks.prestart, state('creating'));
-        runHooks('createRuntime', hooks.createRuntime, state('creating'));
+        runHooks('prestart', hooks.prestart, state('creating'), bundle);
+        runHooks('createRuntime', hooks.createRuntime, state('creating'), bundle);
         const payload = Buffer.from(`${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`);
         n.sendMsg(init.fd, Msg.HOOKS_DONE, 0, payload);
       } else if (msg.type === Msg.SECCOMP_FD && msg.fd !== undefined) {

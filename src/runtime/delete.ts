@@ -10,7 +10,8 @@ import type { Runtime } from './runtime';
 import { type ContainerRecord, ociState } from './state';
 import { cgroupsOf, containerStatus } from './status';
 
-export function deleteContainer(rt: Runtime, id: string, force = false): void {
+/** `hooksCwd`: where poststop hooks run (run passes the bundle, as runc's run works there; delete: the caller's directory). */
+export function deleteContainer(rt: Runtime, id: string, force = false, hooksCwd?: string): void {
   let lock;
   try {
     lock = rt.store.lock(id);
@@ -57,7 +58,7 @@ export function deleteContainer(rt: Runtime, id: string, force = false): void {
     lock.release();
   }
   try {
-    runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));
+    runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'), hooksCwd);
   } catch (e) {
     rt.log.warn((e as Error).message); // poststop failures are warnings (runtime spec)
   }

@@ -244,10 +244,14 @@ function writeMount(w: PlanWriter, p: PlannedMount): void {
   w.struct(Tag.MOUNT, head, p.source, p.destination, p.fstype, p.data, ...idmap);
 }
 
+/** A hook with no env of its own inherits the process's, as under runc (PLAN_HOOK_INHERIT_ENV). */
+const HOOK_INHERIT_ENV = 1;
+
 function writeHook(w: PlanWriter, tag: number, h: Hook): void {
   const args = h.args ?? [];
   const env = h.env ?? [];
-  w.struct(tag, new StructWriter(16).u32(Number(h.timeout ?? 0)).u32(args.length).u32(env.length).u32(0).done(), h.path, ...args, ...env);
+  const flags = h.env === undefined ? HOOK_INHERIT_ENV : 0;
+  w.struct(tag, new StructWriter(16).u32(Number(h.timeout ?? 0)).u32(args.length).u32(env.length).u32(flags).done(), h.path, ...args, ...env);
 }
 
 function u32(v: number): Buffer {

@@ -36,12 +36,12 @@ export async function run(rt: Runtime, opts: RunOptions): Promise<number> {
     start(rt, rec.id);
   } catch (e) {
     if (master >= 0) native().close(master);
-    deleteContainer(rt, rec.id, true);
+    deleteContainer(rt, rec.id, true, rec.bundle);
     throw e;
   }
   if (opts.detach) return 0;
 
   const code = await waitForeground(rec.pid, master);
-  if (!opts.keep) deleteContainer(rt, rec.id, true);
+  if (!opts.keep) deleteContainer(rt, rec.id, true, rec.bundle);
   return code;
 }

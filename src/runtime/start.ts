@@ -27,7 +27,7 @@ export function start(rt: Runtime, id: string): ContainerRecord {
     lock.release();
   }
   try {
-    runHooks('poststart', rec.config.hooks?.poststart, ociState(rec, 'running'));
+    runHooks('poststart', rec.config.hooks?.poststart, ociState(rec, 'running'), rec.bundle);
   } catch (e) {
     rt.log.warn((e as Error).message); // poststart failures are warnings (runtime spec)
   }

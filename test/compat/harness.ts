@@ -41,9 +41,10 @@ export interface Ctx {
 export type Step =
   /**
    * A runtime call; words may hold $ID, $BUNDLE, $SCRATCH. `console`: pass --console-socket and
-   * keep what the container writes on the pty master (read after the last step).
+   * keep what the container writes on the pty master (read after the last step). `fromScratch`:
+   * run the runtime with the scratch directory as its working directory (default: the bundle).
    */
-  | { call: string[]; input?: string; env?: Record<string, string>; console?: boolean }
+  | { call: string[]; input?: string; env?: Record<string, string>; console?: boolean; fromScratch?: boolean }
   /** Poll `state` until the container has this status (bounded). */
   | { wait: 'running' | 'stopped' | 'created' | 'paused' }
   /** Read files of the container's cgroup from the host: "memory/memory.limit_in_bytes". */
@@ -171,9 +172,9 @@ export class Side {
     return { steps: results, leftovers };
   }
 
-  private async call(ctx: Ctx, step: { call: string[]; input?: string; env?: Record<string, string> }, i: number): Promise<{ result: CallResult; outPath: string }> {
+  private async call(ctx: Ctx, step: { call: string[]; input?: string; env?: Record<string, string>; fromScratch?: boolean }, i: number): Promise<{ result: CallResult; outPath: string }> {
     const args = step.call.map((w) => w.replaceAll('$ID', ctx.id).replaceAll('$BUNDLE', ctx.bundle).replaceAll('$SCRATCH', ctx.scratch));
-    const r = await this.run(ctx, args, String(i), step.input, step.env);
+    const r = await this.run(ctx, args, String(i), step.input, step.env, step.fromScratch ? ctx.scratch : undefined);
     return { result: { status: r.status, stdout: '', stderr: r.stderr.trim() ? 'text' : 'empty', loggedError: r.loggedError }, outPath: r.outPath };
   }
 
@@ -205,7 +206,7 @@ export class Side {
   }
 
   /** One runtime call with stdio in files (a container keeps them open), bounded in time. */
-  run(ctx: Ctx, args: string[], tag: string, input?: string, env?: Record<string, string>) {
+  run(ctx: Ctx, args: string[], tag: string, input?: string, env?: Record<string, string>, cwd?: string) {
     const base = join(ctx.scratch, `.call-${tag}`);
     const log = `${base}.log`;
     const outPath = `${base}.out`;
@@ -218,7 +219,7 @@ export class Side {
     const err = openSync(`${base}.err`, 'w');
     const argv = [...(this.bin.globals ?? []), '--root', this.root, '--log', log, '--log-format', 'json', ...args];
     return new Promise<{ status: number; stderr: string; loggedError: boolean; outPath: string }>((done, fail) => {
-      const child = spawn(this.bin.path, argv, { stdio: [inFd, out, err], cwd: ctx.bundle, env: { ...process.env, ...env } });
+      const child = spawn(this.bin.path, argv, { stdio: [inFd, out, err], cwd: cwd ?? ctx.bundle, env: { ...process.env, ...env } });
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.on('error', (e) => {
         clearTimeout(timer);

@@ -28,6 +28,16 @@ const caps = (c: Json, list: string[]) => {
   c.process.capabilities = { bounding: list, effective: list, permitted: list, ambient: list };
 };
 
+/**
+ * What a hook reports (sh): its cwd, the variables that tell where its environment came from (the
+ * caller's, the hook's own, the process's), how many it has, and its state on stdin with the pid
+ * and the spec version (runc 1.1.5 writes 1.0.2-dev, skiff the 1.3.0 it implements) made neutral;
+ * for poststart also the status (a listed difference: "created" under runc 1.1.5, "running" here).
+ */
+const hookReport = (kind: string) =>
+  "pwd; env | grep -E '^(CALLER_ONLY|HOOK_ENV|FROM_PROCESS|HOME|PATH|TERM|PWD)=' | sort; echo \"variables: $(env | grep -vc '^_=')\"; " +
+  `sed -E 's/"pid":[1-9][0-9]*/"pid":"PID"/; s/"ociVersion":"[^"]*"/"ociVersion":"V"/${kind === 'poststart' ? '; s/"status":"(created|running)"/"status":"STARTED"/' : ''}'; echo`;
+
 /** An executable hook script in the scratch directory. */
 function hookScript(ctx: Ctx, name: string, body: string): string {
   const p = join(ctx.scratch, name);
@@ -95,6 +105,19 @@ export const SCENARIOS: Scenario[] = [
       c.mounts.push({ destination: '/data', type: 'bind', source: join(ctx.scratch, 'priv', 'shared'), options: ['rbind', 'ro'] });
       c.process.args = sh('cat /data/hello');
     },
+  },
+  {
+    // runc's exec only joins the container's session keyring; setting its permissions from a user
+    // namespace (where exec's init is not the owner) failed under skiff.
+    name: 'user namespace: exec and exec --user into it (session keyring), with sysfs and the cgroupfs mount',
+    area: 'namespaces',
+    config: (c) => {
+      addNs(c, 'user');
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      sleeper(c);
+    },
+    steps: [runD, exec('sh', '-c', 'id; cat /proc/self/cgroup | sort; grep -c " /sys/fs/cgroup" /proc/self/mountinfo'), { call: ['exec', '--user', '1000', '$ID', 'id'] }, kill('KILL'), wait('stopped')],
   },
   { name: 'joins the host network namespace by path', area: 'namespaces', config: (c) => (addNs(c, 'network', '/proc/1/ns/net'), (c.process.args = sh('readlink /proc/self/ns/net'))) },
   { name: 'cgroup namespace', area: 'namespaces', config: (c) => (addNs(c, 'cgroup'), (c.process.args = sh('cat /proc/self/cgroup | sort'))) },
@@ -198,6 +221,13 @@ export const SCENARIOS: Scenario[] = [
     setup: (ctx) => mkdirSync(join(ctx.rootfs, 'private'), { mode: 0o700, recursive: true }),
     config: (c) => ((c.process.user = { uid: 1000, gid: 1000 }), (c.process.cwd = '/private'), (c.process.args = sh('pwd; id; ls . 2>/dev/null; echo ls $?'))),
   },
+  {
+    // runc sets HOME from the container's /etc/passwd when the process env has none ("/" for an unknown user).
+    name: 'HOME from the container\'s passwd when the env has none (run, exec --user, unknown uid)',
+    area: 'users',
+    config: (c) => ((c.process.user = { uid: 1000, gid: 1000 }), (c.process.env = ['PATH=/usr/bin:/bin']), sleeper(c)),
+    steps: [runD, exec('sh', '-c', 'echo "$HOME"; tr "\\0" "\\n" < /proc/1/environ | grep ^HOME='), execWith(['--user', '0'], 'sh', '-c', 'echo "$HOME"'), execWith(['--user', '4242'], 'sh', '-c', 'echo "$HOME"'), execWith(['--env', 'HOME=/given'], 'sh', '-c', 'echo "$HOME"'), kill('KILL'), wait('stopped')],
+  },
   { name: 'additional gids and umask', area: 'users', config: (c) => ((c.process.user = { uid: 1000, gid: 1000, additionalGids: [10, 20], umask: 0o27 }), (c.process.args = sh('id; umask'))) },
   { name: 'cwd that does not exist', area: 'users', config: (c) => ((c.process.cwd = '/no/such/dir'), (c.process.args = sh('pwd'))) },
   {
@@ -256,6 +286,49 @@ export const SCENARIOS: Scenario[] = [
     config: (c, ctx) => ((c.hooks = { poststart: [{ path: hookScript(ctx, 'ps.sh', `grep -o '"status":"[a-z]*"' > ${ctx.scratch}/ps.out`) }] }), sleeper(c)),
     steps: [runD, { file: 'ps.out' }, kill('KILL'), wait('stopped')],
   },
+  // What each kind of hook gets: its working directory, its environment (none given in the hook:
+  // runc's own environment for the hooks runc runs, the container's for those its init runs; given:
+  // exactly that) and the state on stdin. The runtime is called from the scratch directory with a
+  // variable of the caller's own, so that neither the bundle as cwd nor the caller's env is assumed.
+  ...(['no env given', 'env given'] as const).map(
+    (variant): Scenario => ({
+      name: `every kind of hook: working directory, environment and state (${variant})`,
+      area: 'hooks',
+      setup: (ctx) =>
+        writeFileSync(
+          join(ctx.rootfs, `hook-audit-${ctx.id}.sh`),
+          // startContainer runs in the container: it reports through /dev/shm, the process prints it.
+          `#!/bin/sh\n{ echo "== $1"; ${hookReport('startContainer')}; } > /dev/shm/hook.out\n`,
+          { mode: 0o755 },
+        ),
+      config: (c, ctx) => {
+        const env = variant === 'env given' ? { env: ['HOOK_ENV=given', 'PATH=/usr/bin:/bin'] } : {};
+        const outside = (kind: string) => ({
+          path: hookScript(ctx, `${kind}.sh`, `{ echo "== ${kind}"; ${hookReport(kind)}; } >> ${ctx.scratch}/hooks.out`),
+          ...env,
+        });
+        c.hooks = {
+          prestart: [outside('prestart')],
+          createRuntime: [outside('createRuntime')],
+          createContainer: [outside('createContainer')],
+          startContainer: [{ path: `/hook-audit-${ctx.id}.sh`, args: [`hook-audit-${ctx.id}.sh`, 'startContainer'], ...env }],
+          poststart: [outside('poststart')],
+          poststop: [outside('poststop')],
+        };
+        c.process.env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm', 'FROM_PROCESS=1'];
+        c.process.cwd = '/tmp';
+        c.annotations = { 'org.example.audit': 'yes' };
+        c.process.args = sh('cat /dev/shm/hook.out');
+      },
+      steps: [
+        { call: ['create', '-b', '$BUNDLE', '$ID'], env: { CALLER_ONLY: 'from-the-caller' }, fromScratch: true },
+        { call: ['start', '$ID'], env: { CALLER_ONLY: 'from-the-caller' }, fromScratch: true },
+        wait('stopped'),
+        { call: ['delete', '$ID'], env: { CALLER_ONLY: 'from-the-caller' }, fromScratch: true },
+        { file: 'hooks.out' },
+      ],
+    }),
+  ),
   { name: 'a failing prestart hook', area: 'hooks', config: (c, ctx) => ((c.hooks = { prestart: [{ path: hookScript(ctx, 'fail.sh', 'exit 3') }] }), (c.process.args = ['true'])) },
 
   // ---- update ----
