@@ -158,6 +158,7 @@ static int log_fd = -1;
 static long long log_size;
 
 static void log_open(void) {
+  if (!*opt_log) return; /* --log '': the none log driver, no log at all */
   log_fd = open(opt_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) {
     logmsg("open log %s: %s", opt_log, strerror(errno));
@@ -856,7 +857,7 @@ static int run_as_init(char **argv) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: skiff-supervisor --dir DIR --init-path SKIFF_INIT [--tty] [--stdin] [--log FILE] [--log-max-size N]\n"
+          "usage: skiff-supervisor --dir DIR --init-path SKIFF_INIT [--tty] [--stdin] [--log FILE|''] [--log-max-size N]\n"
           "       [--log-max-files N] [--exit-arg ARG]... [--health-arg ARG]... [--health-interval MS]\n"
           "       [--health-deadline MS] [--ready-fd FD]\n"
           "       skiff-supervisor --init -- COMMAND [ARG...]   (a container's init: reaps, forwards signals)\n"

@@ -2,6 +2,7 @@
 // (docker/cli's cli/command/<group>/): argument parsing and output only, the work is done by
 // src/engine. Errors print `dock: <what failed>: <why>` on stderr and exit non-zero.
 
+import { addNegations, normalizeBoolArgs } from './bool-flags';
 import { finishCommands, program, reportError, usageExit } from './dock/common';
 // Command groups, in the order of `dock --help`; a new group is one line here.
 import { register as registry } from './dock/registry';
@@ -28,9 +29,10 @@ for (const register of [
 ])
   register(program);
 finishCommands(program);
+addNegations(program);
 
 program
-  .parseAsync(process.argv)
+  .parseAsync(normalizeBoolArgs(program, process.argv))
   .then(() => {
     // Keep-alive sockets must not hold the process open.
     process.exit(process.exitCode ?? 0);

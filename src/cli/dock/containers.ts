@@ -54,17 +54,42 @@ const runFlags = (cmd: Command) =>
     .option('--log-opt <key=value>', 'json-file log options: max-size, max-file (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'platform of the image to pull when it is pulled')
     .option('--pull <policy>', 'pull the image before: missing (when not in the store), always, never', 'missing')
+    .option('-q, --quiet', 'pull without printing anything')
+    .option('--cidfile <file>', 'write the container id to this file (which must not exist)')
+    .option('--log-driver <driver>', 'logging driver: json-file (default), local (rotated at 20m, 5 files) or none')
+    .option('--group-add <group>', 'an additional group of the process: a name from the image or a gid (repeatable)', collect, [])
+    .option('--shm-size <bytes>', 'size of /dev/shm, e.g. 128m (default 64m)')
+    .option('--sysctl <key=value>', 'a namespaced kernel parameter: net.*, kernel.msg*/sem/shm*, fs.mqueue.* (repeatable)', collect, [])
+    .option('--expose <port>', 'expose a port or a range (PORT[-PORT][/tcp|udp]) without publishing it (repeatable)', collect, [])
+    .option('--ip <address>', 'IPv4 address on the user-defined --network')
+    .option('--mac-address <mac>', "MAC address of the container's interface")
+    .option('--pid <mode>', 'PID namespace: host or container:NAME (default: its own)')
+    .option('--ipc <mode>', 'IPC namespace: private (default), shareable, none, host or container:NAME')
+    .option('--uts <mode>', 'UTS namespace: host (default: its own)')
+    .option('--userns <mode>', 'user namespace: host (dock never remaps users)')
+    .option('--cgroupns <mode>', 'cgroup namespace: host or private (default: private on cgroup v2, host on v1)')
+    .option('--annotation <key=value>', 'an annotation of the OCI config (repeatable)', collect, [])
+    .option('--device-read-bps <device:rate>', 'limit reads from a block device, e.g. /dev/sda:1mb (repeatable)', collect, [])
+    .option('--device-write-bps <device:rate>', 'limit writes to a block device (repeatable)', collect, [])
+    .option('--device-read-iops <device:iops>', 'limit read operations per second of a block device (repeatable)', collect, [])
+    .option('--device-write-iops <device:iops>', 'limit write operations per second of a block device (repeatable)', collect, [])
+    .option('--blkio-weight <n>', 'relative block I/O weight, 10 to 1000')
+    .option('--oom-kill-disable', 'disable the OOM killer for the container')
+    .option('--oom-score-adj <n>', "the OOM score adjustment of the container's processes (-1000 to 1000)")
+    .option('--memory-reservation <bytes>', 'memory soft limit, e.g. 256m')
+    .option('--cpu-period <microseconds>', 'CFS scheduler period')
+    .option('--cpu-quota <microseconds>', 'CFS scheduler quota per period')
     .argument('<image>', 'image name or id')
     .argument('[command...]', 'command and arguments')
     .passThroughOptions();
 
-type RunOpts = import('../../engine/containers/config').RunFlags & { healthcheck?: boolean; d?: boolean; detach?: boolean; pull?: string };
+type RunOpts = import('../../engine/containers/config').RunFlags & { healthcheck?: boolean; d?: boolean; detach?: boolean; pull?: string; quiet?: boolean; ip?: string; sigProxy?: boolean; detachKeys?: string };
 
 /**
  * docker run/create's --pull: "missing" pulls an image that is not in the store (saying so on
  * stderr, with the pull's progress there), "always" pulls first, "never" only looks locally.
  */
-async function pullForRun(engine: Engine, image: string, policy = 'missing', platform?: string): Promise<void> {
+async function pullForRun(engine: Engine, image: string, policy = 'missing', platform?: string, quiet = false): Promise<void> {
   const { ContainerError } = await import('../../engine/containers/errors');
   if (policy !== 'missing' && policy !== 'always' && policy !== 'never') throw new ContainerError('EUSAGE', `invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
   if (policy === 'never') return;
@@ -76,12 +101,12 @@ async function pullForRun(engine: Engine, image: string, policy = 'missing', pla
     } catch (e) {
       if ((e as { code?: string }).code !== 'ENOIMAGE') throw e;
     }
-    process.stderr.write(`Unable to find image '${image}' locally\n`);
+    if (!quiet) process.stderr.write(`Unable to find image '${image}' locally\n`);
   }
   const { pullImage } = await import('../../engine/images/pull');
   const { parsePlatform } = await import('../../engine/registry/manifest');
   const { defaultProgress } = await import('../../engine/images/progress');
-  const progress = defaultProgress(false, process.stderr);
+  const progress = defaultProgress(quiet, process.stderr);
   try {
     await pullImage(engine.images, image, { ...clientOpts(), platform: platform ? parsePlatform(platform) : undefined, progress });
   } finally {
@@ -90,11 +115,31 @@ async function pullForRun(engine: Engine, image: string, policy = 'missing', pla
 }
 
 function toFlags(o: RunOpts & Record<string, unknown>): import('../../engine/containers/config').RunFlags {
-  return { ...o, noHealthcheck: o.healthcheck === false };
+  if (o.oomKillDisable && !o.memory) process.stderr.write("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.\n");
+  return { ...o, noHealthcheck: o.healthcheck === false, ...(o.ip ? { ipv4Address: o.ip } : {}) };
+}
+
+/**
+ * docker's client-side create: --pull, then the engine's create, with --cidfile refused when it
+ * exists, written with the id, and removed again when create fails (cidfile.ts).
+ */
+async function createForRun(engine: Engine, image: string, command: string[], o: RunOpts & Record<string, unknown>, extra: Partial<import('../../engine/containers/config').RunFlags> = {}) {
+  const { createContainer } = await import('../../engine/containers/create');
+  const { CidFile } = await import('../../engine/containers/cidfile');
+  const cid = o.cidfile ? CidFile.open(o.cidfile) : undefined;
+  try {
+    await pullForRun(engine, image, o.pull, o.platform as string | undefined, !!o.quiet);
+    const doc = await createContainer(engine, image, { ...toFlags(o), ...extra }, command);
+    cid?.write(doc.Id);
+    return doc;
+  } catch (e) {
+    cid?.discard();
+    throw e;
+  }
 }
 
 /** Foreground: attach (claiming the exit), start, wait, then handle the exit here (also compose run). */
-export async function runForeground(engine: Engine, doc: import('../../engine/containers/types').ContainerDoc, opts: { stdin: boolean }): Promise<number> {
+export async function runForeground(engine: Engine, doc: import('../../engine/containers/types').ContainerDoc, opts: { stdin: boolean; sigProxy?: boolean; detachKeys?: string }): Promise<number> {
   const { startContainer } = await import('../../engine/containers/start');
   const { attach } = await import('../../engine/containers/attach');
   const { handleExit } = await import('../../engine/containers/exit');
@@ -106,11 +151,12 @@ export async function runForeground(engine: Engine, doc: import('../../engine/co
   const started = await startContainer(engine, doc, {
     beforeStart: () =>
       new Promise<void>((ready, fail) => {
-        session = attach(dir, { stdin: opts.stdin, stdout: true, stderr: true, claim: true, stdinOnce: doc.Config.StdinOnce, tty: doc.Config.Tty, onReady: ready });
+        session = attach(dir, { stdin: opts.stdin, stdout: true, stderr: true, claim: true, stdinOnce: doc.Config.StdinOnce, tty: doc.Config.Tty, detachKeys: opts.detachKeys, onReady: ready });
         session.catch(fail);
       }),
   });
-  // --sig-proxy: our signals go to the container (with a tty, ^C reaches it through the terminal).
+  // --sig-proxy (default true): our signals go to the container (with a tty, ^C reaches it through
+  // the terminal, and docker turns the proxy off). Without it a signal ends dock, not the container.
   const proxy = (s: NodeJS.Signals) => {
     try {
       runtimeKill(engine.rt, doc.Id, parseSignal(s));
@@ -118,7 +164,7 @@ export async function runForeground(engine: Engine, doc: import('../../engine/co
       /* not running */
     }
   };
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const sigs: NodeJS.Signals[] = opts.sigProxy === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   for (const s of sigs) process.on(s, proxy);
   const r = await session!;
   for (const s of sigs) process.off(s, proxy);
@@ -131,16 +177,17 @@ const runCmd = (cmd: Command) =>
   runFlags(cmd)
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--rm', 'remove the container when it exits')
+    .option('--sig-proxy', 'forward the signals dock receives to the container (default true; --sig-proxy=false to turn off)')
+    .option('--detach-keys <keys>', 'keys that detach from a -it container, e.g. ctrl-a,x (default ctrl-p,ctrl-q)')
     .action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
-      const { createContainer } = await import('../../engine/containers/create');
       const { startContainer } = await import('../../engine/containers/start');
       await withEngine(async (engine) => {
         let doc;
         try {
           // docker's check: -it needs a terminal on stdin (else the session would wait forever).
           if (o.tty && o.interactive && !o.detach && !process.stdin.isTTY) throw new ContainerError('EUSAGE', 'the input device is not a TTY');
-          await pullForRun(engine, image, o.pull, o.platform as string | undefined);
-          doc = await createContainer(engine, image, toFlags(o), command);
+          if (o.detachKeys) (await import('../../engine/containers/attach')).parseDetachKeys(o.detachKeys);
+          doc = await createForRun(engine, image, command, o);
         } catch (e) {
           throw withRunExitCode(e);
         }
@@ -150,7 +197,7 @@ const runCmd = (cmd: Command) =>
             process.stdout.write(`${doc.Id}\n`);
             return;
           }
-          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive });
+          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive, sigProxy: o.sigProxy !== false && !o.tty, detachKeys: o.detachKeys });
         } catch (e) {
           // A container that could not start is not kept with --rm (Docker does the same).
           if (o.rm) await (await import('../../engine/containers/remove')).removeContainer(engine, doc, { force: true, volumes: true }).catch(() => undefined);
@@ -171,12 +218,10 @@ function withRunExitCode(e: unknown): unknown {
 
 const createCmd = (cmd: Command) =>
   runFlags(cmd).action(async (image: string, command: string[], o: RunOpts & Record<string, unknown>) => {
-    const { createContainer } = await import('../../engine/containers/create');
     await withEngine(async (engine) => {
       let doc;
       try {
-        await pullForRun(engine, image, o.pull, o.platform as string | undefined);
-        doc = await createContainer(engine, image, { ...toFlags(o), detach: true }, command);
+        doc = await createForRun(engine, image, command, o, { detach: true });
       } catch (e) {
         throw withRunExitCode(e);
       }
@@ -203,12 +248,13 @@ const startCmd = (cmd: Command) =>
     .argument('<container...>', 'containers to start')
     .option('-a, --attach', 'attach standard output and error and wait for the exit')
     .option('-i, --interactive', "attach the container's standard input")
-    .action(async (names: string[], o: { attach?: boolean; interactive?: boolean }) => {
+    .option('--detach-keys <keys>', 'keys that detach from a -it container (default ctrl-p,ctrl-q)')
+    .action(async (names: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const { startContainer } = await import('../../engine/containers/start');
       if (o.attach || o.interactive) {
         await withEngine(async (engine) => {
           const doc = engine.containers.find(names[0]);
-          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive && doc.Config.OpenStdin });
+          process.exitCode = await runForeground(engine, doc, { stdin: !!o.interactive && doc.Config.OpenStdin, sigProxy: !doc.Config.Tty, detachKeys: o.detachKeys });
         });
         return;
       }
@@ -380,7 +426,8 @@ const attachCmd = (cmd: Command) =>
   cmd
     .argument('<container>', 'container')
     .option('--no-stdin', 'do not attach standard input')
-    .action(async (name: string, o: { stdin: boolean }) => {
+    .option('--detach-keys <keys>', 'keys that detach (default ctrl-p,ctrl-q)')
+    .action(async (name: string, o: { stdin: boolean; detachKeys?: string }) => {
       const { attach } = await import('../../engine/containers/attach');
       const { containerDir } = await import('../../engine/containers/paths');
       const { liveState } = await import('../../engine/containers/status');
@@ -388,7 +435,7 @@ const attachCmd = (cmd: Command) =>
         const doc = engine.containers.find(name);
         const s = liveState(engine, doc).status;
         if (s !== 'running' && s !== 'paused') throw new (await import('../../engine/containers/errors')).ContainerError('ESTATE', `you cannot attach to a stopped container, start it first`);
-        const r = await attach(containerDir(engine.paths, doc.Id), { stdin: o.stdin && doc.Config.OpenStdin, stdout: true, stderr: true, tty: doc.Config.Tty });
+        const r = await attach(containerDir(engine.paths, doc.Id), { stdin: o.stdin && doc.Config.OpenStdin, stdout: true, stderr: true, tty: doc.Config.Tty, detachKeys: o.detachKeys });
         if (r.exitCode !== null) process.exitCode = r.exitCode;
       });
     });

@@ -5,7 +5,7 @@
 // follows, before the process runs, so that no output is lost.
 
 import { Writable } from 'node:stream';
-import type { RunFlags } from '../containers/config';
+import { cgroupV2Host, type RunFlags } from '../containers/config';
 import type { Engine } from '../containers/engine';
 import { networkSettings, statusText } from '../containers/inspect';
 import { containerDir } from '../containers/paths';
@@ -115,11 +115,47 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   if (pids) f.pidsLimit = String(pids);
   f.device = ((field<Obj[]>(hc, 'Devices', 'array') ?? []) as Obj[]).map((d) => `${d.PathOnHost}:${d.PathInContainer || d.PathOnHost}:${d.CgroupPermissions || 'rwm'}`);
   const log = field<Obj>(hc, 'LogConfig', 'object');
-  if (log?.Type && log.Type !== 'json-file') throw badRequest(`log driver "${log.Type}" is not supported: dock writes json-file logs`);
+  if (log?.Type) f.logDriver = String(log.Type);
   f.logOpt = Object.entries((log?.Config as Record<string, string>) ?? {}).map(([k, v]) => `${k}=${v}`);
   f.addHost = strList(hc, 'ExtraHosts')?.map((h) => (h.includes(':') ? h : h.replace('=', ':')));
   f.dns = strList(hc, 'Dns');
+  // The run flags that map one to one onto HostConfig fields (docker's names).
+  const str = (k: string) => field<string>(hc, k, 'string') || undefined;
+  const int = (k: string) => {
+    const v = num(hc, k);
+    return v ? String(v) : undefined;
+  };
+  const throttles = (k: string) => ((field<Obj[]>(hc, k, 'array') ?? []) as Obj[]).map((t) => `${t.Path}:${t.Rate}`);
+  const map = (k: string) => Object.entries(field<Record<string, string>>(hc, k, 'object') ?? {}).map(([key, v]) => `${key}=${v}`);
+  Object.assign(f, {
+    groupAdd: strList(hc, 'GroupAdd'),
+    shmSize: int('ShmSize'),
+    sysctl: map('Sysctls'),
+    annotation: map('Annotations'),
+    pid: str('PidMode'),
+    ipc: str('IpcMode'),
+    uts: str('UTSMode'),
+    userns: str('UsernsMode'),
+    cgroupns: str('CgroupnsMode'),
+    blkioWeight: int('BlkioWeight'),
+    deviceReadBps: throttles('BlkioDeviceReadBps'),
+    deviceWriteBps: throttles('BlkioDeviceWriteBps'),
+    deviceReadIops: throttles('BlkioDeviceReadIOps'),
+    deviceWriteIops: throttles('BlkioDeviceWriteIOps'),
+    oomKillDisable: !!field<boolean>(hc, 'OomKillDisable', 'boolean'),
+    oomScoreAdj: int('OomScoreAdj'),
+    memoryReservation: int('MemoryReservation'),
+    cpuPeriod: int('CpuPeriod'),
+    cpuQuota: int('CpuQuota'),
+    cidfile: str('ContainerIDFile'),
+  } satisfies Partial<RunFlags>);
+  const mac = field<string>(body, 'MacAddress', 'string');
+  if (mac) f.macAddress = mac;
   const endpoints = { ...(((body.NetworkingConfig as Obj | undefined)?.EndpointsConfig ?? {}) as Record<string, Obj | null>) };
+  // API 1.44+ carries --mac-address in the endpoint of the container's network ("default" for the default mode).
+  const macEp = endpoints[f.network ?? ''] ?? endpoints.default;
+  const epMac = macEp ? field<string>(macEp, 'MacAddress', 'string') : undefined;
+  if (epMac) f.macAddress = epMac;
   delete endpoints.default; // the docker CLI names the default network mode's endpoint "default"
   const userNet = (n?: string) => !!n && !['bridge', 'host', 'none', 'default'].includes(n) && !n.startsWith('container:');
   // The container's own name and short id are aliases Docker adds by itself: not dock aliases.
@@ -171,7 +207,6 @@ export function apiHostConfig(engine: Engine, doc: ContainerDoc): Obj {
   }
   return {
     Binds: h.Binds,
-    ContainerIDFile: '',
     LogConfig: h.LogConfig,
     NetworkMode: h.NetworkMode,
     PortBindings,
@@ -199,6 +234,26 @@ export function apiHostConfig(engine: Engine, doc: ContainerDoc): Obj {
     PidsLimit: h.PidsLimit || null,
     Devices: h.Devices,
     Ulimits: h.Ulimits,
+    ContainerIDFile: h.ContainerIDFile ?? '',
+    GroupAdd: h.GroupAdd ?? null,
+    ShmSize: h.ShmSize ?? 67108864,
+    Sysctls: h.Sysctls && Object.keys(h.Sysctls).length ? h.Sysctls : undefined,
+    PidMode: h.PidMode ?? '',
+    IpcMode: h.IpcMode ?? 'private',
+    UTSMode: h.UTSMode ?? '',
+    UsernsMode: h.UsernsMode ?? '',
+    CgroupnsMode: h.CgroupnsMode ?? (cgroupV2Host() ? 'private' : 'host'),
+    Annotations: h.Annotations && Object.keys(h.Annotations).length ? h.Annotations : undefined,
+    BlkioWeight: h.BlkioWeight ?? 0,
+    BlkioDeviceReadBps: h.BlkioDeviceReadBps ?? [],
+    BlkioDeviceWriteBps: h.BlkioDeviceWriteBps ?? [],
+    BlkioDeviceReadIOps: h.BlkioDeviceReadIOps ?? [],
+    BlkioDeviceWriteIOps: h.BlkioDeviceWriteIOps ?? [],
+    OomKillDisable: h.OomKillDisable ?? false,
+    OomScoreAdj: h.OomScoreAdj ?? 0,
+    MemoryReservation: h.MemoryReservation ?? 0,
+    CpuPeriod: h.CpuPeriod ?? 0,
+    CpuQuota: h.CpuQuota ?? 0,
     Mounts: h.Mounts.map((m) => ({
       Type: m.Type,
       Source: m.Source,
@@ -374,7 +429,7 @@ export function registerContainers(r: Router): void {
     const err = streamWriter(h.out, 2, tty);
     ctx.signal.addEventListener('abort', () => h.end());
     try {
-      if (withLogs) {
+      if (withLogs && doc.HostConfig.LogConfig.Type !== 'none') {
         const { streamLogs } = await import('../containers/logs');
         await streamLogs(ctx.engine, doc, { stdout: o.stdout ? out : devNull(), stderr: o.stderr ? err : devNull() });
       }
@@ -406,6 +461,7 @@ export function registerContainers(r: Router): void {
     if (opts.since) parseTime(opts.since, 'since');
     if (opts.until) parseTime(opts.until, 'until');
     if (opts.tail !== 'all' && !/^\d+$/.test(opts.tail)) opts.tail = 'all';
+    (await import('../containers/logs')).checkReadableLogs(doc);
     res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
     res.flushHeaders();
     await streamLogs(ctx.engine, doc, { ...opts, stdout: stdout ? streamWriter(res, 1, tty) : devNull(), stderr: stderr ? streamWriter(res, 2, tty) : devNull(), signal: ctx.signal });

@@ -39,6 +39,7 @@ const BY_CODE: Record<string, number> = {
   EPARSE: 400,
   EARCHIVE: 400,
   ELAYER: 400,
+  ENOTSUP: 501,
 };
 
 /**

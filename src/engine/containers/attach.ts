@@ -18,6 +18,8 @@ export interface AttachOptions {
   stdinOnce?: boolean;
   /** Our terminal: raw mode and window sizes (with a container that has a tty). */
   tty?: boolean;
+  /** Docker's --detach-keys ("ctrl-p,ctrl-q" by default): typed on a terminal, they detach. */
+  detachKeys?: string;
   /** Resolves once the supervisor confirmed the attach (before the container is started). */
   onReady?: () => void;
   input?: NodeJS.ReadableStream;
@@ -33,6 +35,23 @@ export interface AttachResult {
 }
 
 const DETACH = Buffer.from([0x10, 0x11]); // ctrl-p ctrl-q, Docker's default detach keys
+
+/**
+ * Docker's detach-key syntax (moby's term.ToBytes): comma-separated keys, each one character or
+ * ctrl-X where X is a letter or one of @ [ \ ] ^ _.
+ */
+export function parseDetachKeys(spec: string): Buffer {
+  const out: number[] = [];
+  for (const key of spec.split(',')) {
+    const k = key.trim();
+    if (k.length === 1) out.push(k.charCodeAt(0));
+    else if (/^ctrl-[a-z]$/i.test(k)) out.push(k.toLowerCase().charCodeAt(5) - 0x60);
+    else if (/^ctrl-[@[\\\]^_]$/.test(k)) out.push(k.charCodeAt(5) - 0x40);
+    else throw new ContainerError('EUSAGE', `invalid detach keys (${spec}): unknown character: '${k}'`);
+  }
+  if (!out.length) throw new ContainerError('EUSAGE', `invalid detach keys (${spec})`);
+  return Buffer.from(out);
+}
 
 function frame(kind: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const h = Buffer.alloc(5);
@@ -95,17 +114,18 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
       (input as NodeJS.ReadStream).setRawMode(true);
       cleanups.push(() => (input as NodeJS.ReadStream).setRawMode(false));
     }
-    let last = 0;
+    const keys = o.detachKeys ? parseDetachKeys(o.detachKeys) : DETACH;
+    let matched = 0; // how many bytes of the detach keys were just typed
     const onData = (d: Buffer) => {
       if (stdinTty) {
-        // ctrl-p ctrl-q detaches and leaves the container running.
+        // The detach keys end the attach and leave the container running.
         for (const b of d) {
-          if (last === DETACH[0] && b === DETACH[1]) {
+          matched = b === keys[matched] ? matched + 1 : b === keys[0] ? 1 : 0;
+          if (matched === keys.length) {
             err.write('read escape sequence\r\n'); // as docker prints it
             sock.end();
             return;
           }
-          last = b;
         }
       }
       sock.write(frame(0, d));

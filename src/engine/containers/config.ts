@@ -7,7 +7,7 @@ import type { ImageConfig } from '../registry/manifest';
 import { ContainerError, usage } from './errors';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../volumes/mounts';
 import { parseAddHost, parsePortSpec } from '../network';
-import type { ContainerConfig, DeviceMapping, HealthConfig, HostConfig, MountRequest, RestartPolicy, Ulimit } from './types';
+import type { ContainerConfig, DeviceMapping, HealthConfig, HostConfig, LogDriver, MountRequest, RestartPolicy, ThrottleDevice, Ulimit } from './types';
 
 /** What the CLI collected; every value still a string as typed. */
 export interface RunFlags {
@@ -58,6 +58,31 @@ export interface RunFlags {
   addHost?: string[];
   dns?: string[];
   logOpt?: string[];
+  /** --log-driver: json-file (default), local or none. */
+  logDriver?: string;
+  /** --cidfile (written by the client; recorded as HostConfig.ContainerIDFile). */
+  cidfile?: string;
+  groupAdd?: string[];
+  shmSize?: string;
+  sysctl?: string[];
+  macAddress?: string;
+  /** --pid, --ipc, --uts: host or container:NAME (--ipc also private, shareable, none). */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns?: string;
+  cgroupns?: string;
+  annotation?: string[];
+  deviceReadBps?: string[];
+  deviceWriteBps?: string[];
+  deviceReadIops?: string[];
+  deviceWriteIops?: string[];
+  blkioWeight?: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: string;
+  memoryReservation?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
   // Structured values that the API and compose give, which no flag string carries well:
   /** The entrypoint as a list ([] or [""] clears the image's); resets the image's Cmd as --entrypoint does. */
   entrypointArgs?: string[];
@@ -281,6 +306,7 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     ...(f.stopTimeout !== undefined ? { StopTimeout: parseIntFlag(f.stopTimeout, '--stop-timeout', -1) } : {}),
     ...(health ? { Healthcheck: health } : {}),
     ...exposedPorts(ic.ExposedPorts, f.expose ?? []),
+    ...(f.macAddress ? { MacAddress: parseMac(f.macAddress) } : {}),
   };
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw usage(`the working directory "${config.WorkingDir}" is invalid: it needs to be an absolute path`);
 
@@ -322,14 +348,32 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
   }
   if (f.cpusetCpus !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(f.cpusetCpus)) throw usage(`invalid value "${f.cpusetCpus}" for --cpuset-cpus: e.g. 0-1 or 0,1`);
 
+  const logDriver = parseLogDriver(f.logDriver);
   const logConfig: Record<string, string> = {};
   for (const o of f.logOpt ?? []) {
     const [k, v] = o.split('=', 2);
+    if (logDriver === 'none') throw usage(`unknown log opt '${k}' for none log driver`);
     if (k === 'max-size') parseBytes(v ?? '', '--log-opt max-size');
     else if (k === 'max-file') parseIntFlag(v ?? '', '--log-opt max-file', 1);
-    else throw usage(`unknown log option "${k}": json-file takes max-size and max-file`);
+    else throw usage(`unknown log opt '${k}' for ${logDriver} log driver: it takes max-size and max-file`);
     logConfig[k] = v;
   }
+  const modes = namespaceModes(f, network);
+  let cpuPeriod = f.cpuPeriod !== undefined ? parseIntFlag(f.cpuPeriod, '--cpu-period', 0) : 0;
+  const cpuQuota = f.cpuQuota !== undefined ? parseIntFlag(f.cpuQuota, '--cpu-quota', -1) : 0;
+  if (cpuPeriod && (cpuPeriod < 1000 || cpuPeriod > 1000000)) throw usage('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  if (cpuQuota > 0 && cpuQuota < 1000) throw usage('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  if (nanoCpus && (cpuPeriod || cpuQuota)) throw usage('Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set');
+  if (cpuQuota && !cpuPeriod) cpuPeriod = 0; // the kernel's period (100ms) applies, as with docker
+  const blkioWeight = f.blkioWeight !== undefined ? parseIntFlag(f.blkioWeight, '--blkio-weight', 0) : 0;
+  if (blkioWeight && (blkioWeight < 10 || blkioWeight > 1000)) throw usage('range of blkio weight is from 10 to 1000');
+  const memoryReservation = f.memoryReservation ? parseBytes(f.memoryReservation, '--memory-reservation') : 0;
+  if (memory && memoryReservation > memory) throw usage('Minimum memory limit can not be less than memory reservation limit, see usage');
+  const oomScoreAdj = f.oomScoreAdj !== undefined ? parseIntFlag(f.oomScoreAdj, '--oom-score-adj', -1000) : 0;
+  if (oomScoreAdj > 1000) throw usage(`invalid value "${f.oomScoreAdj}" for --oom-score-adj: the range is -1000 to 1000`);
+  const shmSize = f.shmSize ? parseBytes(f.shmSize, '--shm-size') : 0;
+  if (f.shmSize && shmSize <= 0) throw usage('SHM size can not be less than 0');
+  for (const g of f.groupAdd ?? []) if (!/^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/.test(g)) throw usage(`invalid group "${g}" for --group-add: a group name or id`);
 
   const hostConfig: HostConfig = {
     Binds: f.volume ?? [],
@@ -353,13 +397,31 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     CpusetCpus: f.cpusetCpus ?? '',
     PidsLimit: f.pidsLimit !== undefined ? parseIntFlag(f.pidsLimit, '--pids-limit', -1) : 0,
     Devices: (f.device ?? []).map(parseDevice),
-    LogConfig: { Type: 'json-file', Config: logConfig },
+    LogConfig: { Type: logDriver, Config: logConfig },
+    ...(f.cidfile ? { ContainerIDFile: f.cidfile } : {}),
+    GroupAdd: f.groupAdd ?? [],
+    ShmSize: shmSize || 64 * 1024 * 1024,
+    Sysctls: parseSysctls(f.sysctl ?? [], network, modes.IpcMode ?? ''),
+    ...modes,
+    Annotations: parseKeyValues(f.annotation ?? [], '--annotation'),
+    BlkioWeight: blkioWeight,
+    BlkioDeviceReadBps: (f.deviceReadBps ?? []).map((v) => parseThrottle(v, '--device-read-bps', true)),
+    BlkioDeviceWriteBps: (f.deviceWriteBps ?? []).map((v) => parseThrottle(v, '--device-write-bps', true)),
+    BlkioDeviceReadIOps: (f.deviceReadIops ?? []).map((v) => parseThrottle(v, '--device-read-iops', false)),
+    BlkioDeviceWriteIOps: (f.deviceWriteIops ?? []).map((v) => parseThrottle(v, '--device-write-iops', false)),
+    OomKillDisable: !!f.oomKillDisable,
+    OomScoreAdj: oomScoreAdj,
+    MemoryReservation: memoryReservation,
+    CpuPeriod: cpuPeriod,
+    CpuQuota: cpuQuota,
     PortBindings: f.publish ?? [],
     PublishAllPorts: !!f.publishAll,
     ExtraHosts: f.addHost ?? [],
     Dns: f.dns ?? [],
   };
   if (hostConfig.AutoRemove && hostConfig.RestartPolicy.Name !== 'no') throw usage('conflicting options: --restart and --rm');
+  if (f.hostname && hostConfig.UTSMode === 'host') throw usage('Conflicting options: hostname and the UTS mode');
+  if (f.macAddress && !(network !== 'none' && network !== 'host' && !network.startsWith('container:'))) throw usage('conflicting options: mac-address and the network mode');
   return { config, hostConfig };
 }
 
@@ -403,4 +465,84 @@ function positiveDuration(v: string, flag: string): number {
   const ns = parseDuration(v, flag);
   if (ns < 1e6) throw usage(`${flag} cannot be less than 1ms`);
   return ns;
+}
+
+/** --log-driver: what dock can write and read back. */
+function parseLogDriver(v: string | undefined): LogDriver {
+  if (v === undefined || v === '' || v === 'json-file') return 'json-file';
+  if (v === 'local' || v === 'none') return v;
+  throw usage(`failed to create the log driver "${v}": dock has json-file, local and none`);
+}
+
+/** KEY=VALUE pairs (--annotation): the key must not be empty. */
+function parseKeyValues(list: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw usage(`invalid argument "${kv}" for "${flag}" flag: want KEY=VALUE`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** Docker's ValidateSysctl: only the sysctls of a namespace the container owns. */
+const IPC_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+
+function parseSysctls(list: string[], network: string, ipcMode: string): Record<string, string> {
+  const out = parseKeyValues(list, '--sysctl');
+  for (const k of Object.keys(out)) {
+    const ipc = IPC_SYSCTLS.includes(k) || k.startsWith('fs.mqueue.');
+    if (!ipc && !k.startsWith('net.')) throw usage(`invalid argument "${k}=${out[k]}" for "--sysctl" flag: sysctl '${k}' is not allowed`);
+    if (ipc && (ipcMode === 'host' || ipcMode.startsWith('container:'))) throw usage(`sysctl "${k}" is not allowed when joining another IPC namespace (--ipc ${ipcMode})`);
+    if (!ipc && (network === 'host' || network.startsWith('container:'))) throw usage(`sysctl "${k}" not allowed in host network namespace`);
+  }
+  return out;
+}
+
+/** --pid/--ipc/--uts/--userns/--cgroupns as Docker names them in HostConfig (create resolves container:X). */
+function namespaceModes(f: RunFlags, network: string): Pick<HostConfig, 'PidMode' | 'IpcMode' | 'UTSMode' | 'UsernsMode' | 'CgroupnsMode'> {
+  const join = (v: string | undefined, flag: string, own: string[]): string => {
+    if (v === undefined || v === '') return own[0] ?? '';
+    if (v === 'host' || own.includes(v)) return v;
+    if (v.startsWith('container:') && v.length > 'container:'.length) return v;
+    throw usage(`invalid ${flag} mode "${v}": want ${[...own.filter(Boolean), 'host', 'container:NAME'].join(', ')}`);
+  };
+  const UTSMode = join(f.uts, '--uts', ['']);
+  if (UTSMode.startsWith('container:')) throw usage('invalid --uts mode: container:NAME is not supported by docker either; want host');
+  if (f.userns !== undefined && f.userns !== '' && f.userns !== 'host') throw usage(`invalid --userns mode "${f.userns}": dock runs without user namespace remapping, so only host is valid`);
+  const cgroupns = f.cgroupns ?? '';
+  if (cgroupns !== '' && cgroupns !== 'host' && cgroupns !== 'private') throw usage(`invalid --cgroupns mode "${cgroupns}": want host or private`);
+  void network;
+  return {
+    PidMode: join(f.pid, '--pid', ['']),
+    IpcMode: join(f.ipc, '--ipc', ['private', 'shareable', 'none']),
+    UTSMode,
+    UsernsMode: f.userns ?? '',
+    CgroupnsMode: cgroupns || (cgroupV2Host() ? 'private' : 'host'),
+  };
+}
+
+/** Docker's default --cgroupns: private on cgroup v2, host on v1. */
+export function cgroupV2Host(): boolean {
+  try {
+    readFileSync('/sys/fs/cgroup/cgroup.controllers');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** --device-read-bps /dev/sda:1mb, --device-read-iops /dev/sda:1000. */
+function parseThrottle(v: string, flag: string, bytes: boolean): ThrottleDevice {
+  const i = v.lastIndexOf(':');
+  if (i <= 0 || !v.startsWith('/')) throw usage(`invalid argument "${v}" for "${flag}" flag: want DEVICE:${bytes ? 'RATE (e.g. /dev/sda:1mb)' : 'IOPS (e.g. /dev/sda:1000)'}`);
+  const rate = bytes ? parseBytes(v.slice(i + 1), flag) : parseIntFlag(v.slice(i + 1), flag, 0);
+  return { Path: v.slice(0, i), Rate: rate };
+}
+
+/** A unicast MAC address, as Docker checks --mac-address. */
+function parseMac(v: string): string {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(v)) throw usage(`invalid argument "${v}" for "--mac-address" flag: ${v} is not a valid mac address`);
+  if (parseInt(v.slice(0, 2), 16) & 1) throw usage(`invalid argument "${v}" for "--mac-address" flag: ${v} is a multicast address`);
+  return v.toLowerCase();
 }

@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { findImage } from '../images/lookup';
 import { StoreError } from '../store/errors';
@@ -34,12 +35,20 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
     throw usage(`invalid container name "${flags.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
   const id = randomBytes(32).toString('hex');
+  // --uts host: the host's name (Docker records it as the container's hostname too).
+  if (hostConfig.UTSMode === 'host') config.Hostname = hostname();
   if (!config.Hostname) config.Hostname = id.slice(0, 12);
+  // --pid/--ipc container:X name X by its id from here on (as --network container:X).
+  for (const k of ['PidMode', 'IpcMode'] as const) {
+    const mode = hostConfig[k];
+    if (mode?.startsWith('container:')) hostConfig[k] = `container:${engine.containers.find(mode.slice('container:'.length)).Id}`;
+  }
 
   const mounts = resolveMounts(engine, config.Volumes, hostConfig);
   const networks = resolveNetworks(engine, hostConfig.NetworkMode, flags.networkAlias ?? [], flags.ipv4Address);
   for (const n of flags.extraNetworks ?? []) Object.assign(networks, resolveNetworks(engine, n.name, n.aliases ?? [], n.ipv4Address));
   if (hostConfig.NetworkMode.startsWith('container:')) hostConfig.NetworkMode = Object.keys(networks)[0];
+  if (config.MacAddress) networks[Object.keys(networks)[0]].MacAddress = config.MacAddress;
 
   const doc: ContainerDoc = {
     Id: id,

@@ -12,7 +12,8 @@ export type ContainerErrorCode =
   | 'EMOUNT' // a volume or bind mount cannot be made
   | 'EINUSE' // a volume in use
   | 'ESUPERVISOR' // the supervisor could not be started or reached
-  | 'ERUNTIME'; // the runtime failed to run the container
+  | 'ERUNTIME' // the runtime failed to run the container
+  | 'ENOTSUP'; // the container's configuration does not offer it (logs of the none log driver)
 
 export class ContainerError extends Error {
   readonly domain = 'container' as const;

@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from './engine';
-import { usage } from './errors';
+import { ContainerError, usage } from './errors';
 import { containerDir } from './paths';
 import { liveState } from './status';
 import type { ContainerDoc } from './types';
@@ -69,7 +69,13 @@ function parseLines(text: string): LogEntry[] {
   return out;
 }
 
+/** Docker's answer for a log driver that keeps nothing to read back (none). */
+export function checkReadableLogs(doc: ContainerDoc): void {
+  if (doc.HostConfig.LogConfig.Type === 'none') throw new ContainerError('ENOTSUP', 'configured logging driver does not support reading');
+}
+
 export async function streamLogs(engine: Engine, doc: ContainerDoc, o: LogOptions): Promise<void> {
+  checkReadableLogs(doc);
   const dir = containerDir(engine.paths, doc.Id);
   const out = o.stdout ?? process.stdout;
   const err = o.stderr ?? process.stderr;

@@ -70,7 +70,7 @@ export async function setupNetwork(engine: Engine, doc: ContainerDoc, dir: strin
   await nets.detachContainer(doc.Id);
   const ref = { id: doc.Id, name: doc.Name, hostname: doc.Config.Hostname, netnsPath: `/proc/${initPid}/ns/net` };
   try {
-    for (const name of bridges) await nets.connect(ref, name, { aliases: doc.Networks[name].Aliases ?? [], ipAddress: doc.Networks[name].IPv4Address });
+    for (const name of bridges) await nets.connect(ref, name, { aliases: doc.Networks[name].Aliases ?? [], ipAddress: doc.Networks[name].IPv4Address, macAddress: doc.Networks[name].MacAddress });
     await nets.publishPorts(ref, portSpecs(doc));
     const hc = doc.HostConfig;
     writeFileSync(join(dir, 'hosts'), nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts: (hc.ExtraHosts ?? []).map(parseAddHost) }));

@@ -125,7 +125,7 @@ export interface ResolvedUser {
  * looked up in the image's /etc/passwd and /etc/group. Numeric ids need no entry; names do.
  * A named user also gets the groups that list it in /etc/group.
  */
-export function resolveUser(root: string, spec: string): ResolvedUser {
+export function resolveUser(root: string, spec: string, groupAdd: string[] = []): ResolvedUser {
   const passwd = parseColonFile(readInRoot(root, '/etc/passwd'));
   const group = parseColonFile(readInRoot(root, '/etc/group'));
   const [userPart, groupPart] = spec === '' ? ['0', undefined] : spec.split(':', 2);
@@ -159,7 +159,14 @@ export function resolveUser(root: string, spec: string): ResolvedUser {
       if (members.includes(name) && id !== gid && !additionalGids.includes(id)) additionalGids.push(id);
     }
   }
-  if (uid > 0xfffffffe || gid > 0xfffffffe) throw new ContainerError('EUSAGE', `invalid user ${spec}: ids must be below 2^32-1`);
+  // --group-add: names from the image's /etc/group, or numbers (moby's GetAdditionalGroupsPath).
+  for (const g of groupAdd) {
+    const gr = group.find((f) => f[0] === g) ?? (numeric(g) ? [g, '', g] : undefined);
+    if (!gr) throw new ContainerError('EUSAGE', `unable to find group ${g}: no matching entries in group file`);
+    const id = Number(gr[2]);
+    if (!additionalGids.includes(id)) additionalGids.push(id);
+  }
+  if (uid > 0xfffffffe || gid > 0xfffffffe || additionalGids.some((g) => g > 0xfffffffe)) throw new ContainerError('EUSAGE', `invalid user ${spec}: ids must be below 2^32-1`);
   return { uid, gid, additionalGids, home };
 }
 

@@ -88,6 +88,9 @@ export interface SpecInput {
   cgroupV2: boolean;
   /** --network container:X: the namespace to join (X's init's). */
   netnsPath?: string;
+  /** --pid/--ipc container:X: the namespaces to join (start.ts finds X's init). */
+  pidnsPath?: string;
+  ipcnsPath?: string;
 }
 
 export function buildSpec(inp: SpecInput): Spec {
@@ -104,8 +107,11 @@ export function buildSpec(inp: SpecInput): Spec {
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=67108864'] },
   ];
+  // Docker's /dev/shm: a private tmpfs of --shm-size; the host's with --ipc host; none with --ipc none.
+  const ipcMode = hc.IpcMode ?? '';
+  if (ipcMode === 'host') mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] });
+  else if (ipcMode !== 'none') mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${hc.ShmSize || 67108864}`] });
   for (const f of ['resolv.conf', 'hostname', 'hosts']) {
     mounts.push({ destination: `/etc/${f}`, type: 'bind', source: join(inp.dir, f), options: ['rbind', 'rprivate', ...(hc.ReadonlyRootfs ? ['ro'] : [])] });
   }
@@ -122,9 +128,14 @@ export function buildSpec(inp: SpecInput): Spec {
   }
   if (hc.Init) mounts.push({ destination: '/dev/init', type: 'bind', source: inp.initBinary, options: ['bind', 'ro', 'nosuid', 'nodev'] });
 
-  const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // --pid/--ipc/--uts host: no namespace of that type (the host's is kept); container:X: X's.
+  const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }];
+  if (hc.PidMode !== 'host') namespaces.push({ type: 'pid', ...(inp.pidnsPath ? { path: inp.pidnsPath } : {}) });
+  if (ipcMode !== 'host') namespaces.push({ type: 'ipc', ...(inp.ipcnsPath ? { path: inp.ipcnsPath } : {}) });
+  const ownUts = hc.UTSMode !== 'host';
+  if (ownUts) namespaces.push({ type: 'uts' });
   if (hc.NetworkMode !== 'host') namespaces.push({ type: 'network', ...(inp.netnsPath ? { path: inp.netnsPath } : {}) });
-  if (inp.cgroupV2) namespaces.push({ type: 'cgroup' });
+  if (hc.CgroupnsMode === 'private' || (hc.CgroupnsMode === undefined && inp.cgroupV2)) namespaces.push({ type: 'cgroup' });
 
   const devices: LinuxDevice[] = [];
   const resources: LinuxResources = { devices: [{ allow: false, access: 'rwm' }] };
@@ -144,7 +155,13 @@ export function buildSpec(inp: SpecInput): Spec {
     if (!privileged) resources.devices!.push({ allow: true, type, major, minor, access: d.CgroupPermissions });
   }
   if (hc.Memory) resources.memory = { limit: hc.Memory, ...(hc.MemorySwap ? { swap: hc.MemorySwap } : { swap: hc.Memory * 2 }) };
+  if (hc.MemoryReservation) resources.memory = { ...resources.memory, reservation: hc.MemoryReservation };
+  if (hc.OomKillDisable) resources.memory = { ...resources.memory, disableOOMKiller: true };
   if (hc.NanoCpus) resources.cpu = { ...resources.cpu, period: 100000, quota: Math.round((hc.NanoCpus / 1e9) * 100000) };
+  if (hc.CpuPeriod) resources.cpu = { ...resources.cpu, period: hc.CpuPeriod };
+  if (hc.CpuQuota) resources.cpu = { ...resources.cpu, quota: hc.CpuQuota };
+  const blockIO = blockIo(hc);
+  if (blockIO) resources.blockIO = blockIO;
   if (hc.CpuShares) resources.cpu = { ...resources.cpu, shares: hc.CpuShares };
   if (hc.CpusetCpus) resources.cpu = { ...resources.cpu, cpus: hc.CpusetCpus };
   if (hc.PidsLimit) resources.pids = { limit: hc.PidsLimit > 0 ? hc.PidsLimit : -1 };
@@ -161,18 +178,19 @@ export function buildSpec(inp: SpecInput): Spec {
       capabilities: capSet,
       ...(nnp ? { noNewPrivileges: true } : {}),
       ...(hc.Ulimits.length ? { rlimits: hc.Ulimits.map((u) => ({ type: RLIMITS[u.Name] as RlimitType, soft: u.Soft < 0 ? UNLIMITED : u.Soft, hard: u.Hard < 0 ? UNLIMITED : u.Hard })) } : {}),
-      oomScoreAdj: 0,
+      oomScoreAdj: hc.OomScoreAdj ?? 0,
     },
     root: { path: inp.rootfs, readonly: hc.ReadonlyRootfs },
-    hostname: doc.Config.Hostname,
+    ...(ownUts ? { hostname: doc.Config.Hostname } : {}),
+    ...(hc.Annotations && Object.keys(hc.Annotations).length ? { annotations: { ...hc.Annotations } } : {}),
     mounts,
     linux: {
       namespaces,
       cgroupsPath: inp.cgroupsPath,
       resources,
       ...(devices.length ? { devices } : {}),
-      // Docker also sets net.ipv4.ip_unprivileged_port_start=0 and ping_group_range in a private network
-      // namespace; skiff-init applies sysctls after making /proc/sys read-only, so they are left out for now.
+      // --sysctl (checked by config.ts: namespaced ones only); skiff-init writes them before /proc/sys turns read-only.
+      ...(hc.Sysctls && Object.keys(hc.Sysctls).length ? { sysctl: { ...hc.Sysctls } } : {}),
       ...(privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
     },
   };
@@ -180,6 +198,35 @@ export function buildSpec(inp: SpecInput): Spec {
   if (seccomp) spec.linux!.seccomp = dockerProfileToOci(seccomp, { capabilities: caps }) as LinuxSeccomp;
   if (privileged) spec.linux!.devices = [...hostDevices(), ...(spec.linux!.devices ?? [])];
   return spec;
+}
+
+/** --blkio-weight and the per-device throttles, with each device's major:minor from the host. */
+function blockIo(hc: ContainerDoc['HostConfig']): LinuxResources['blockIO'] | undefined {
+  const out: NonNullable<LinuxResources['blockIO']> = {};
+  if (hc.BlkioWeight) out.weight = hc.BlkioWeight;
+  const lists = [
+    ['throttleReadBpsDevice', hc.BlkioDeviceReadBps],
+    ['throttleWriteBpsDevice', hc.BlkioDeviceWriteBps],
+    ['throttleReadIOPSDevice', hc.BlkioDeviceReadIOps],
+    ['throttleWriteIOPSDevice', hc.BlkioDeviceWriteIOps],
+  ] as const;
+  for (const [key, list] of lists) {
+    if (!list?.length) continue;
+    out[key] = list.map((t) => ({ ...deviceNumbers(t.Path), rate: t.Rate }));
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function deviceNumbers(path: string): { major: number; minor: number } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ContainerError('EMOUNT', `error gathering device information while adding device "${path}": no such file or directory`);
+  }
+  if (!st.isBlockDevice()) throw new ContainerError('EMOUNT', `"${path}" is not a block device`);
+  const rdev = BigInt(st.rdev);
+  return { major: Number((rdev >> 8n) & 0xfffn) | Number((rdev >> 32n) & ~0xfffn), minor: Number(rdev & 0xffn) | Number((rdev >> 12n) & ~0xffn) };
 }
 
 /** --security-opt seccomp=unconfined|FILE; privileged containers run without a filter (Docker). */

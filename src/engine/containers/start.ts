@@ -72,7 +72,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     crashPoint('mounted');
     copyUpVolumes(engine, doc, rootfs);
 
-    const user = resolveUser(rootfs, doc.Config.User);
+    const user = resolveUser(rootfs, doc.Config.User, doc.HostConfig.GroupAdd ?? []);
     const args = [...(doc.Config.Entrypoint ?? []), ...(doc.Config.Cmd ?? [])];
     let env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${doc.Config.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], doc.Config.Env);
     if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
@@ -92,6 +92,8 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
       cgroupsPath: `/dock/${doc.Id}`,
       cgroupV2: statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC,
       netnsPath: sharedNetns(engine, doc, dir),
+      pidnsPath: joinedNamespace(engine, doc.HostConfig.PidMode, 'pid'),
+      ipcnsPath: joinedNamespace(engine, doc.HostConfig.IpcMode, 'ipc'),
     });
     writeFileSync(join(dir, 'config.json'), stringifyJson(spec));
 
@@ -141,10 +143,30 @@ function crashPoint(step: string): void {
   if (process.env.DOCK_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }
 
+/** --pid/--ipc container:X: X's namespace of that type (X must run). */
+function joinedNamespace(engine: Engine, mode: string | undefined, type: 'pid' | 'ipc'): string | undefined {
+  if (!mode?.startsWith('container:')) return undefined;
+  const ref = mode.slice('container:'.length);
+  const other = engine.containers.get(ref);
+  if (!other) throw new ContainerError('ENOTFOUND', `cannot join the ${type} namespace of container ${ref.slice(0, 12)}: no such container`);
+  const live = liveState(engine, other);
+  if (live.status !== 'running' && live.status !== 'paused') throw new ContainerError('ESTATE', `cannot join the ${type} namespace of container ${other.Name}: it is not running`);
+  return `/proc/${live.pid}/ns/${type}`;
+}
+
+/** The rotation of each log driver: json-file's (none unless asked), local's (20m, 5 files). */
+function logRotation(doc: ContainerDoc): { maxSize?: number; maxFiles?: number } {
+  const { Type, Config } = doc.HostConfig.LogConfig;
+  const local = Type === 'local';
+  const size = Config['max-size'] ?? (local ? '20m' : undefined);
+  const files = Config['max-file'] ?? (local ? '5' : undefined);
+  return { maxSize: size ? parseBytes(size, 'max-size') : undefined, maxFiles: files ? Number(files) : undefined };
+}
+
 export function supervisorOptions(engine: Engine, doc: ContainerDoc, dir: string) {
   const hc = doc.Config.Healthcheck;
   const health = hc && hc.Test.length && hc.Test[0] !== 'NONE';
-  const log = doc.HostConfig.LogConfig.Config;
+  const log = logRotation(doc);
   const interval = (hc?.Interval || 30 * NS) / 1e6;
   const timeout = (hc?.Timeout || 30 * NS) / 1e6;
   const base = [...engine.self, '--root', engine.root, 'container'];
@@ -152,8 +174,9 @@ export function supervisorOptions(engine: Engine, doc: ContainerDoc, dir: string
     dir,
     tty: doc.Config.Tty,
     stdin: doc.Config.OpenStdin,
-    logMaxSize: log['max-size'] ? parseBytes(log['max-size'], 'max-size') : undefined,
-    logMaxFiles: log['max-file'] ? Number(log['max-file']) : undefined,
+    logMaxSize: log.maxSize,
+    logMaxFiles: log.maxFiles,
+    noLog: doc.HostConfig.LogConfig.Type === 'none',
     exitCommand: [...base, '_exited', doc.Id],
     ...(health ? { healthCommand: [...base, '_health', doc.Id], healthIntervalMs: interval, healthDeadlineMs: timeout + 10_000 } : {}),
   };

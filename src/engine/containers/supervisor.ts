@@ -21,6 +21,8 @@ export interface SupervisorOptions {
   stdin: boolean;
   logMaxSize?: number;
   logMaxFiles?: number;
+  /** --log-driver none: the supervisor keeps no log. */
+  noLog?: boolean;
   /** argv of the exit command (dock ... container _exited ID). */
   exitCommand: string[];
   /** argv of the health-check command, its period and a hard deadline (ms). */
@@ -43,7 +45,7 @@ export function withSocketPath<T>(dir: string, name: string, fn: (path: string) 
 
 /** Starts a supervisor for the container directory; resolves once it listens on ctl.sock. */
 export async function launchSupervisor(o: SupervisorOptions): Promise<number> {
-  const args = ['--dir', o.dir, '--init-path', initPath(), '--log', 'container.log'];
+  const args = ['--dir', o.dir, '--init-path', initPath(), '--log', o.noLog ? '' : 'container.log'];
   if (o.tty) args.push('--tty');
   if (o.stdin) args.push('--stdin');
   if (o.logMaxSize) args.push('--log-max-size', String(o.logMaxSize));

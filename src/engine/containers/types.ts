@@ -34,6 +34,8 @@ export interface ContainerConfig {
   Healthcheck?: HealthConfig;
   /** The image's EXPOSEd ports ("80/tcp": {}), published by -P. */
   ExposedPorts?: Record<string, object>;
+  /** --mac-address: the MAC address of the container's interface on its (first) network. */
+  MacAddress?: string;
 }
 
 export interface RestartPolicy {
@@ -45,6 +47,14 @@ export interface DeviceMapping {
   PathOnHost: string;
   PathInContainer: string;
   CgroupPermissions: string;
+}
+
+/** json-file (default), local (the same records with local's rotation defaults) or none. */
+export type LogDriver = 'json-file' | 'local' | 'none';
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
 }
 
 export interface Ulimit {
@@ -95,7 +105,39 @@ export interface HostConfig {
   CpusetCpus: string;
   PidsLimit: number;
   Devices: DeviceMapping[];
-  LogConfig: { Type: 'json-file'; Config: Record<string, string> };
+  LogConfig: { Type: LogDriver; Config: Record<string, string> };
+  /** --cidfile (dock's client writes it, as docker's does). */
+  ContainerIDFile?: string;
+  /** --group-add: extra groups of the process (names from the image's /etc/group, or gids). */
+  GroupAdd?: string[];
+  /** --shm-size in bytes (0: Docker's 64 MiB). */
+  ShmSize?: number;
+  /** --sysctl KEY=VALUE, namespaced ones only (as Docker checks them). */
+  Sysctls?: Record<string, string>;
+  /** --pid, --ipc, --uts: "" (private), "host", or "container:ID". */
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
+  /** --userns host: dock never makes a user namespace, so "host" is the only mode. */
+  UsernsMode?: string;
+  /** --cgroupns: "host" or "private". */
+  CgroupnsMode?: string;
+  /** --annotation KEY=VALUE: the OCI config's annotations. */
+  Annotations?: Record<string, string>;
+  /** --blkio-weight (10-1000; 0 leaves the runtime's default). */
+  BlkioWeight?: number;
+  /** --device-read-bps and friends: a device path and a rate. */
+  BlkioDeviceReadBps?: ThrottleDevice[];
+  BlkioDeviceWriteBps?: ThrottleDevice[];
+  BlkioDeviceReadIOps?: ThrottleDevice[];
+  BlkioDeviceWriteIOps?: ThrottleDevice[];
+  /** --oom-kill-disable, --oom-score-adj, --memory-reservation (bytes). */
+  OomKillDisable?: boolean;
+  OomScoreAdj?: number;
+  MemoryReservation?: number;
+  /** --cpu-period and --cpu-quota (microseconds). */
+  CpuPeriod?: number;
+  CpuQuota?: number;
   /** -p specs as typed (validated by create). */
   PortBindings?: string[];
   /** -P: every ExposedPorts entry on a free host port. */
@@ -158,8 +200,10 @@ export interface NetworkAttachment {
   Mode: string;
   /** --network-alias names on this network. */
   Aliases?: string[];
-  /** A fixed address asked for on this network (compose ipv4_address). */
+  /** A fixed address asked for on this network (--ip, compose ipv4_address). */
   IPv4Address?: string;
+  /** A fixed MAC address of the container's interface on this network (--mac-address). */
+  MacAddress?: string;
   /** Bridge: the engine's host network namespace it was made in ($DOCK_HOST_NETNS; "" for dock's own). */
   HostNetns?: string;
 }

@@ -92,6 +92,8 @@ export interface ConnectOptions {
   aliases?: string[];
   /** --ip: a fixed address in the subnet. */
   ipAddress?: string;
+  /** --mac-address: the interface's address (else one derived from the IP, as Docker's). */
+  macAddress?: string;
 }
 
 export interface Endpoint {
@@ -307,7 +309,7 @@ export class NetworkManager {
         hostname: c.hostname ?? '',
         aliases: JSON.stringify(aliases),
         ip,
-        mac: macFor(ip),
+        mac: opts.macAddress ?? macFor(ip),
         ifname: '',
         host_veth: hostVeth,
         netns: c.netnsPath,
