@@ -40,6 +40,9 @@ debootstrap      # images-bootstrap, build-debian, test:v2 (the guest image)
 qemu-system-x86  # test:v2 (scripts/vm): boots the pure cgroup v2 guest
 e2fsprogs        # test:v2: mkfs.ext4 -d makes its disks
 docker-compose   # compose comparisons
+zsh              # cli-docs: the zsh completion script loads and completes
+fish             # cli-docs: the fish completion script loads and completes
+man-db           # cli-docs: man finds the generated pages
 '
 
 pkgs=$(printf '%s\n' "$PACKAGES" | sed 's/#.*//' | tr -s ' \n' '\n' | grep -v '^$')

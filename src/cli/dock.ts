@@ -3,6 +3,7 @@
 // src/engine. Errors print `dock: <what failed>: <why>` on stderr and exit non-zero.
 
 import { addNegations, normalizeBoolArgs } from './bool-flags';
+import { registerDocCommands } from './command-docs';
 import { finishCommands, program, reportError, usageExit } from './dock/common';
 // Command groups, in the order of `dock --help`; a new group is one line here.
 import { register as registry } from './dock/registry';
@@ -28,6 +29,9 @@ for (const register of [
   system,
 ])
   register(program);
+registerDocCommands(program, (m) => {
+  throw Object.assign(new Error(m), { domain: 'cli', dockExit: 125 });
+});
 finishCommands(program);
 addNegations(program);
 

@@ -5,6 +5,7 @@ import { existsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
+import { registerDocCommands } from './command-docs';
 import { EXIT, FAILURE_STATUS, reportFailure, scanGlobalArgs, unknownCommandMessage } from './failure';
 
 const VERSION = '0.1.0';
@@ -367,6 +368,11 @@ program
       print(JSON.stringify(featuresDocument({ cgroup: { systemd: true, systemdUser: false, rdma: true } }), null, '    '));
     }),
   );
+
+// `skiff completion bash|zsh|fish` and the build's man pages, from the definitions above.
+registerDocCommands(program, (m) => {
+  throw new Error(m);
+});
 
 /** runc's behaviour for a verb it does not have (checkpoint and restore included: no CRIU here). */
 function knownCommand(name: string): boolean {
