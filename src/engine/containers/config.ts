@@ -358,13 +358,12 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     else throw usage(`unknown log opt '${k}' for ${logDriver} log driver: it takes max-size and max-file`);
     logConfig[k] = v;
   }
-  const modes = namespaceModes(f, network);
-  let cpuPeriod = f.cpuPeriod !== undefined ? parseIntFlag(f.cpuPeriod, '--cpu-period', 0) : 0;
+  const modes = namespaceModes(f);
+  const cpuPeriod = f.cpuPeriod !== undefined ? parseIntFlag(f.cpuPeriod, '--cpu-period', 0) : 0;
   const cpuQuota = f.cpuQuota !== undefined ? parseIntFlag(f.cpuQuota, '--cpu-quota', -1) : 0;
   if (cpuPeriod && (cpuPeriod < 1000 || cpuPeriod > 1000000)) throw usage('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if (cpuQuota > 0 && cpuQuota < 1000) throw usage('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   if (nanoCpus && (cpuPeriod || cpuQuota)) throw usage('Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set');
-  if (cpuQuota && !cpuPeriod) cpuPeriod = 0; // the kernel's period (100ms) applies, as with docker
   const blkioWeight = f.blkioWeight !== undefined ? parseIntFlag(f.blkioWeight, '--blkio-weight', 0) : 0;
   if (blkioWeight && (blkioWeight < 10 || blkioWeight > 1000)) throw usage('range of blkio weight is from 10 to 1000');
   const memoryReservation = f.memoryReservation ? parseBytes(f.memoryReservation, '--memory-reservation') : 0;
@@ -500,7 +499,7 @@ function parseSysctls(list: string[], network: string, ipcMode: string): Record<
 }
 
 /** --pid/--ipc/--uts/--userns/--cgroupns as Docker names them in HostConfig (create resolves container:X). */
-function namespaceModes(f: RunFlags, network: string): Pick<HostConfig, 'PidMode' | 'IpcMode' | 'UTSMode' | 'UsernsMode' | 'CgroupnsMode'> {
+function namespaceModes(f: RunFlags): Pick<HostConfig, 'PidMode' | 'IpcMode' | 'UTSMode' | 'UsernsMode' | 'CgroupnsMode'> {
   const join = (v: string | undefined, flag: string, own: string[]): string => {
     if (v === undefined || v === '') return own[0] ?? '';
     if (v === 'host' || own.includes(v)) return v;
@@ -512,7 +511,6 @@ function namespaceModes(f: RunFlags, network: string): Pick<HostConfig, 'PidMode
   if (f.userns !== undefined && f.userns !== '' && f.userns !== 'host') throw usage(`invalid --userns mode "${f.userns}": dock runs without user namespace remapping, so only host is valid`);
   const cgroupns = f.cgroupns ?? '';
   if (cgroupns !== '' && cgroupns !== 'host' && cgroupns !== 'private') throw usage(`invalid --cgroupns mode "${cgroupns}": want host or private`);
-  void network;
   return {
     PidMode: join(f.pid, '--pid', ['']),
     IpcMode: join(f.ipc, '--ipc', ['private', 'shareable', 'none']),
