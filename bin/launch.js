@@ -22,8 +22,8 @@ function compile(name, cachedData) {
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
     filename: file,
     cachedData,
-    // import() of a Node builtin left in the bundle resolves as it would in a plain module.
-    importModuleDynamically: (specifier) => import(specifier),
+    // No importModuleDynamically: Node 20 needs --experimental-vm-modules for it and drops it with a
+    // code cache. The build turns every import() of a builtin into a require (scripts/build.mjs).
   });
   return { file, script };
 }

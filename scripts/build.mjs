@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -35,14 +36,19 @@ const entries = [
 // the streams) and that most calls never touch: commander requires child_process for a feature the
 // CLIs do not use, the systemd driver worker_threads, a terminal tty. Each import of one becomes an
 // object of getters that loads the builtin on the first property read; the names are this Node's.
+// A dynamic import() of any builtin becomes the same object: the CLIs run as a vm.Script with a code
+// cache (bin/launch.js), where import() would need --experimental-vm-modules.
 const LAZY_BUILTINS = ['child_process', 'worker_threads', 'tty', 'crypto', 'net', 'dgram', 'http', 'https', 'zlib', 'readline'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
-    b.onResolve({ filter }, (args) =>
-      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
-    );
+    const lazy = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      if (args.namespace === 'lazy-builtin') return { path: args.path, external: true };
+      const name = args.path.replace(/^node:/, '');
+      if (!builtinModules.includes(name) || (args.kind !== 'dynamic-import' && !lazy.test(args.path))) return undefined;
+      return { path: name, namespace: 'lazy-builtin' };
+    });
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async ({ path }) => {
       const names = Object.keys(await import(`node:${path}`)).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
       const getters = names.map((k) => `get ${k}() { return load().${k}; }`).join(',\n');
@@ -71,7 +77,11 @@ await Promise.all(
       plugins: [lazyBuiltins],
       logLevel: 'warning',
       write: false,
+      metafile: true,
     });
+    // bin/launch.js runs the bundle as a vm.Script: an import() left in it would fail at run time.
+    for (const [name, output] of Object.entries(result.metafile.outputs))
+      for (const i of output.imports) if (i.kind === 'dynamic-import' && i.external) throw new Error(`build: ${name} keeps import('${i.path}'): bundle it or require() it`);
     mkdirSync(join(root, 'dist'), { recursive: true });
     for (const file of result.outputFiles) {
       const tmp = `${file.path}.${process.pid}.tmp`;
