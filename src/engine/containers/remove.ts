@@ -1,7 +1,8 @@
 // `dock rm` and `container prune`. Removal is safe to repeat after any crash: every step checks
 // what is there (supervisor, runtime state, overlay mount, directory, record, volumes).
 
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { filesSize } from '../store/usage';
 import { join } from 'node:path';
 import { openCgroupManager } from '../../runtime/cgroups';
 import { deleteContainer } from '../../runtime/delete';
@@ -99,30 +100,6 @@ async function stopSupervisor(dir: string): Promise<void> {
       /* gone */
     }
   }
-}
-
-/** Size of the files under `dir` (a container's writable layer): what removing it gives back. */
-export function filesSize(dir: string): number {
-  let total = 0;
-  const walk = (d: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return; // gone, or not a directory
-    }
-    for (const n of names) {
-      try {
-        const st = lstatSync(join(d, n));
-        if (st.isDirectory()) walk(join(d, n));
-        else total += st.size;
-      } catch {
-        /* raced with a removal */
-      }
-    }
-  };
-  walk(dir);
-  return total;
 }
 
 /** `container prune`: every stopped container; the ids and the bytes of their writable layers. */

@@ -21,6 +21,7 @@ import { digestHex } from './digest';
 import { StoreError } from './errors';
 import { removeTree, unpackLayerFile } from './unpack';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../registry/manifest';
+import { filesSize } from './usage';
 
 export const DEFAULT_ROOT = '/var/lib/skiff';
 
@@ -452,7 +453,11 @@ export class ImageStore {
         return { blobs: deadBlobs.length, snapshots: deadSnaps.length, trash };
       })
       .immediate();
-    for (const t of result.trash) await removeTree(t);
+    // What the snapshots took on disk is given back too (the blobs are only their compressed form).
+    for (const t of result.trash) {
+      bytes += filesSize(t);
+      await removeTree(t);
+    }
     // Leftover temporary snapshot dirs of dead processes.
     for (const n of await fsp.readdir(this.snapshotsDir).catch(() => [] as string[])) {
       const m = /^\.(tmp|trash)-[0-9a-f]{16}-(\d+)-/.exec(n);
