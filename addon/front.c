@@ -1,7 +1,7 @@
 /*
  * skiff-front: the native entry of the skiff CLI (bin/skiff execs it). It answers the verbs an
  * engine calls again and again for every container and that are a few system calls each (state,
- * start, kill of the init, delete of a stopped container, list) and runs the TypeScript CLI for everything else, so that those calls
+ * start, kill of the init, delete of a stopped container or with --force of a live one, list) and runs the TypeScript CLI for everything else, so that those calls
  * cost no JavaScript engine start.
  *
  * It only serves what it fully understands: a well-formed command line, a valid container id, root
@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,21 +369,61 @@ static int remove_tree(int parent, const char *name) {
 }
 
 /*
- * As src/runtime/delete.ts for a stopped container whose cgroups are empty and that has no poststop
- * hooks: remove its cgroup directories and their empty parents (the plan create recorded from the
- * cgroup manager), then the state directory. Anything else (running, created, processes left in the
- * cgroup, hooks, no plan) is the CLI's, which kills, waits and reports.
+ * delete --force of a live (created or running, not paused) container, as src/runtime/delete.ts:
+ * SIGKILL through a pidfd after checking the pid still names the init, then wait (bounded) until
+ * the pidfd says it exited. 0 when it is gone; -1 hands the whole delete over to the CLI (which
+ * kills again and waits longer, or tells why not).
  */
-static int cmd_delete(const char *root, const char *id, const char *dir) {
+static int kill_and_wait(int pid, const char *starttime) {
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pfd < 0) return errno == ESRCH ? 0 : -1;
+  int rc = -1;
+  if (!alive(pid, starttime)) rc = 0;
+  else if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) == 0 || errno == ESRCH) {
+    struct pollfd p = {pfd, POLLIN, 0};
+    int n;
+    do n = poll(&p, 1, 5000);
+    while (n < 0 && errno == EINTR);
+    if (n == 1) rc = 0;
+  }
+  close(pfd);
+  return rc;
+}
+
+/* The processes of a pid namespace die after its init, asynchronously: wait (bounded) until the
+ * cgroup lists none. Child cgroups never go away by waiting: those are the CLI's. */
+static int cgroup_settled(const char *dir) {
+  for (int i = 0; i < 100; i++) {
+    if (!cgroup_busy(dir)) return 1;
+    pause_ms(2);
+  }
+  return 0;
+}
+
+/*
+ * As src/runtime/delete.ts for a container without poststop hooks whose cgroups hold nothing else:
+ * a stopped one, or with --force a created or running one, killed first. Remove its cgroup
+ * directories and their empty parents (the plan create recorded from the cgroup manager), then the
+ * state directory. Anything else (paused, processes left in the cgroup, hooks, no plan, a live
+ * container without --force) is the CLI's, which kills, waits and reports.
+ */
+static int cmd_delete(const char *root, const char *id, const char *dir, int force) {
   int lock = lock_container(dir);
   if (lock < 0) hand_over();
   struct fast s;
   if (load_fast(dir, &s) < 0) hand_over();
   int pid = fast_pid(&s);
+  const char *starttime = get(&s, "starttime")->val;
   const struct field *plan = get(&s, "cgroup.plan");
-  if (pid < 0 || alive(pid, get(&s, "starttime")->val) || strcmp(get(&s, "poststop")->val, "0") || !plan || strcmp(plan->val, "1")) hand_over();
+  if (pid < 0 || strcmp(get(&s, "poststop")->val, "0") || !plan || strcmp(plan->val, "1")) hand_over();
+  int live = alive(pid, starttime);
+  if (live) {
+    const char *status = status_of(&s, dir);
+    if (!force || !strcmp(status, "paused")) hand_over(); /* refused without force; a frozen cgroup is the CLI's */
+    if (kill_and_wait(pid, starttime) < 0) hand_over();
+  }
   for (int i = 0; i < s.n; i++)
-    if (!strcmp(s.f[i].key, "cgroup.dir") && cgroup_busy(s.f[i].val)) hand_over();
+    if (!strcmp(s.f[i].key, "cgroup.dir") && !(live ? cgroup_settled(s.f[i].val) : !cgroup_busy(s.f[i].val))) hand_over();
   /* From here on a failure leaves less than before; the CLI's delete finishes what is left. */
   for (int i = 0; i < s.n; i++)
     if (!strcmp(s.f[i].key, "cgroup.dir") && remove_cgroup(s.f[i].val) < 0) hand_over();
@@ -586,15 +627,16 @@ int main(int argc, char **argv) {
     if (!root || !*root || strlen(root) > 2048) hand_over();
     return cmd_list(root, quiet, json);
   }
-  /* delete [-f|--force] ID: force changes nothing for the stopped containers the front removes */
+  /* delete [-f|--force] ID: with force, a live container is killed first */
   char *kept[2];
+  int force = 0;
   if (!strcmp(verb, "delete") && nrest <= 2) {
     int k = 0;
     for (int j = 0; j < nrest; j++)
       if (strcmp(rest[j], "-f") && strcmp(rest[j], "--force")) {
         if (k < 2) kept[k] = rest[j];
         k++;
-      }
+      } else force = 1;
     if (k != 1) hand_over();
     rest = kept;
     nrest = 1;
@@ -607,6 +649,6 @@ int main(int argc, char **argv) {
   if (!strcmp(verb, "state") && nrest == 1) return cmd_state(dir);
   if (!strcmp(verb, "start") && nrest == 1) return cmd_start(dir);
   if (!strcmp(verb, "kill") && (nrest == 1 || nrest == 2)) return cmd_kill(dir, nrest == 2 ? rest[1] : "SIGTERM");
-  if (!strcmp(verb, "delete") && nrest == 1) return cmd_delete(root, rest[0], dir);
+  if (!strcmp(verb, "delete") && nrest == 1) return cmd_delete(root, rest[0], dir, force);
   hand_over();
 }

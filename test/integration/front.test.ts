@@ -104,6 +104,31 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     expect(existsSync(join(sk.root, 'f4'))).toBe(false);
   });
 
+  it('deletes a created or running container with --force itself, and leaves a paused one to the CLI', () => {
+    const noNode = { env: { PATH: '/nonexistent' } };
+    const b = bundle(['sleep', '600']);
+    sk.ok(['create', '--bundle', b, 'f5']); // created: the init waits on the fifo
+    sk.ok(['create', '--bundle', b, 'f6']);
+    sk.ok(['start', 'f6']);
+    const pids = ['f5', 'f6'].map((id) => JSON.parse(cli(['state', id]).stdout).pid as number);
+    const cgroupDir = join('/sys/fs/cgroup/pids', sk.cgroup('f6'));
+    expect(front(['delete', 'f6'])).toEqual(cli(['delete', 'f6'])); // refused without --force: running
+    for (const id of ['f5', 'f6']) {
+      // served without Node: with no node on PATH, only the front can answer
+      expect(sk.run(['delete', '--force', id], noNode)).toEqual({ status: 0, stdout: '', stderr: '' });
+      expect(existsSync(join(sk.root, id))).toBe(false);
+    }
+    expect(existsSync(cgroupDir)).toBe(false);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}/stat`) && !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
+    // paused: the CLI thaws and kills (no Node on PATH: the front handed it over and the exec failed)
+    sk.ok(['create', '--bundle', b, 'f7']);
+    sk.ok(['start', 'f7']);
+    sk.ok(['pause', 'f7']);
+    expect(sk.run(['delete', '--force', 'f7'], noNode).status).not.toBe(0);
+    expect(front(['delete', '--force', 'f7']).status).toBe(0);
+    expect(existsSync(join(sk.root, 'f7'))).toBe(false);
+  });
+
   it('hands over bad input and what it does not serve, unchanged', () => {
     const b = bundle(['sleep', '600']);
     sk.ok(['create', '--bundle', b, 'f2']);
