@@ -124,6 +124,22 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
     expect(await ok(root, ['load', '-i', join(work, 'saved.tar')])).toBe(`Loaded image: ${IMG}\n`);
     expect(await size()).toBe(before.size);
     await ok(root, ['rmi', 'skiff-test/prune:other']);
+ 
+    // An image new to the store whose base layer the store has compressed: that blob is kept, only
+    // the new layer comes from the archive (uncompressed).
+    const ctx = join(work, 'derived');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${IMG}\nRUN echo derived > /derived\n`);
+    await ok(root, ['build', '-t', 'pr-derived:1', ctx]);
+    await ok(root, ['save', '-o', join(work, 'derived.tar'), 'pr-derived:1']);
+    await ok(root, ['rmi', 'pr-derived:1']);
+    await ok(root, ['builder', 'prune', '-f']);
+    expect(await ok(root, ['load', '-i', join(work, 'derived.tar')])).toBe('Loaded image: pr-derived:1\n');
+    const derived = Number((await ok(root, ['image', 'inspect', '-f', '{{.Size}}', 'pr-derived:1'])).trim());
+    // The base layer uncompressed is about twice its compressed size; the new layer is a few kB.
+    expect(derived - Number(before.size)).toBeLessThan(20_000);
+    expect((await d(root, ['run', '--rm', 'pr-derived:1', 'cat', '/derived'])).stdout).toBe('derived\n');
+    await ok(root, ['rmi', 'pr-derived:1']);
   });
 
   it('errors in docker words: ports out of range, no --insecure-registry hint for Docker Hub', async () => {

@@ -240,6 +240,13 @@ async function loadDockerArchive(store: ImageStore, dir: string) {
         for (let i = 0; i < e.Layers.length; i++) {
           const lp = join(dir, entryPath(e.Layers[i], 'archive'));
           let rec = seen.get(lp);
+          // A layer the store already has compressed (a shared base) keeps that blob: the archive's
+          // uncompressed copy would double its size and what push uploads. Leased before the check.
+          const known = rec ? null : store.compressedLayer(config.rootfs.diff_ids[i]);
+          if (known) {
+            lease.addBlob(known.digest);
+            if (await store.blobs.has(known.digest)) rec = known;
+          }
           if (!rec) {
             const head = Buffer.alloc(4);
             const fh = await fsp.open(lp, 'r').catch(() => {

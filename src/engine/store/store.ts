@@ -378,6 +378,15 @@ export class ImageStore {
     this.db.prepare('DELETE FROM image_users WHERE container_id = ?').run(containerId);
   }
 
+  /**
+   * A compressed blob some image of the store has for the layer `diffId` (so that a load of an
+   * uncompressed copy can keep the compressed one); null when there is none.
+   */
+  compressedLayer(diffId: string): LayerRecord | null {
+    const r = this.db.prepare('SELECT blob_digest, media_type, size FROM image_layers WHERE diff_id = ? AND blob_digest != diff_id LIMIT 1').get(diffId) as { blob_digest: string; media_type: string; size: number } | undefined;
+    return r ? { digest: r.blob_digest, diffId, mediaType: r.media_type, size: r.size } : null;
+  }
+
   imageUsers(imageId: string): string[] {
     return (this.db.prepare('SELECT container_id FROM image_users WHERE image_id = ?').all(imageId) as Array<{ container_id: string }>).map((r) => r.container_id);
   }
