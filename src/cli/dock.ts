@@ -15,6 +15,7 @@ import { register as networks } from './dock/networks';
 import { register as compose } from './dock/compose';
 import { register as service } from './dock/service';
 import { register as system } from './dock/system';
+import { register as events } from './dock/events';
 
 // One entry per line, so that groups added at the same time merge cleanly.
 for (const register of [
@@ -27,6 +28,7 @@ for (const register of [
   compose,
   service,
   system,
+  events,
 ])
   register(program);
 registerDocCommands(program, (m) => {

@@ -16,6 +16,7 @@ import { registerImages } from './images';
 import { registerNetworks } from './networks';
 import { type Ctx, JSON_LIMIT, Router, sendError } from './router';
 import { registerSystem } from './system';
+import { registerEvents } from './events';
 import { registerVolumes } from './volumes';
 import { registerBuild } from './build';
 
@@ -74,6 +75,7 @@ export function listenTarget(uri: string | undefined, env: NodeJS.ProcessEnv = p
 export function buildRouter(): Router {
   const r = new Router();
   registerSystem(r);
+  registerEvents(r);
   registerImages(r);
   registerContainers(r);
   registerExec(r);

@@ -12,6 +12,7 @@
 // The image is recorded (and tagged) only when every step succeeded; a build holds a lease on
 // everything it writes until then, so garbage collection cannot take it midway.
 
+import { imageEvent } from '../images/events';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteContainer } from '../../runtime/delete';
@@ -587,5 +588,7 @@ function pruneCreated(upper: string, created: string[]): void {
 export async function build(store: ImageStore, rt: Runtime, opts: BuildOptions, onBuilder?: (b: Builder) => void): Promise<BuildResult> {
   const b = new Builder(store, rt, opts);
   onBuilder?.(b);
-  return b.build();
+  const r = await b.build();
+  imageEvent(store, 'build', r.id, r.tags[0]);
+  return r;
 }

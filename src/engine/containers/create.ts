@@ -9,6 +9,7 @@ import { findImage } from '../images/lookup';
 import { StoreError } from '../store/errors';
 import { buildConfig, type RunFlags } from './config';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
 import { ContainerError, usage } from './errors';
 import { randomName } from './names';
 import { containerDir } from './paths';
@@ -74,6 +75,7 @@ export async function createContainer(engine: Engine, imageRef: string, flags: R
     await removeContainer(engine, doc, { force: true, volumes: true }).catch(() => undefined);
     throw e;
   }
+  containerEvent(engine, doc, 'create');
   return doc;
 }
 

@@ -5,6 +5,8 @@
 import type { Process } from '../../oci/types';
 import { exec as runtimeExec } from '../../runtime/exec';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
+import { randomBytes } from 'node:crypto';
 import { ContainerError, startFailure } from './errors';
 import { mergeEnv } from './config';
 import { containerDir } from './paths';
@@ -45,8 +47,14 @@ export async function execInContainer(engine: Engine, doc: ContainerDoc, args: s
     proc.capabilities = { bounding: [...CAPABILITIES], effective: [...CAPABILITIES], permitted: [...CAPABILITIES] };
   }
   if (o.tty && o.detach) throw new ContainerError('EUSAGE', 'cannot use -t with -d in dock exec (nothing would hold the terminal)');
+  const execID = randomBytes(32).toString('hex');
+  const cmd = args.join(' ');
+  containerEvent(engine, doc, `exec_create: ${cmd}`, { execID });
+  containerEvent(engine, doc, `exec_start: ${cmd}`, { execID });
   try {
-    return await runtimeExec(engine.rt, { id: doc.Id, process: proc, detach: o.detach });
+    const code = await runtimeExec(engine.rt, { id: doc.Id, process: proc, detach: o.detach });
+    if (!o.detach) containerEvent(engine, doc, 'exec_die', { execID, exitCode: String(code) });
+    return code;
   } catch (e) {
     // In Docker's words, with docker exec's status (126/127) as the error's exitStatus.
     const f = startFailure(e);

@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
 import { ContainerLock } from './lock';
 import { detachNetworks } from './network';
 import { containerDir } from './paths';
@@ -77,6 +78,8 @@ export async function handleExit(engine: Engine, id: string, exitedPid: number):
       d.State.OOMKilled = oom;
       d.State.FinishedAt = exit?.finishedAt ?? new Date().toISOString();
     });
+    if (oom) containerEvent(engine, updated, 'oom');
+    containerEvent(engine, updated, 'die', { exitCode: String(code) });
     if (updated.HostConfig.AutoRemove) {
       await removeContainer(engine, updated, { force: true, volumes: true, locked: true });
       return;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Process } from '../../oci/types';
 import { exec as runtimeExec } from '../../runtime/exec';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
 import { containerDir } from './paths';
 import { liveState, readHealth } from './status';
 import type { ContainerDoc, HealthState } from './types';
@@ -86,5 +87,6 @@ export async function runHealthCheck(engine: Engine, doc: ContainerDoc): Promise
   const tmp = join(dir, `health.json.${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(next));
   renameSync(tmp, join(dir, 'health.json'));
+  if (next.Status !== prev.Status) containerEvent(engine, cur, `health_status: ${next.Status}`);
   return next;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openCgroupManager } from '../../runtime/cgroups';
 import { deleteContainer } from '../../runtime/delete';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
 import { ContainerError } from './errors';
 import { ContainerLock } from './lock';
 import { detachNetworks } from './network';
@@ -53,6 +54,7 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     rmSync(dir, { recursive: true, force: true });
     engine.containers.delete(cur.Id);
     engine.images.removeImageUser(cur.Id);
+    containerEvent(engine, cur, 'destroy');
     if (o.volumes) {
       for (const m of cur.Mounts) {
         if (m.Type === 'volume' && m.Anonymous && m.Name) {

@@ -15,6 +15,8 @@ import { resolveImage } from '../images/rootfs';
 import { mergeEnv, parseBytes } from './config';
 import { ensureVolumes } from './create';
 import type { Engine } from './engine';
+import { containerEvent } from './events';
+import { recordEvent } from '../events/log';
 import { ContainerError } from './errors';
 import { ContainerLock } from './lock';
 import { SUN_PATH_MAX, containerDir } from './paths';
@@ -115,6 +117,10 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     if (opts.beforeStart) await opts.beforeStart();
     crashPoint('attached');
     runtimeStart(engine.rt, doc.Id);
+    for (const m of doc.Mounts) {
+      if (m.Type === 'volume' && m.Name) recordEvent(engine.images.db, 'volume', 'mount', m.Name, { container: doc.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
+    }
+    containerEvent(engine, updated, 'start');
     return updated;
   } catch (e) {
     const msg = (e as Error).message;

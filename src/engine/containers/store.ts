@@ -6,6 +6,7 @@
 // SQLite and the second gets "name in use" from the UNIQUE constraint, never a half-made record.
 
 import type { Db } from '../store/db';
+import { recordEvent } from '../events/log';
 import { ContainerError } from './errors';
 import type { ContainerDoc } from './types';
 
@@ -108,9 +109,12 @@ export class ContainerStore {
 
   rename(id: string, name: string): void {
     try {
-      this.update(id, (d) => {
+      let oldName = '';
+      const doc = this.update(id, (d) => {
+        oldName = d.Name;
         d.Name = name;
       });
+      recordEvent(this.db, 'container', 'rename', id, { ...doc.Config.Labels, image: doc.Config.Image, name, oldName: `/${oldName}` });
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         const other = this.byName(name);

@@ -9,6 +9,7 @@
 // load reads both kinds (and gzip/zstd-compressed archives), checks every digest and diffID, and
 // records the images like a pull does.
 
+import { imageEvent } from './events';
 import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -132,6 +133,7 @@ export async function saveImages(store: ImageStore, names: string[], out: Writab
       if (Object.keys(repositories).length) json('repositories', repositories);
     }
     await writeTar(out, [...files.values()]);
+    for (const id of images.keys()) imageEvent(store, 'save', id);
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });
   }
@@ -160,8 +162,11 @@ export async function loadImages(store: ImageStore, input: Readable): Promise<Ar
       throw err instanceof StoreError ? err : new StoreError('EARCHIVE', `cannot read the archive: ${(err as Error).message}`);
     });
     const has = (p: string) => fsp.access(join(tmp, p)).then(() => true, () => false);
-    if (await has('manifest.json')) return await loadDockerArchive(store, tmp);
-    if (await has('index.json')) return await loadOciLayout(store, tmp);
+    const loaded = (await has('manifest.json')) ? await loadDockerArchive(store, tmp) : (await has('index.json')) ? await loadOciLayout(store, tmp) : null;
+    if (loaded) {
+      for (const l of loaded) imageEvent(store, 'load', l.id, l.tags[0]);
+      return loaded;
+    }
     throw new StoreError('EARCHIVE', 'the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // `dock import`: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image. The
 // layer is stored gzip-compressed; its diffID is hashed from the uncompressed stream on the way.
 
+import { imageEvent } from './events';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -77,6 +78,7 @@ export async function importRootfs(store: ImageStore, input: Readable, opts: Imp
         ref ? [formatReference(ref)] : [],
         [],
       );
+      imageEvent(store, 'import', configDigest, ref ? formatReference(ref) : configDigest);
       return configDigest;
     });
   } finally {

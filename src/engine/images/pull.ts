@@ -4,10 +4,11 @@
 // checks all its content is present: a crash at any point leaves no image pointing at a missing
 // blob, and the partial downloads stay to be resumed.
 
+import { imageEvent } from './events';
 import { RegistryClient, ClientOptions } from '../registry/client';
 import { RegistryError } from '../registry/errors';
 import { Descriptor, hostPlatform, ImageConfig, ImageManifest, isLayerMediaType, parseManifest, Platform, selectManifest, formatPlatform, normalizePlatform } from '../registry/manifest';
-import { formatReference, parseReference, Reference, repositoryName, familiarName } from '../registry/reference';
+import { formatReference, parseReference, Reference, repositoryName, familiarName, familiarReference } from '../registry/reference';
 import { Lease, ImageStore, LayerRecord } from '../store/store';
 import { shortId } from '../store/digest';
 import { StoreError } from '../store/errors';
@@ -107,6 +108,7 @@ export async function pullWithClient(store: ImageStore, client: RegistryClient, 
   });
   progress.message(`Digest: ${result.digest}`);
   progress.message(result.upToDate ? `Status: Image is up to date for ${formatReference(ref)}` : `Status: Downloaded newer image for ${formatReference(ref)}`);
+  imageEvent(store, 'pull', familiarReference(ref), formatReference(ref));
   return result;
 }
 

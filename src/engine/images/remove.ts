@@ -4,6 +4,7 @@
 import { familiarReference, parseReference, formatReference, repositoryName } from '../registry/reference';
 import { ImageStore } from '../store/store';
 import { ImageError } from './errors';
+import { imageEvent } from './events';
 import { findImage } from './lookup';
 
 export interface RemoveReport {
@@ -17,6 +18,14 @@ export interface RemoveReport {
  * An image used by a container is refused unless `force`; forced, it only loses its names.
  */
 export async function removeImage(store: ImageStore, text: string, opts: { force?: boolean; noPrune?: boolean } = {}): Promise<RemoveReport> {
+  const { image } = findImage(store, text);
+  const report = await removeFound(store, text, opts);
+  for (const _ of report.untagged) imageEvent(store, 'untag', image.id);
+  for (const id of report.deleted) imageEvent(store, 'delete', id);
+  return report;
+}
+
+async function removeFound(store: ImageStore, text: string, opts: { force?: boolean; noPrune?: boolean }): Promise<RemoveReport> {
   const { image, ref } = findImage(store, text);
   const report: RemoveReport = { untagged: [], deleted: [] };
   const users = store.imageUsers(image.id);
@@ -66,6 +75,7 @@ export async function pruneImages(store: ImageStore, opts: { all?: boolean } = {
     if (store.imageUsers(img.id).length) continue;
     if (!opts.all && img.tags.length) continue;
     store.deleteImage(img.id);
+    imageEvent(store, 'delete', img.id);
     deleted.push(img.id);
   }
   const gc = await store.gc();

@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/db';
+import { recordEvent } from '../events/log';
 import { daemonAlive, helperScript, startDaemon, stopDaemon } from './daemons';
 import { NetworkError, usage } from './errors';
 import { buildHosts, buildResolvConf, parseResolvConf, type HostsInput } from './etcfiles';
@@ -252,6 +253,7 @@ export class NetworkManager {
       await this.destroyNetwork(row).catch(() => undefined);
       throw e;
     }
+    recordEvent(this.store.db, 'network', 'create', row.id, { name: row.name, type: 'bridge' });
     return this.summary(row);
   }
 
@@ -262,6 +264,7 @@ export class NetworkManager {
     const eps = this.store.endpoints(n.id);
     if (eps.length) throw new NetworkError('EINUSE', `network ${n.name} has active endpoints (${eps.map((e) => e.container_name).join(', ')})`);
     await this.destroyNetwork(n);
+    recordEvent(this.store.db, 'network', 'destroy', n.id, { name: n.name, type: 'bridge' });
   }
 
   /** Removes the default bridge's kernel objects and record (they come back on the next connect). */
@@ -282,6 +285,7 @@ export class NetworkManager {
       this.reapStale(n);
       if (this.store.endpoints(n.id).length) continue;
       await this.destroyNetwork(n);
+      recordEvent(this.store.db, 'network', 'destroy', n.id, { name: n.name, type: 'bridge' });
       removed.push(n.name);
     }
     return removed;
@@ -369,6 +373,7 @@ export class NetworkManager {
         this.store.markEndpointReady(n.id, c.id, ifname);
         this.writeRecords(n);
       });
+      recordEvent(this.store.db, 'network', 'connect', n.id, { container: c.id, name: n.name, type: 'bridge' });
       return this.toEndpoint(n, { ...ep, ifname });
     } catch (e) {
       if (vethMade) this.deleteLink(hostVeth);
@@ -394,6 +399,7 @@ export class NetworkManager {
       this.store.deleteEndpoint(n.id, containerId);
       this.writeRecords(n);
     });
+    recordEvent(this.store.db, 'network', 'disconnect', n.id, { container: containerId, name: n.name, type: 'bridge' });
   }
 
   /** Everything a container holds: its ports (rules, proxy) and its endpoints (veths, addresses). */

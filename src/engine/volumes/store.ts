@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { filesSize } from '../store/usage';
 import { join } from 'node:path';
 import type { Db } from '../store/db';
+import { recordEvent } from '../events/log';
 import { ContainerError } from '../containers/errors';
 import { migrateEngineTables } from '../containers/store';
 import { VOLUME_NAME_RE } from './mounts';
@@ -87,9 +88,10 @@ export class VolumeStore {
     const name = opts.name ?? randomBytes(32).toString('hex');
     if (!VOLUME_NAME_RE.test(name)) throw new ContainerError('EUSAGE', `invalid volume name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters`);
     mkdirSync(this.dataPath(name), { recursive: true, mode: 0o755 });
-    this.db
+    const made = this.db
       .prepare('INSERT INTO volumes (name, driver, created_at, labels, options, anonymous) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING')
       .run(name, 'local', Date.now(), JSON.stringify(opts.labels ?? {}), JSON.stringify(opts.options ?? {}), anonymous ? 1 : 0);
+    if (made.changes) recordEvent(this.db, 'volume', 'create', name, { driver: 'local' });
     return this.get(name)!;
   }
 
@@ -109,6 +111,7 @@ export class VolumeStore {
     if (users.length) throw new ContainerError('EINUSE', `remove ${name}: volume is in use - [${users.join(', ')}]`);
     this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
     rmSync(join(this.dir, name), { recursive: true, force: true });
+    recordEvent(this.db, 'volume', 'destroy', name, { driver: 'local' });
   }
 
   /** Volumes narrowed as `docker volume ls --filter` does: dangling, name (substring), label, driver. */
