@@ -16,6 +16,8 @@ import { register as compose } from './dock/compose';
 import { register as service } from './dock/service';
 import { register as system } from './dock/system';
 import { register as events } from './dock/events';
+import { register as update } from './dock/update';
+import { register as commit } from './dock/commit';
 
 // One entry per line, so that groups added at the same time merge cleanly.
 for (const register of [
@@ -29,6 +31,8 @@ for (const register of [
   service,
   system,
   events,
+  update,
+  commit,
 ])
   register(program);
 registerDocCommands(program, (m) => {

@@ -531,12 +531,16 @@ const statsCmd = (cmd: Command) =>
     });
 
 const waitCmd = (cmd: Command) =>
-  cmd.argument('<container...>', 'containers').action(async (names: string[]) => {
-    const { waitContainer } = await import('../../engine/containers/stop');
-    await eachContainer(names, async (engine, doc) => {
-      process.stdout.write(`${await waitContainer(engine, doc)}\n`);
+  cmd
+    .argument('<container...>', 'containers')
+    .option('--condition <condition>', 'not-running (default), next-exit or removed')
+    .action(async (names: string[], o: { condition?: string }) => {
+      const { parseWaitCondition, waitCondition } = await import('../../engine/containers/wait');
+      const condition = parseWaitCondition(o.condition);
+      await eachContainer(names, async (engine, doc) => {
+        process.stdout.write(`${await waitCondition(engine, doc, condition)}\n`);
+      });
     });
-  });
 
 const pauseCmd = (cmd: Command, pause: boolean) =>
   cmd.argument('<container...>', 'containers').action(async (names: string[]) => {

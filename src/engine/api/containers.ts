@@ -13,7 +13,7 @@ import { parsePortSpec } from '../network';
 import { liveState, readExit, type LiveState } from '../containers/status';
 import type { ContainerDoc } from '../containers/types';
 import { badRequest, conflict, notImplemented } from './errors';
-import { type Ctx, field, qBool, qFilters, qInt, readJson, type Router, sendEmpty, sendJson } from './router';
+import { type Ctx, field, qBool, qFilters, qInt, readBody, readJson, type Router, sendEmpty, sendJson } from './router';
 import { hijack, streamWriter } from './streams';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -406,15 +406,15 @@ export function registerContainers(r: Router): void {
   });
 
   r.add('POST', '/containers/:id/wait', async (ctx) => {
-    const condition = ctx.query.get('condition') || 'not-running';
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`);
+    const { parseWaitCondition, waitCondition } = await import('../containers/wait');
+    const condition = parseWaitCondition(ctx.query.get('condition'));
     const doc = find(ctx);
     // The answer's headers go out at once (the docker CLI waits for them before it starts the
     // container); the body comes with the exit.
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    const code = await waitFor(ctx, doc, condition);
+    const code = await waitCondition(ctx.engine, doc, condition, ctx.signal);
     if (code !== null) res.end(JSON.stringify({ StatusCode: code }) + '\n');
   });
 
@@ -532,11 +532,64 @@ export function registerContainers(r: Router): void {
     sendEmpty(ctx, 200);
   });
 
-  r.add('GET', '/containers/:id/changes', async () => {
-    throw notImplemented('container changes are not supported by dock yet');
+  r.add('GET', '/containers/:id/changes', async (ctx) => {
+    const { containerChanges } = await import('../containers/changes');
+    sendJson(ctx, 200, await containerChanges(ctx.engine, find(ctx)));
   });
-  r.add('POST', '/containers/:id/update', async () => {
-    throw notImplemented('container update is not supported by dock yet');
+
+  r.add('POST', '/containers/:id/update', async (ctx) => {
+    const { updateContainer } = await import('../containers/update');
+    const { parseRestart } = await import('../containers/config');
+    const body = await readJson(ctx);
+    const num = (k: string) => field<number>(body, k, 'number');
+    const restart = field<Obj>(body, 'RestartPolicy', 'object');
+    const name = restart?.Name === undefined ? '' : String(restart.Name);
+    const retries = Number(restart?.MaximumRetryCount ?? 0);
+    // Docker's zero values mean "unchanged"; fields dock cannot change are refused, not ignored.
+    for (const k of ['BlkioWeight', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemoryReservation', 'KernelMemory', 'CpusetMems']) {
+      if (body[k]) throw badRequest(`updating ${k} is not supported by dock`);
+    }
+    await updateContainer(ctx.engine, find(ctx), {
+      Memory: num('Memory'),
+      MemorySwap: num('MemorySwap'),
+      NanoCpus: num('NanoCpus'),
+      CpuShares: num('CpuShares'),
+      CpusetCpus: field<string>(body, 'CpusetCpus', 'string'),
+      PidsLimit: num('PidsLimit'),
+      RestartPolicy: name ? parseRestart(name === 'on-failure' && retries ? `on-failure:${retries}` : name) : undefined,
+    });
+    sendJson(ctx, 200, { Warnings: [] });
+  });
+
+  // POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes= (the body, a container
+  // config to merge, is not supported beyond an empty one).
+  r.add('POST', '/commit', async (ctx) => {
+    const { commitContainer } = await import('../containers/commit');
+    const raw = (await readBody(ctx)).toString('utf8').trim();
+    if (raw && raw !== 'null' && raw !== '{}') {
+      let cfg: unknown;
+      try {
+        cfg = JSON.parse(raw);
+      } catch (e) {
+        throw badRequest(`invalid JSON: ${(e as Error).message}`);
+      }
+      if (cfg && typeof cfg === 'object' && Object.values(cfg).some((v) => v !== null && v !== '' && v !== false && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Object.keys(v as object).length))) {
+        throw notImplemented('a container config in the commit body is not supported: use changes');
+      }
+    }
+    const container = ctx.query.get('container');
+    if (!container) throw badRequest('container is required');
+    const doc = ctx.engine.containers.find(container);
+    const repo = ctx.query.get('repo') || '';
+    const tag = ctx.query.get('tag') || '';
+    const id = await commitContainer(ctx.engine, doc, {
+      reference: repo ? (tag ? `${repo}:${tag}` : repo) : undefined,
+      comment: ctx.query.get('comment') || undefined,
+      author: ctx.query.get('author') || undefined,
+      changes: ctx.query.getAll('changes').filter(Boolean),
+      pause: qBool(ctx, 'pause', true),
+    });
+    sendJson(ctx, 201, { Id: id });
   });
 }
 
@@ -605,49 +658,5 @@ async function attachStream(ctx: Ctx, doc: ContainerDoc, o: { stdin: boolean; st
     return;
   }
   await session.catch(() => undefined);
-}
-
-/**
- * POST /wait: not-running answers at once for a stopped container; next-exit waits for the end of
- * the next (or current) run; removed waits until the record is gone. The exit code is taken from
- * the supervisor while it runs, so that an --rm container removed at once still gives it.
- */
-async function waitFor(ctx: Ctx, doc: ContainerDoc, condition: string): Promise<number | null> {
-  const { waitExitVia } = await import('../containers/attach');
-  const engine = ctx.engine;
-  const dir = containerDir(engine.paths, doc.Id);
-  const startedAt = doc.State.StartedAt;
-  let code: number | null = null;
-  let seenRun = false;
-  let unknownSince = 0;
-  while (!ctx.signal.aborted) {
-    const cur = engine.containers.get(doc.Id);
-    if (!cur) return code ?? doc.State.ExitCode;
-    const live = liveState(engine, cur);
-    if (live.status === 'running' || live.status === 'paused') {
-      seenRun = true;
-      const c = await waitExitVia(dir);
-      if (c !== null) code = c;
-      else await sleep(100);
-      continue;
-    }
-    if (live.status === 'exited' || live.status === 'dead') {
-      const exit = readExit(dir);
-      // Between the init's end and the supervisor's exit.json the state says 255 ("unknown"):
-      // give the record a few seconds to say how it ended before taking that.
-      const fresh = exit && exit.pid === cur.State.Pid;
-      if (!fresh && live.runtime && unknownSince++ < 50) {
-        await sleep(100);
-        continue;
-      }
-      const last = fresh ? exit.exitCode : live.exitCode;
-      if (condition === 'not-running') return code ?? last;
-      if (condition === 'next-exit' && (seenRun || cur.State.StartedAt !== startedAt)) return code ?? last;
-      if (condition === 'removed' && (seenRun || cur.State.StartedAt !== startedAt)) code ??= last;
-    }
-    if (live.status === 'created' && condition === 'not-running') return 0;
-    await sleep(100);
-  }
-  return null;
 }
 

@@ -96,8 +96,8 @@ export async function hasChanges(upper: string): Promise<boolean> {
   return (await fsp.readdir(upper)).length > 0;
 }
 
-/** Writes the tar of `upper` to `out` (a writable stream). */
-export async function packUpper(upper: string, pack: tarStream.Pack): Promise<void> {
+/** Writes the tar of `upper` to `out` (a writable stream); entries `skip` names are left out. */
+export async function packUpper(upper: string, pack: tarStream.Pack, skip?: (rel: string, st: Stats) => boolean): Promise<void> {
   const links = new Map<string, string>();
   const entry = (header: Partial<tarStream.Header> & { name: string }, body?: Buffer | string) =>
     new Promise<void>((resolve, reject) => {
@@ -109,6 +109,7 @@ export async function packUpper(upper: string, pack: tarStream.Pack): Promise<vo
       const r = rel ? `${rel}/${n}` : n;
       const p = join(upper, r);
       const st = lstatSync(p);
+      if (skip?.(r, st)) continue;
       const common = { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777, mtime: st.mtime };
       if (isWhiteout(st)) {
         await entry({ ...common, name: rel ? `${rel}/${WHITEOUT_PREFIX}${n}` : `${WHITEOUT_PREFIX}${n}`, type: 'file', size: 0, mode: 0o644 });
@@ -172,13 +173,13 @@ export async function packUpper(upper: string, pack: tarStream.Pack): Promise<vo
  * Packs `upper` into a gzip layer blob in the store and unpacks its snapshot; the lease keeps both
  * from garbage collection until the image that uses them is recorded.
  */
-export async function commitLayer(store: ImageStore, upper: string, lease: Lease): Promise<LayerRecord> {
+export async function commitLayer(store: ImageStore, upper: string, lease: Lease, skip?: (rel: string, st: Stats) => boolean): Promise<LayerRecord> {
   const tmp = join(store.blobs.ingestDir, `build-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.tar.gz`);
   try {
     const pack = tarStream.pack();
     const diff = new HashingStream();
     const blob = new HashingStream();
-    await Promise.all([packUpper(upper, pack), pipeline(pack as unknown as Readable, diff, createGzip({ level: 6 }), blob, createWriteStream(tmp))]);
+    await Promise.all([packUpper(upper, pack, skip), pipeline(pack as unknown as Readable, diff, createGzip({ level: 6 }), blob, createWriteStream(tmp))]);
     const digest = blob.digest();
     const diffId = diff.digest();
     lease.addBlob(digest);

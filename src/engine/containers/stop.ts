@@ -116,23 +116,6 @@ export async function restartContainer(engine: Engine, doc: ContainerDoc, timeou
   containerEvent(engine, restarted, 'restart');
 }
 
-/** `dock wait`: blocks until the container stops; returns its exit code. */
-export async function waitContainer(engine: Engine, doc: ContainerDoc): Promise<number> {
-  for (;;) {
-    await waitStopped(engine, doc);
-    const cur = engine.containers.get(doc.Id);
-    if (!cur) return doc.State.ExitCode;
-    const live = liveState(engine, cur);
-    if (live.status === 'restarting') {
-      // Docker's wait returns at the first exit even with a restart policy.
-      return live.exitCode;
-    }
-    if (live.status === 'running' || live.status === 'paused') continue;
-    const exit = readExit(containerDir(engine.paths, doc.Id));
-    return exit && exit.pid === cur.State.Pid ? exit.exitCode : live.exitCode;
-  }
-}
-
 export async function pauseContainer(engine: Engine, doc: ContainerDoc, pause: boolean): Promise<void> {
   await withLockAsync(containerDir(engine.paths, doc.Id), () => {
     const live = liveState(engine, engine.containers.get(doc.Id)!);
