@@ -18,6 +18,7 @@ import { register as system } from './dock/system';
 import { register as events } from './dock/events';
 import { register as update } from './dock/update';
 import { register as commit } from './dock/commit';
+import { register as prune } from './dock/prune';
 
 // One entry per line, so that groups added at the same time merge cleanly.
 for (const register of [
@@ -33,6 +34,7 @@ for (const register of [
   events,
   update,
   commit,
+  prune,
 ])
   register(program);
 registerDocCommands(program, (m) => {

@@ -35,7 +35,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     img?.cleanup();
   });
 
-  it('updates the limits of a running container live, and of a stopped one for its next start', async () => {
+  it('updates the limits of a running container live, and of a stopped one for its next start', { timeout: 240_000 }, async () => {
     const id = (await run(['-d', '--stop-timeout', '0', '--name', 'up1', '-m', '64m', img.name, 'sleep', '300'])).trim();
     expect(cgroupFile(id, 'memory/memory.limit_in_bytes', 'memory.max')).toBe(String(64 << 20));
     expect(await ok(root, ['update', '--memory', '128m', '--memory-swap', '256m', '--cpus', '0.5', '--cpu-shares', '512', '--cpuset-cpus', '0', '--pids-limit', '8', '--restart', 'on-failure:3', 'up1'])).toBe('up1\n');
@@ -70,7 +70,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['rm', '-f', 'up1', 'up2']);
   });
 
-  it('lists the changes of a container: added, changed, deleted, without the runtime’s mount points', async () => {
+  it('lists the changes of a container: added, changed, deleted, without the runtime’s mount points', { timeout: 240_000 }, async () => {
     await run(['-d', '--name', 'df1', img.name, 'sh', '-c', 'echo more >> /etc/passwd; rm /etc/group; mkdir -p /newdir/sub; echo data > /newdir/sub/f; ln -s /newdir/sub/f /home/app/link; touch /ready; sleep 300']);
     await waitFor(async () => (await d(root, ['exec', 'df1', 'test', '-e', '/ready'])).code === 0, 'the changes to be made');
     const diff = await ok(root, ['diff', 'df1']);
@@ -82,7 +82,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['rm', '-f', 'df2']);
   });
 
-  it('commits a running container (paused meanwhile) into an image with --change, -m and -a', async () => {
+  it('commits a running container (paused meanwhile) into an image with --change, -m and -a', { timeout: 240_000 }, async () => {
     const id = (await ok(root, ['commit', '-m', 'first commit', '-a', 'Jane <jane@example.com>', '-c', 'CMD ["cat", "/newdir/sub/f"]', '-c', 'ENV COMMITTED=yes', '-c', 'LABEL stage=committed', '-c', 'WORKDIR /newdir', 'df1', 'verbs/committed:1'])).trim();
     expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
     const state = JSON.parse(await ok(root, ['inspect', 'df1']))[0].State;
@@ -109,7 +109,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['rmi', 'verbs/committed:1', empty]);
   });
 
-  it('waits for Docker’s conditions: not-running, next-exit, removed', async () => {
+  it('waits for Docker’s conditions: not-running, next-exit, removed', { timeout: 240_000 }, async () => {
     await ok(root, ['create', '--name', 'w1', img.name, 'sh', '-c', 'exit 4']);
     expect(await ok(root, ['wait', 'w1'])).toBe('0\n'); // created: not running
     await ok(root, ['start', 'w1']);
