@@ -13,7 +13,7 @@ import { ContainerLock } from './lock';
 import { detachNetworks } from './network';
 import { containerDir } from './paths';
 import { unmountOverlay } from './rootfs';
-import { liveState, runtimeRecord } from './status';
+import { liveState, readExit, runtimeRecord } from './status';
 import { quitSupervisor, supervisorPid } from './supervisor';
 import type { ContainerDoc } from './types';
 
@@ -35,6 +35,7 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     const cur = engine.containers.get(doc.Id);
     if (!cur) return; // removed meanwhile
     const live = liveState(engine, cur);
+    const lastExit = readExit(dir);
     if (!o.force && (live.status === 'running' || live.status === 'paused' || live.status === 'restarting')) {
       throw new ContainerError('ESTATE', `cannot remove container "/${cur.Name}": container is ${live.status}: stop the container before attempting removal or force remove`);
     }
@@ -54,6 +55,14 @@ export async function removeContainer(engine: Engine, doc: ContainerDoc, o: Remo
     rmSync(dir, { recursive: true, force: true });
     engine.containers.delete(cur.Id);
     engine.images.removeImageUser(cur.Id);
+    // A run whose end no exit handler recorded (killed here, or removed before its handler ran)
+    // still gets its die event, as Docker's events always show one before destroy.
+    if (cur.State.StartedAt && !cur.State.FinishedAt) {
+      const exit = lastExit;
+      const running = live.status === 'running' || live.status === 'paused';
+      if (running) containerEvent(engine, cur, 'kill', { signal: '9' });
+      containerEvent(engine, cur, 'die', { exitCode: String(exit && exit.pid === cur.State.Pid ? exit.exitCode : running ? 137 : live.exitCode) });
+    }
     containerEvent(engine, cur, 'destroy');
     if (o.volumes) {
       for (const m of cur.Mounts) {
