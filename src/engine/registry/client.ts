@@ -159,6 +159,13 @@ export class RegistryClient {
       if (attempt > 0 || !ch || (auth && ch.scheme === 'basic')) {
         const why = await registryErrorText(res);
         const creds = this.credentials();
+        // docker's words when an anonymous token does not open a repository to pull (Docker Hub
+        // answers so for a repository that does not exist: `FROM nosuch:img`).
+        const pull = o.scopes.map((s) => /^repository:(.+):pull$/.exec(s)?.[1]).find(Boolean);
+        if (!creds && auth && ch?.scheme === 'bearer' && pull) {
+          const name = this.domain === 'docker.io' ? pull.replace(/^library\//, '') : `${this.domain}/${pull}`;
+          throw new RegistryError('EDENIED', `pull access denied for ${name}, repository does not exist or may require 'dock login' (${why})`);
+        }
         throw new RegistryError(
           'EUNAUTHORIZED',
           creds ? `${this.domain} refused the credentials of "${creds.username}" (${why})` : `${this.domain} requires authentication (${why}): run "dock login ${this.domain}"`,
