@@ -6,11 +6,12 @@
 # it are skipped with the reason (see the skip summary at the end of the run): this script never fails
 # the run on its own.
 #
-# Add a package on a line of its own, with what needs it (no quote marks in the comments: the list
-# is one single-quoted shell string).
+# Add a package on a line of its own, with what needs it.
 set -u
 
-PACKAGES='
+# A quoted here-document: comments may hold any character (an apostrophe in a quoted string once
+# turned the rest of the list into commands).
+PACKAGES=$(cat <<'EOF'
 busybox-static   # the rootfs every container test runs (scripts/make-rootfs.sh)
 util-linux       # setpriv, unshare, nsenter, mount
 bsdutils         # script: tests that need a terminal
@@ -43,7 +44,9 @@ docker-compose   # compose comparisons
 zsh              # cli-docs: the zsh completion script loads and completes
 fish             # cli-docs: the fish completion script loads and completes
 man-db           # cli-docs: man finds the generated pages
-'
+docker.io        # api-docker-cli: the docker CLI (/usr/bin/docker) against dock system service; its daemon is never started
+EOF
+)
 
 pkgs=$(printf '%s\n' "$PACKAGES" | sed 's/#.*//' | tr -s ' \n' '\n' | grep -v '^$')
 
@@ -64,6 +67,13 @@ fi
 echo "test-setup: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt() { apt-get -o DPkg::Lock::Timeout=600 -y -qq "$@" >/dev/null; }
+# Packages with daemons (docker.io, containerd) must not start them on this machine: while we
+# install, invoke-rc.d is told no (unless the machine has its own policy already).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt update || echo "test-setup: apt-get update failed" >&2
 # shellcheck disable=SC2086
 if ! apt install --no-install-recommends $missing; then
