@@ -4,6 +4,11 @@ import { defineConfig } from 'vitest/config';
 // The run's scratch directory: skip reasons and leak reports from the test files (inherited by the
 // workers), read by the summary reporter at the end of the run.
 process.env.SKIFF_TEST_RUN ??= mkdtempSync('/tmp/skiff-run-');
+// dock's default network is Docker's default bridge. A test runs dock's containers and builds with
+// `--network none` or inside a network namespace of its own (DOCK_HOST_NETNS, set by the test);
+// one that forgets must fail, never make a bridge, a veth or a rule in the machine's network: this
+// namespace does not exist, so every kernel step of the network library refuses to run.
+process.env.DOCK_HOST_NETNS ??= '/run/netns/skiff-tests-never-the-host-network';
 
 export default defineConfig({
   test: {

@@ -96,7 +96,7 @@ function time(fn) {
   return { ms: Number(process.hrtime.bigint() - t) / 1e6, out };
 }
 
-const dockBuild = () => check(dock(['build', '-t', 'bench/built:1', ctx]), 'dock build');
+const dockBuild = () => check(dock(['build', '--network', 'none', '-t', 'bench/built:1', ctx]), 'dock build');
 const buildahBuild = () =>
   check(
     buildah(['bud', '--layers', '--isolation', 'oci', '--runtime', 'runc', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096', '-t', 'bench/built:1', ctx]),

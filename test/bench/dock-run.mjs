@@ -85,7 +85,7 @@ const stats = (xs) => {
 };
 
 const cases = {
-  'dock run --rm': () => check(dock(['run', '--rm', IMAGE, 'true']), 'dock run'),
+  'dock run --rm --network none': () => check(dock(['run', '--rm', '--network', 'none', IMAGE, 'true']), 'dock run'),
   'podman run --rm --network none': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'true']), 'podman run'),
 };
 // Warm-up (page cache, first-run setup), then interleaved rounds.
@@ -98,7 +98,7 @@ for (const [k, xs] of Object.entries(times)) {
   const s = stats(xs);
   console.log(`  ${k.padEnd(36)} median ${s.median.toFixed(0)} ms   mean ${s.mean.toFixed(0)} ms   min ${s.min.toFixed(0)} ms`);
 }
-const base = stats(times['dock run --rm']).median;
+const base = stats(times['dock run --rm --network none']).median;
 for (const k of Object.keys(cases).slice(1)) console.log(`  ratio ${k} / dock run: ${(stats(times[k]).median / base).toFixed(2)}`);
 
 // Memory of the per-container keeper: dock's supervisor and podman's conmon, K containers each.
@@ -117,7 +117,7 @@ function pidsOf(pred) {
   return out;
 }
 for (let i = 0; i < K; i++) {
-  check(dock(['run', '-d', IMAGE, 'sleep', '600']), 'dock run -d');
+  check(dock(['run', '-d', '--network', 'none', IMAGE, 'sleep', '600']), 'dock run -d');
   check(podman(['run', '-d', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'sleep', '600']), 'podman run -d');
 }
 const sups = pidsOf((c) => c.startsWith(join(repo, 'build/Release/skiff-supervisor')) && c.includes(dockRoot + '/'));

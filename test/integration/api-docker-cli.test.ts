@@ -75,19 +75,19 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
   });
 
   it('runs a container in the foreground and passes its exit code through', async () => {
-    const r = await dk(['run', '--rm', img.name, 'echo', 'hi']);
+    const r = await dk(['run', '--network', 'none', '--rm', img.name, 'echo', 'hi']);
     expect(r).toMatchObject({ code: 0, stdout: 'hi\n' });
-    const e = await dk(['run', '--rm', img.name, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    const e = await dk(['run', '--network', 'none', '--rm', img.name, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     expect(e.code).toBe(3);
     expect(e.stdout).toBe('out\n');
     expect(e.stderr).toContain('err');
-    const i = await dk(['run', '-i', '--rm', img.name, 'cat'], { input: 'from stdin\n' });
+    const i = await dk(['run', '--network', 'none', '-i', '--rm', img.name, 'cat'], { input: 'from stdin\n' });
     expect(i).toMatchObject({ code: 0, stdout: 'from stdin\n' });
     expect((await ok(['ps', '-aq'])).trim()).toBe(''); // --rm removed them
   });
 
   it('runs detached: ps, logs, exec (-i, -it), top, stats, inspect, stop, rm', async () => {
-    const id = (await ok(['run', '-d', '--name', 'api-web', img.name, 'sh', '-c', 'echo started; while true; do sleep 1; done'])).trim();
+    const id = (await ok(['run', '--network', 'none', '-d', '--name', 'api-web', img.name, 'sh', '-c', 'echo started; while true; do sleep 1; done'])).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     try {
       expect(await ok(['ps', '--format', '{{.Names}} {{.State}}'])).toContain('api-web running');
@@ -117,7 +117,7 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
   });
 
   it('copies files in and out (docker cp)', async () => {
-    await ok(['create', '--name', 'api-cp', img.name, 'true']);
+    await ok(['create', '--network', 'none', '--name', 'api-cp', img.name, 'true']);
     try {
       const src = join(work, 'in.txt');
       writeFileSync(src, 'to the container\n');
@@ -137,8 +137,8 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
   it('keeps a volume across containers', async () => {
     await ok(['volume', 'create', 'api-vol']);
     try {
-      await ok(['run', '--rm', '-v', 'api-vol:/v', img.name, 'sh', '-c', 'echo kept > /v/f']);
-      expect(await ok(['run', '--rm', '-v', 'api-vol:/v', img.name, 'cat', '/v/f'])).toBe('kept\n');
+      await ok(['run', '--network', 'none', '--rm', '-v', 'api-vol:/v', img.name, 'sh', '-c', 'echo kept > /v/f']);
+      expect(await ok(['run', '--network', 'none', '--rm', '-v', 'api-vol:/v', img.name, 'cat', '/v/f'])).toBe('kept\n');
       expect(await ok(['volume', 'ls', '--format', '{{.Name}}'])).toContain('api-vol');
       expect((await ok(['volume', 'inspect', '-f', '{{.Driver}}', 'api-vol'])).trim()).toBe('local');
     } finally {
@@ -151,10 +151,10 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
     execFileSync('mkdir', ['-p', ctx]);
     writeFileSync(join(ctx, 'msg.txt'), 'built by dock\n');
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${img.name} AS first\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt > /out.txt\n\nFROM ${img.name}\nCOPY --from=first /out.txt /final.txt\nCMD ["cat", "/final.txt"]\n`);
-    const b = await dk(['build', '-t', `${reg.host}/built:1`, ctx], { timeoutMs: 180_000 });
+    const b = await dk(['build', '--network', 'none', '-t', `${reg.host}/built:1`, ctx], { timeoutMs: 180_000 });
     expect(b.code, b.stderr + b.stdout).toBe(0);
     expect(b.stdout).toContain('Successfully tagged');
-    expect(await ok(['run', '--rm', `${reg.host}/built:1`])).toBe('built by dock\n');
+    expect(await ok(['run', '--network', 'none', '--rm', `${reg.host}/built:1`])).toBe('built by dock\n');
     const p = await dk(['push', `${reg.host}/built:1`]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toMatch(/digest: sha256:[0-9a-f]{64}/);
@@ -164,12 +164,12 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
     const l = await dk(['load', '-i', tar]);
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toContain(`Loaded image: ${reg.host}/built:1`);
-    const failing = await dk(['build', '-'], { input: `FROM ${img.name}\nRUN exit 7\n`, timeoutMs: 120_000 });
+    const failing = await dk(['build', '--network', 'none', '-'], { input: `FROM ${img.name}\nRUN exit 7\n`, timeoutMs: 120_000 });
     expect(failing.code).not.toBe(0);
   });
 
   it('reports disk usage and prunes stopped containers', async () => {
-    await ok(['create', '--name', 'api-prune', img.name, 'true']);
+    await ok(['create', '--network', 'none', '--name', 'api-prune', img.name, 'true']);
     const df = await ok(['system', 'df', '--format', '{{.Type}}']);
     expect(df).toContain('Images');
     expect(df).toContain('Containers');

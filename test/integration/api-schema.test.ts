@@ -103,7 +103,7 @@ describe.skipIf(!isRoot || Object.keys(specs).length < 2)('the API against Docke
     expect(noimg.status).toBe(404);
     check('/images/{name}/json', 'get', 404, noimg.json());
 
-    const c = await request(sock, 'POST', '/v1.50/containers/create?name=api-schema', { Image: img.name, Cmd: ['sh', '-c', 'sleep 60'], Labels: { a: 'b' }, HostConfig: { Memory: 64 << 20, RestartPolicy: { Name: 'no' }, Tmpfs: { '/scratch': 'size=1m' } } });
+    const c = await request(sock, 'POST', '/v1.50/containers/create?name=api-schema', { Image: img.name, Cmd: ['sh', '-c', 'sleep 60'], Labels: { a: 'b' }, HostConfig: { NetworkMode: 'none', Memory: 64 << 20, RestartPolicy: { Name: 'no' }, Tmpfs: { '/scratch': 'size=1m' } } });
     expect(c.status, c.body.toString()).toBe(201);
     check('/containers/create', 'post', 201, c.json());
     const id = c.json().Id as string;
@@ -145,18 +145,18 @@ describe.skipIf(!isRoot || Object.keys(specs).length < 2)('the API against Docke
     const bad = await request(sock, 'POST', '/v1.50/containers/create', '{"Image": ');
     expect(bad.status).toBe(400);
     expect(bad.json().message).toMatch(/invalid JSON/);
-    const wrongType = await request(sock, 'POST', '/v1.50/containers/create', { Image: img.name, Cmd: 'true', HostConfig: { Memory: 'lots' } });
+    const wrongType = await request(sock, 'POST', '/v1.50/containers/create', { Image: img.name, Cmd: 'true', HostConfig: { NetworkMode: 'none', Memory: 'lots' } });
     expect(wrongType.status).toBe(400);
     expect(wrongType.json().message).toMatch(/Memory/);
-    const noImage = await request(sock, 'POST', '/v1.50/containers/create', { Image: 'api-none:1' });
+    const noImage = await request(sock, 'POST', '/v1.50/containers/create', { Image: 'api-none:1', HostConfig: { NetworkMode: 'none' } });
     expect(noImage.status).toBe(404);
     // Unknown fields are ignored, as dockerd does (newer clients send fields older daemons lack).
-    const unknown = await request(sock, 'POST', '/v1.50/containers/create?name=api-clash', { Image: img.name, Cmd: ['true'], NoSuchField: { x: 1 } });
+    const unknown = await request(sock, 'POST', '/v1.50/containers/create?name=api-clash', { Image: img.name, Cmd: ['true'], HostConfig: { NetworkMode: 'none' }, NoSuchField: { x: 1 } });
     expect(unknown.status).toBe(201);
-    const clash = await request(sock, 'POST', '/v1.50/containers/create?name=api-clash', { Image: img.name, Cmd: ['true'] });
+    const clash = await request(sock, 'POST', '/v1.50/containers/create?name=api-clash', { Image: img.name, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
     expect(clash.status).toBe(409);
     expect(clash.json().message).toMatch(/already in use/);
-    const badName = await request(sock, 'POST', '/v1.50/containers/create?name=../x', { Image: img.name, Cmd: ['true'] });
+    const badName = await request(sock, 'POST', '/v1.50/containers/create?name=../x', { Image: img.name, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
     expect(badName.status).toBe(400);
 
     // 100 MB of JSON: refused without reading it into memory; the connection may be cut.
@@ -181,7 +181,7 @@ describe.skipIf(!isRoot || Object.keys(specs).length < 2)('the API against Docke
     expect((await request(sock, 'DELETE', '/v1.50/containers/api-clash')).status).toBe(204);
 
     // A client that goes away in the middle of an attach: the container runs on, the service too.
-    const c = await request(sock, 'POST', '/v1.50/containers/create?name=api-attach', { Image: img.name, Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'] });
+    const c = await request(sock, 'POST', '/v1.50/containers/create?name=api-attach', { Image: img.name, Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'], HostConfig: { NetworkMode: 'none' } });
     expect(c.status).toBe(201);
     expect((await request(sock, 'POST', '/v1.50/containers/api-attach/start')).status).toBe(204);
     const s = net.connect(sock);
@@ -202,7 +202,7 @@ describe.skipIf(!isRoot || Object.keys(specs).length < 2)('the API against Docke
     let requests = 0;
     const client = async (n: number) => {
       for (let k = 0; k < 2; k++) {
-        const c = await request(sock, 'POST', `/v1.50/containers/create?name=api-load-${n}-${k}`, { Image: img.name, Cmd: ['true'] });
+        const c = await request(sock, 'POST', `/v1.50/containers/create?name=api-load-${n}-${k}`, { Image: img.name, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
         expect(c.status, c.body.toString()).toBe(201);
         const id = c.json().Id;
         expect((await request(sock, 'POST', `/v1.50/containers/${id}/start`)).status).toBe(204);

@@ -33,10 +33,10 @@ describe.skipIf(skipWhen(why))('dock build on a Debian image', () => {
           'CMD ["bash", "-c", "cat /packages ~/about; id -un"]',
         ].join('\n'),
       );
-      const b = await dock(root, ['build', '-t', 'deb-built:1', ctx]);
+      const b = await dock(root, ['build', '--network', 'none', '-t', 'deb-built:1', ctx]);
       expect(b.stderr).toBe('');
       expect(b.code).toBe(0);
-      const run = await dock(root, ['run', '--rm', 'deb-built:1']);
+      const run = await dock(root, ['run', '--network', 'none', '--rm', 'deb-built:1']);
       expect(run.stdout).toBe('bash\ncoreutils\nbash 5 as builder\nbuilder\n');
       expect(mountsUnder(root)).toEqual([]);
     } finally {

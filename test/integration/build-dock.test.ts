@@ -136,7 +136,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
         'CMD ["cat", "/artifact", "/other.txt"]',
       ].join('\n'),
     });
-    const r = await d(root, ['build', '-t', 'multi:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'multi:1', ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\[builder 2\/2\] RUN mkdir -p \/out/m);
@@ -148,14 +148,14 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     // scratch + two COPY layers: just the files copied, not the builder's tree.
     const names = (await layerEntries(root, 'multi:1')).map((e) => e.name).sort();
     expect(names).toEqual(['artifact', 'busybox', 'other.txt']);
-    const run = await d(root, ['run', '--rm', 'multi:1']);
+    const run = await d(root, ['run', '--network', 'none', '--rm', 'multi:1']);
     expect(run.stdout).toBe('compiled\nother\n');
     expect(run.code).toBe(0);
     // --target builds that stage and nothing after it.
-    const t = await d(root, ['build', '-q', '--target', 'other', '-t', 'multi:other', ctx]);
+    const t = await d(root, ['build', '--network', 'none', '-q', '--target', 'other', '-t', 'multi:other', ctx]);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
-    expect((await d(root, ['run', '--rm', 'multi:other', 'cat', '/other.txt'])).stdout).toBe('other\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'multi:other', 'cat', '/other.txt'])).stdout).toBe('other\n');
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
   }, ops(5));
 
@@ -168,10 +168,10 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const ctx = context({
       'Dockerfile': [`FROM ${BASE} AS a`, wait('a', 'b'), `FROM ${BASE} AS b`, wait('b', 'a'), `FROM ${BASE}`, 'COPY --from=a /a /a', 'COPY --from=b /b /b'].join('\n'),
     });
-    const r = await d(root, ['build', '-t', 'parallel:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'parallel:1', ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect((await d(root, ['run', '--rm', 'parallel:1', 'cat', '/a', '/b'])).stdout).toBe('a\nb\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'parallel:1', 'cat', '/a', '/b'])).stdout).toBe('a\nb\n');
   }, ops(2));
 
   it('runs a step on top of 80 layers (more than a page of snapshot paths as lowerdirs)', async () => {
@@ -179,7 +179,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     for (let i = 1; i <= 80; i++) lines.push(`COPY f /many/f${i}`);
     lines.push('RUN ls /many | wc -l > /count');
     const ctx = context({ 'Dockerfile': lines.join('\n'), 'f': 'x\n' });
-    const r = await d(root, ['build', '-t', 'many:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'many:1', ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(await ok(root, ['image', 'inspect', 'many:1']))[0].RootFS.Layers).toHaveLength(82);
@@ -214,11 +214,11 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
         'CMD ["sh", "-c", "cat message EOT RAW script.out; echo $PLAIN"]',
       ].join('\n'),
     });
-    const r = await d(root, ['build', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'GREETING=bonjour', '-t', 'subst:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'GREETING=bonjour', '-t', 'subst:1', ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\| in \/srv\/bonjour$/m);
-    const run = await d(root, ['run', '--rm', 'subst:1']);
+    const run = await d(root, ['run', '--network', 'none', '--rm', 'subst:1']);
     expect(run.stdout).toBe('bonjour, world\nexpanded: bonjour world\nraw: ${GREETING}\nindented x\nbonjour world\n');
     const cfg = JSON.parse(await ok(root, ['image', 'inspect', 'subst:1']))[0].Config;
     expect(cfg.WorkingDir).toBe('/srv/bonjour');
@@ -241,28 +241,28 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       'stable.txt': 'stable\n',
       'changing.txt': 'version 1\n',
     });
-    const first = await d(root, ['build', '-t', 'cache:1', ctx]);
+    const first = await d(root, ['build', '--network', 'none', '-t', 'cache:1', ctx]);
     expect(first.code).toBe(0);
     expect(first.stdout).not.toMatch(/CACHED/);
-    const again = await d(root, ['build', '-t', 'cache:1', ctx]);
+    const again = await d(root, ['build', '--network', 'none', '-t', 'cache:1', ctx]);
     expect(again.code).toBe(0);
     for (const n of [2, 3, 4, 5, 6, 7]) expect(again.stdout).toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
     const idOf = (out: string) => /^writing image (sha256:\S+)$/m.exec(out)![1];
     expect(idOf(again.stdout)).toBe(idOf(first.stdout)); // a full cache hit gives the same image
 
     writeFileSync(join(ctx, 'changing.txt'), 'version 2\n');
-    const changed = await d(root, ['build', '-t', 'cache:2', ctx]);
+    const changed = await d(root, ['build', '--network', 'none', '-t', 'cache:2', ctx]);
     expect(changed.code).toBe(0);
     for (const n of [2, 3, 4]) expect(changed.stdout).toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
     for (const n of [5, 6, 7]) {
       expect(changed.stdout).toMatch(new RegExp(`^\\[${n}/7\\]`, 'm'));
       expect(changed.stdout).not.toMatch(new RegExp(`^CACHED \\[${n}/7\\]`, 'm'));
     }
-    expect((await d(root, ['run', '--rm', 'cache:2', 'cat', '/app/derived'])).stdout).toBe('version 2\n');
-    expect((await d(root, ['run', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'cache:2', 'cat', '/app/derived'])).stdout).toBe('version 2\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
 
     // --no-cache runs everything again.
-    const nc = await d(root, ['build', '--no-cache', '-t', 'cache:3', ctx]);
+    const nc = await d(root, ['build', '--network', 'none', '--no-cache', '-t', 'cache:3', ctx]);
     expect(nc.code).toBe(0);
     expect(nc.stdout).not.toMatch(/CACHED/);
 
@@ -271,10 +271,10 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(recent).toMatch(/^Deleted build cache entries: 0$/m);
     const prune = await ok(root, ['builder', 'prune', '-f']);
     expect(Number(/^Deleted build cache entries: (\d+)$/m.exec(prune)![1])).toBeGreaterThan(0);
-    const after = await d(root, ['build', '-t', 'cache:4', ctx]);
+    const after = await d(root, ['build', '--network', 'none', '-t', 'cache:4', ctx]);
     expect(after.code).toBe(0);
     expect(after.stdout).not.toMatch(/CACHED/);
-    expect((await d(root, ['run', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'cache:1', 'cat', '/app/derived'])).stdout).toBe('version 1\n');
   }, ops(11));
 
   it('keeps a .dockerignore\'d secret out of the image, also with COPY . and a glob', async () => {
@@ -286,7 +286,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       'private/key': 'TOP-SECRET-TOKEN-2\n',
       'private/ok.txt': 'fine\n',
     });
-    const r = await d(root, ['build', '-t', 'ignore:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'ignore:1', ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const entries = await layerEntries(root, 'ignore:1');
@@ -296,7 +296,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(entries.some((e) => e.data.includes('TOP-SECRET-TOKEN'))).toBe(false);
     // Naming an ignored file is "not found", as in Docker.
     const named = context({ 'Dockerfile': `FROM ${BASE}\nCOPY secret.txt /s\n`, '.dockerignore': 'secret.txt\n', 'secret.txt': 'x' });
-    const n = await d(root, ['build', named]);
+    const n = await d(root, ['build', '--network', 'none', named]);
     expect(n.code).toBe(1);
     expect(n.stderr).toMatch(/"\/secret.txt": not found in the build context \(excluded by \.dockerignore\)/);
   }, ops(3));
@@ -305,7 +305,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const ctx = context({
       'Dockerfile': [`FROM ${BASE}`, 'RUN echo before', 'RUN echo about to fail && exit 7', 'RUN echo never'].join('\n'),
     });
-    const r = await d(root, ['build', '-t', 'fails:1', ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'fails:1', ctx]);
     expect(r.code).toBe(7);
     expect(r.stdout).toMatch(/\[3\/4\] \| about to fail/);
     expect(r.stdout).not.toContain('never');
@@ -317,7 +317,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
 
   it('stops a build interrupted by SIGINT: the running step is killed, nothing is tagged or left behind', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600', 'RUN echo never'].join('\n') });
-    const b = dockChild(root, ['build', '-t', 'interrupted:1', ctx]);
+    const b = dockChild(root, ['build', '--network', 'none', '-t', 'interrupted:1', ctx]);
     await stepStarted(b);
     b.child.kill('SIGINT');
     const code = await b.closed;
@@ -330,7 +330,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
 
   it('cleans up after a dock killed in the middle of a RUN, at the next build', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'RUN echo started; sleep 600'].join('\n') });
-    const b = dockChild(root, ['build', '-t', 'killed:1', ctx]);
+    const b = dockChild(root, ['build', '--network', 'none', '-t', 'killed:1', ctx]);
     await stepStarted(b);
     b.child.kill('SIGKILL');
     await b.closed;
@@ -342,7 +342,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     expect(() => process.kill(state.pid, 0)).not.toThrow(); // the step's container outlived dock
 
     const next = context({ 'Dockerfile': `FROM ${BASE}\nENV AFTER=kill\n` });
-    expect((await d(root, ['build', next])).code).toBe(0);
+    expect((await d(root, ['build', '--network', 'none', next])).code).toBe(0);
     expect(leftovers(root)).toEqual({ mounts: [], states: [], cgroups: [], tmp: [] });
     await waitFor(() => {
       try {
@@ -371,7 +371,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
         'CMD ["echo $(id -un) $(cat uid.txt) $(cat pwd.txt) $MODE"]',
       ].join('\n'),
     });
-    const r = await d(root, ['build', '-t', 'conf:1', '--label', 'org.test.cli=1', '--iidfile', join(ctx, 'iid'), ctx]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'conf:1', '--label', 'org.test.cli=1', '--iidfile', join(ctx, 'iid'), ctx]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const info = JSON.parse(await ok(root, ['image', 'inspect', 'conf:1']))[0];
@@ -390,14 +390,14 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const history = await ok(root, ['history', '--no-trunc', 'conf:1']);
     expect(history).toContain('RUN /bin/sh -c id -u > uid.txt && pwd > pwd.txt # buildkit');
     // The WORKDIR made for user app belongs to it, and the RUN ran as app.
-    const run = await d(root, ['run', '--rm', 'conf:1']);
+    const run = await d(root, ['run', '--network', 'none', '--rm', 'conf:1']);
     expect(run.stdout).toBe('app 1000 /home/app/work prod\n');
     expect(run.code).toBe(0);
   }, ops(4));
 
   it('runs ONBUILD triggers when the image is used as a base, and extracts local tarballs with ADD', async () => {
     const ctx = context({ 'Dockerfile': [`FROM ${BASE}`, 'ONBUILD COPY trigger.txt /from-trigger.txt', 'ONBUILD RUN echo triggered > /triggered'].join('\n') });
-    expect((await d(root, ['build', '-t', 'onbuild-base:1', ctx])).code).toBe(0);
+    expect((await d(root, ['build', '--network', 'none', '-t', 'onbuild-base:1', ctx])).code).toBe(0);
     const baseCfg = JSON.parse(await ok(root, ['image', 'inspect', 'onbuild-base:1']))[0].Config;
     expect(baseCfg.OnBuild).toEqual(['COPY trigger.txt /from-trigger.txt', 'RUN echo triggered > /triggered']);
     const tarDir = mkdtempSync(join(tmpdir(), 'build-tar-'));
@@ -410,16 +410,16 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       'plain.txt': 'not an archive\n',
     });
     execFileSync('tar', ['-C', tarDir, '-czf', join(child, 'pkg.tar.gz'), 'pkg']);
-    const r = await d(root, ['build', '-t', 'onbuild-child:1', child]);
+    const r = await d(root, ['build', '--network', 'none', '-t', 'onbuild-child:1', child]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ONBUILD RUN echo triggered/);
-    expect((await d(root, ['run', '--rm', 'onbuild-child:1'])).stdout).toBe('trigger content\ntriggered\nfrom the tarball\nnot an archive\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'onbuild-child:1'])).stdout).toBe('trigger content\ntriggered\nfrom the tarball\nnot an archive\n');
     const childCfg = JSON.parse(await ok(root, ['image', 'inspect', 'onbuild-child:1']))[0].Config;
     expect(childCfg.OnBuild ?? null).toBeNull();
     // Remote sources are refused clearly (there is no network for builds here).
     const url = context({ 'Dockerfile': `FROM ${BASE}\nADD https://example.com/x.tar.gz /x\n` });
-    const u = await d(root, ['build', url]);
+    const u = await d(root, ['build', '--network', 'none', url]);
     expect(u.code).toBe(1);
     expect(u.stderr).toMatch(/ADD from a URL \(https:\/\/example.com\/x.tar.gz\) is not supported/);
   }, ops(6));
@@ -433,14 +433,14 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       'echo "script as $0"',
       'EOF',
     ].join('\n');
-    const r = await d(root, ['build', '-t', 'stdin:1', '-'], { input: df });
+    const r = await d(root, ['build', '--network', 'none', '-t', 'stdin:1', '-'], { input: df });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\| script as \/dev\/pipes\/EOF/);
     // The cache mount is not in the image, and it persists across builds.
     expect((await layerEntries(root, 'stdin:1')).some((e) => e.name.startsWith('var/cache/app'))).toBe(false);
-    await d(root, ['build', '--no-cache', '-t', 'stdin:2', '-'], { input: df });
-    expect((await d(root, ['run', '--rm', 'stdin:2', 'cat', '/count'])).stdout.trim()).toBe('2');
+    await d(root, ['build', '--network', 'none', '--no-cache', '-t', 'stdin:2', '-'], { input: df });
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'stdin:2', 'cat', '/count'])).stdout.trim()).toBe('2');
 
     // A tar archive on stdin is the context (gzip'd here), with its own .dockerignore.
     const tarCtx = context({ 'Dockerfile': `FROM ${BASE}\nCOPY . /from-tar/\n`, 'in-tar.txt': 'from the archive\n', 'skip.me': 'no', '.dockerignore': 'skip.me\n' });
@@ -448,12 +448,12 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
     const child = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'dock.js'), 'build', '-q', '-t', 'tarctx:1', '-'], { input: archive, env: { ...process.env, DOCK_ROOT: root }, encoding: 'utf8' });
     expect(child.stderr).toBe('');
     expect(child.status).toBe(0);
-    expect((await d(root, ['run', '--rm', 'tarctx:1', 'ls', '-A', '/from-tar'])).stdout).toBe('.dockerignore\nDockerfile\nin-tar.txt\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'tarctx:1', 'ls', '-A', '/from-tar'])).stdout).toBe('.dockerignore\nDockerfile\nin-tar.txt\n');
 
     const ctx = context({ 'Dockerfile': `FROM ${BASE}\nRUN --mount=type=bind,source=data,target=/mnt cat /mnt/in.txt > /out.txt\n`, 'data/in.txt': 'bound\n', 'data/.hidden': 'h' });
-    const b = await d(root, ['build', '-t', 'bind:1', ctx]);
+    const b = await d(root, ['build', '--network', 'none', '-t', 'bind:1', ctx]);
     expect(b.code).toBe(0);
-    expect((await d(root, ['run', '--rm', 'bind:1', 'cat', '/out.txt'])).stdout).toBe('bound\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'bind:1', 'cat', '/out.txt'])).stdout).toBe('bound\n');
     expect((await layerEntries(root, 'bind:1', { last: 1 })).map((e) => e.name)).toEqual(['out.txt']);
   }, ops(7));
 
@@ -487,7 +487,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
         ].join('\n'),
       });
       const name = `${reg.host}/built/app:1`;
-      expect((await d(root, ['build', '-t', name, ctx])).code).toBe(0);
+      expect((await d(root, ['build', '--network', 'none', '-t', name, ctx])).code).toBe(0);
       const last = (await layerEntries(root, name, { last: 1 })).map((e) => e.name);
       expect(last).toEqual(expect.arrayContaining(['bin/.wh.vi', 'data/', 'data/.wh..wh..opq', 'data/new', 'etc/app/conf']));
       const push = await d(root, ['push', name]);
@@ -512,11 +512,11 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock build', (
       const fresh = mkdtempSync('/tmp/dkf-');
       try {
         const child = context({ 'Dockerfile': `FROM ${name}\nUSER root\nRUN cat /msg > /again\nCMD ["cat", "/again"]\n` });
-        const b = await d(fresh, ['build', '-t', 'pulled-base:1', child]);
+        const b = await d(fresh, ['build', '--network', 'none', '-t', 'pulled-base:1', child]);
         expect(b.stderr).toBe('');
         expect(b.code).toBe(0);
         expect(b.stdout).toContain(`pulling ${name}`);
-        expect((await d(fresh, ['run', '--rm', 'pulled-base:1'])).stdout).toBe('built by dock\n');
+        expect((await d(fresh, ['run', '--network', 'none', '--rm', 'pulled-base:1'])).stdout).toBe('built by dock\n');
       } finally {
         await cleanRoot(fresh);
         rmSync(fresh, { recursive: true, force: true });

@@ -51,7 +51,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('streams the logs of a detached server with logs -f, in json-file format with stream and time', async () => {
-    const id = (await ok(root, ['run', '-d', '--name', 'server', img.name, 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.05; done; echo bye'])).trim();
+    const id = (await ok(root, ['run', '--network', 'none', '-d', '--name', 'server', img.name, 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.05; done; echo bye'])).trim();
     const follow = dockChild(root, ['logs', '-f', 'server']);
     const code = await follow.closed; // -f returns once the server has exited
     expect(code).toBe(0);
@@ -72,7 +72,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('follows a running container live (lines arrive while it runs) and across log rotation', async () => {
-    await ok(root, ['run', '-d', '--name', 'ticker', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', img.name, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.02; done']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'ticker', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', img.name, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.02; done']);
     const follow = dockChild(root, ['logs', '-f', '--tail', '0', 'ticker']);
     await waitFor(() => /tick \d+\n.*tick \d+\n/s.test(follow.out()), 'live lines');
     const id = (await ok(root, ['inspect', '-f', '{{.Id}}', 'ticker'])).trim();
@@ -88,7 +88,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('runs exec -it through a pseudo-terminal, and exec -e -u -w', async () => {
-    const id = (await ok(root, ['run', '-d', img.name, 'sleep', '120'])).trim();
+    const id = (await ok(root, ['run', '--network', 'none', '-d', img.name, 'sleep', '120'])).trim();
     // script(1) gives dock a terminal; the commands go through it to the container's pty.
     const child = spawn('script', ['-qfec', `${process.execPath} ${await dockScript()} exec -it ${id} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -136,7 +136,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
 
   it('keeps the container when dock is killed, and attach reconnects to it', async () => {
     // A foreground run whose dock dies: the container lives on under its supervisor.
-    const run = dockChild(root, ['run', '--name', 'survivor', img.name, 'sh', '-c', 'echo ready; trap "exit 0" TERM; while true; do sleep 0.1; done']);
+    const run = dockChild(root, ['run', '--network', 'none', '--name', 'survivor', img.name, 'sh', '-c', 'echo ready; trap "exit 0" TERM; while true; do sleep 0.1; done']);
     await waitFor(() => run.out().includes('ready'), 'the container to start');
     run.child.kill('SIGKILL');
     await run.closed;
@@ -145,7 +145,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(await ok(root, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'survivor'])).toBe('exited 0\n');
 
     // attach, go away, attach again: input and output reach the same container process.
-    await ok(root, ['run', '-d', '-i', '--name', 'echoer', img.name, 'sh', '-c', 'while read l; do echo "got $l"; done; echo eof']);
+    await ok(root, ['run', '--network', 'none', '-d', '-i', '--name', 'echoer', img.name, 'sh', '-c', 'while read l; do echo "got $l"; done; echo eof']);
     const first = dockChild(root, ['attach', 'echoer']);
     await new Promise((r) => setTimeout(r, 300));
     first.child.stdin.write('one\n');
@@ -166,7 +166,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('explains a container whose supervisor was killed, and starts it again', async () => {
-    const id = (await ok(root, ['run', '-d', img.name, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
+    const id = (await ok(root, ['run', '--network', 'none', '-d', img.name, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
     const [sup] = supervisorsOf(root);
     process.kill(sup, 'SIGKILL');
     await waitFor(() => supervisorsOf(root).length === 0, 'the supervisor to die');
@@ -182,13 +182,13 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('brings a crashing container back N times with on-failure:N', async () => {
-    await ok(root, ['run', '-d', '--name', 'crasher', '--restart', 'on-failure:3', img.name, 'sh', '-c', 'echo run; exit 2']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'crasher', '--restart', 'on-failure:3', img.name, 'sh', '-c', 'echo run; exit 2']);
     await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'crasher'])) === '3 exited\n', 'three restarts', 30_000);
     expect(await ok(root, ['logs', 'crasher'])).toBe('run\nrun\nrun\nrun\n');
     expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}}', 'crasher'])).toBe('2\n');
     await waitFor(() => supervisorsOf(root).length === 0, 'the supervisor to leave');
     // always: restarted until stopped; stop cancels it.
-    await ok(root, ['run', '-d', '--name', 'always', '--restart', 'always', img.name, 'sh', '-c', 'sleep 0.2; exit 0']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'always', '--restart', 'always', img.name, 'sh', '-c', 'sleep 0.2; exit 0']);
     await waitFor(async () => Number((await ok(root, ['inspect', '-f', '{{.RestartCount}}', 'always'])).trim()) >= 2, 'restarts of always', 30_000);
     await ok(root, ['stop', 'always']);
     const n = (await ok(root, ['inspect', '-f', '{{.RestartCount}}', 'always'])).trim();
@@ -199,14 +199,14 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
 
   it('shows a health check starting until its first probe', async () => {
     // The first probe runs one interval after the start: with an hour, "starting" is all it can be.
-    await ok(root, ['run', '-d', '--name', 'unprobed', '--health-cmd', 'true', '--health-interval', '1h', img.name, 'sleep', '120']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'unprobed', '--health-cmd', 'true', '--health-interval', '1h', img.name, 'sleep', '120']);
     expect(await ok(root, ['ps', '--format', '{{.Status}}', '--filter', 'name=unprobed'])).toMatch(/\(health: starting\)/);
     expect(await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'unprobed'])).toBe('starting\n');
     await ok(root, ['rm', '-f', 'unprobed']);
   });
 
   it('turns a health check unhealthy after the retries, and healthy again', async () => {
-    await ok(root, ['run', '-d', '--name', 'checked', '--health-cmd', 'test -e /tmp/healthy && echo fine', '--health-interval', '300ms', '--health-retries', '2', '--health-timeout', '5s', img.name, 'sleep', '120']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'checked', '--health-cmd', 'test -e /tmp/healthy && echo fine', '--health-interval', '300ms', '--health-retries', '2', '--health-timeout', '5s', img.name, 'sleep', '120']);
     await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'checked'])) === 'unhealthy\n', 'unhealthy', 30_000);
     const h = JSON.parse(await ok(root, ['inspect', '-f', '{{json .State.Health}}', 'checked']));
     expect(h.FailingStreak).toBeGreaterThanOrEqual(2);
@@ -220,7 +220,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('pauses, unpauses, waits, kills, renames and lists with filters and formats', async () => {
-    await ok(root, ['run', '-d', '--name', 'p1', '-l', 'role=worker', img.name, 'sh', '-c', 'while true; do sleep 0.1; done']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'p1', '-l', 'role=worker', img.name, 'sh', '-c', 'while true; do sleep 0.1; done']);
     await ok(root, ['pause', 'p1']);
     expect(await ok(root, ['ps', '--filter', 'name=p1', '--format', '{{.Names}} {{.State}}'])).toBe('p1 paused\n');
     const freezer = readFileSync(`/sys/fs/cgroup/freezer/dock/${(await ok(root, ['inspect', '-f', '{{.Id}}', 'p1'])).trim()}/freezer.state`, 'utf8').trim();
@@ -248,7 +248,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   for (const step of ['mounted', 'supervised', 'created', 'attached']) {
     it(`explains and cleans up after a dock killed during run (at "${step}")`, async () => {
       const name = `crash-${step}`;
-      const r = await d(root, ['run', '--name', name, img.name, 'sleep', '60'], { env: { DOCK_CRASH_AT: step } });
+      const r = await d(root, ['run', '--network', 'none', '--name', name, img.name, 'sleep', '60'], { env: { DOCK_CRASH_AT: step } });
       expect(r.code).not.toBe(0); // SIGKILL
       const ps = await ok(root, ['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Names}} {{.State}}']);
       expect(ps).toBe(`${name} created\n`);

@@ -22,7 +22,7 @@ describe.skipIf(!isRoot)('dock paths from hostile containers, archives and names
     const r = await d(root, ['import', join(work, 'rootfs.tar'), IMG]);
     if (r.code !== 0) throw new Error(`dock import: ${r.stderr}`);
     // A stopped container that planted symlinks pointing at the host's paths.
-    const c = await d(root, ['run', '--name', 'planted', IMG, 'sh', '-c', 'mkdir -p /tmp && ln -s / /tmp/root && ln -s /etc/shadow /tmp/shadow && echo inside > /etc/shadow']);
+    const c = await d(root, ['run', '--network', 'none', '--name', 'planted', IMG, 'sh', '-c', 'mkdir -p /tmp && ln -s / /tmp/root && ln -s /etc/shadow /tmp/shadow && echo inside > /etc/shadow']);
     if (c.code !== 0) throw new Error(`dock run: ${c.stderr}`);
   }, 120_000);
   afterAll(async () => {
@@ -86,11 +86,11 @@ describe.skipIf(!isRoot)('dock paths from hostile containers, archives and names
 
   it('names that would be paths refuse ../ and /', async () => {
     for (const [args, what] of [
-      [['create', '--name', '../x', IMG, 'true'], /^dock: invalid container name "..\/x"/],
+      [['create', '--network', 'none', '--name', '../x', IMG, 'true'], /^dock: invalid container name "..\/x"/],
       [['volume', 'create', '../x'], /^dock: invalid volume name "..\/x"/],
       [['volume', 'create', '..'], /^dock: invalid volume name ".."/],
       [['network', 'create', '../x'], /^dock: invalid network name "..\/x"/],
-      [['run', '--rm', '-v', '../x:/data', IMG, 'true'], /^dock: invalid --volume/],
+      [['run', '--network', 'none', '--rm', '-v', '../x:/data', IMG, 'true'], /^dock: invalid --volume/],
     ] as [string[], RegExp][]) {
       const r = await d(root, args);
       expect(r.code, args.join(' ')).not.toBe(0);

@@ -45,7 +45,7 @@ const runFlags = (cmd: Command) =>
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--stop-signal <signal>', 'signal to stop the container (default SIGTERM)')
     .option('--stop-timeout <seconds>', 'seconds to wait before SIGKILL on stop (default 10)')
-    .option('--network <mode>', 'bridge, a network name, none, host or container:NAME (default: none, or $DOCK_DEFAULT_NETWORK)')
+    .option('--network <mode>', 'bridge, a network name, none, host or container:NAME (default: bridge)')
     .option('-p, --publish <spec>', 'publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp] (repeatable; ranges too)', collect, [])
     .option('-P, --publish-all', "publish every port the image EXPOSEs on a free host port")
     .option('--network-alias <name>', 'another DNS name of the container on its user-defined network (repeatable)', collect, [])

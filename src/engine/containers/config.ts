@@ -426,10 +426,10 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
 
 /**
  * --network and what goes with it, checked for their syntax (create checks that the network
- * exists). The default is none (DOCK_DEFAULT_NETWORK=bridge gives Docker's default): see the README.
+ * exists). The default is Docker's: the default bridge.
  */
 function parseNetworkFlags(f: RunFlags): string {
-  const network = f.network || process.env.DOCK_DEFAULT_NETWORK || 'none';
+  const network = f.network || 'bridge';
   if (network.startsWith('container:') && network.length === 'container:'.length) throw usage('invalid --network "container:": name the container, e.g. container:web');
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network) && !network.startsWith('container:')) throw usage(`invalid --network "${network}": none, host, bridge, container:NAME or a network's name`);
   const bridge = network !== 'none' && network !== 'host' && !network.startsWith('container:');

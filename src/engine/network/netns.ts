@@ -26,16 +26,25 @@ export class HostNetns {
 
   constructor(path?: string) {
     this.path = path || undefined;
+  }
+
+  /**
+   * Checked where the kernel side is touched, not when a manager is made: reading and removing
+   * records needs no namespace (a missing one then fails only what would have to work in it).
+   */
+  private check(): void {
     if (this.path && !existsSync(this.path)) throw new Error(`host network namespace ${this.path} does not exist`);
   }
 
   rtnl(): Rtnl {
+    this.check();
     return Rtnl.open(this.path);
   }
 
   /** Runs fn with the calling (main) thread inside the host namespace. fn must be synchronous. */
   run<T>(fn: () => T): T {
     if (!this.path) return fn();
+    this.check();
     const nl = nativeNetlink();
     const old = nl.netnsEnter(this.path);
     try {
