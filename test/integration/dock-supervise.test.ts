@@ -117,7 +117,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
   });
 
   it('runs run -it with the pty held by the supervisor: input, window size, exit status, and the log', async () => {
-    const child = spawn('script', ['-qfec', `stty cols 91 rows 33; ${process.execPath} ${await dockScript()} run -it --name ttyrun ${img.name} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', `stty cols 91 rows 33; ${process.execPath} ${await dockScript()} run -it --network none --name ttyrun ${img.name} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (x) => (out += x));
     const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));

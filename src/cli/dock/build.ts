@@ -14,9 +14,10 @@ const buildCmd = (cmd: Command) =>
     .option('--no-cache', 'do not use the build cache')
     .option('--platform <os/arch>', 'platform of the image')
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
+    .option('--network <mode>', "network of the RUN steps: default (dock's default bridge), none, host or a network's name", 'default')
     .option('-q, --quiet', 'print only the image id')
     .option('--iidfile <file>', 'write the image id to this file')
-    .action(async (context: string, o: { tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; platform?: string; label: string[]; quiet?: boolean; iidfile?: string }) => {
+    .action(async (context: string, o: { tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; platform?: string; label: string[]; network: string; quiet?: boolean; iidfile?: string }) => {
       const { build } = await import('../../engine/build/builder');
       const { BuildError } = await import('../../engine/build/errors');
       const { openRuntime } = await import('../../runtime/runtime');
@@ -90,6 +91,7 @@ const buildCmd = (cmd: Command) =>
                 noCache: !o.cache,
                 platform: o.platform,
                 labels: kv(o.label, '--label', false),
+                network: o.network,
                 registry: clientOpts(),
                 output: {
                   step: (label, t, cached) => say(`${cached ? 'CACHED ' : ''}${label} ${t}`),

@@ -40,6 +40,7 @@ export function registerBuild(r: Router): void {
       target: ctx.query.get('target') || undefined,
       noCache: qBool(ctx, 'nocache'),
       platform: ctx.query.get('platform') || undefined,
+      network: ctx.query.get('networkmode') || undefined,
     };
     const quiet = qBool(ctx, 'q');
     const archive = await readBody(ctx, BUILD_CONTEXT_LIMIT);

@@ -22,6 +22,7 @@ import { findImage } from '../images/lookup';
 import type { ClientOptions } from '../registry/client';
 import { hostPlatform, type ImageManifest, MT, parsePlatform, type Platform } from '../registry/manifest';
 import { formatReference, parseReference } from '../registry/reference';
+import type { Db } from '../store/db';
 import { StoreError } from '../store/errors';
 import type { ImageStore, LayerRecord, Lease } from '../store/store';
 import { type BuildState, BuildCache, chainKey } from './cache';
@@ -32,6 +33,7 @@ import { commitLayer, hasChanges } from './layer';
 import { mountReadOnly, mountStepRoot, mountsBelow, unmount } from './overlay';
 import { type Env, LexError, processWord, processWords } from './shell-lex';
 import { DEFAULT_PATH, flag, StageRun } from './stage';
+import { type BuildNetwork, releaseStaleStepEndpoints, resolveBuildNetwork } from './step-network';
 
 export interface BuildOutput {
   /** A step starts (or is taken from the cache). */
@@ -57,6 +59,11 @@ export interface BuildOptions {
   platform?: string;
   labels?: Record<string, string>;
   registry?: ClientOptions;
+  /**
+   * The network of RUN steps (`--network`; the API's networkmode): default (dock's default bridge,
+   * the default), none, host, or a network's name. A step's `RUN --network=` overrides it.
+   */
+  network?: string;
   output?: BuildOutput;
   /** Engine root: the build's scratch space and cache mounts live under <root>/build. */
   root: string;
@@ -101,6 +108,7 @@ export class Builder {
   private readonly mounts = new Set<string>();
   private readonly buildDir: string;
   private readonly emptyDir: string;
+  private readonly net: BuildNetwork;
   private context!: BuildContext;
   private lease!: Lease;
   private failure: unknown = null;
@@ -113,6 +121,8 @@ export class Builder {
   ) {
     this.cache = new BuildCache(store);
     this.out = opts.output ?? silentOutput;
+    // Checked first: a wrong network name fails before anything is made.
+    this.net = resolveBuildNetwork(opts.network, { db: store.db, root: opts.root });
     this.df = parseDockerfile(opts.dockerfile);
     this.warnings.push(...this.df.warnings);
     this.platform = opts.platform ? parsePlatform(opts.platform) : this.hostPlat;
@@ -160,6 +170,7 @@ export class Builder {
     const target = this.targetStage();
     this.lease = this.store.beginLease();
     try {
+      await releaseStaleStepEndpoints({ db: this.store.db, root: this.opts.root }, (m) => this.warn(m));
       this.context = this.opts.contextDir ? await BuildContext.open(this.opts.contextDir, this.opts.dockerfilePath) : BuildContext.empty();
       // Everything the target needs starts now; each stage waits for the ones it uses.
       const needed = this.neededStages(target.index);
@@ -416,6 +427,13 @@ export class Builder {
   }
   get runtime(): Runtime {
     return this.rt;
+  }
+  /** The build's network (RUN steps' default). */
+  get network(): BuildNetwork {
+    return this.net;
+  }
+  get db(): Db {
+    return this.store.db;
   }
   lookupArg(name: string): string | undefined {
     return this.buildArg(name);

@@ -5,8 +5,8 @@
 // Its stdout and stderr are one pipe (a FIFO in the step directory, handed to skiff-init as fds 1
 // and 2), read here and streamed line by line; stdin is /dev/null. The config is the runtime's
 // default spec adapted as Docker adapts it for builds: Docker's default capabilities and seccomp
-// profile, no terminal, a private network namespace with only loopback (network "none"), the
-// image's user, working directory and environment.
+// profile, no terminal, the step's network (step-network.ts: its own namespace, connected between
+// create and start, or dock's own for `host`), the image's user, working directory and environment.
 
 import { closeSync, constants, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -21,6 +21,7 @@ import { start } from '../../runtime/start';
 import { defaultDockerProfile, dockerProfileToOci } from '../../runtime/seccomp/docker-profile';
 import { DEFAULT_CAPS } from '../containers/spec';
 import { BuildError } from './errors';
+import type { StepNetworkSession } from './step-network';
 
 export interface RunInContainerOptions {
   rt: Runtime;
@@ -33,6 +34,8 @@ export interface RunInContainerOptions {
   cwd: string;
   user: { uid: number; gid: number; additionalGids: number[] };
   mounts: Mount[];
+  /** The step's network (its /etc/hosts and /etc/resolv.conf are among `mounts`). */
+  network: StepNetworkSession;
   onLine: (line: string) => void;
   /** Called with the container's pid once it runs (to kill it when the build is cancelled). */
   onStart?: (pid: number) => void;
@@ -58,6 +61,7 @@ export function buildSpec(o: RunInContainerOptions): Spec {
   spec.hostname = 'buildkitsandbox';
   spec.mounts = [...(spec.mounts ?? []), ...o.mounts];
   spec.linux = { ...spec.linux!, seccomp: seccompCache };
+  if (!o.network.ownNamespace) spec.linux.namespaces = (spec.linux.namespaces ?? []).filter((n) => n.type !== 'network');
   return spec;
 }
 
@@ -115,6 +119,7 @@ export async function runInContainer(o: RunInContainerOptions): Promise<number> 
     closeSync(writeFd);
     writeFd = -1;
     reapStage1(); // skiff-init's first stage exits once it reported the container's pid
+    await o.network.attach(rec.pid);
     start(o.rt, rec.id);
     o.onStart?.(rec.pid);
     const status = await n.waitPid(rec.pid);
@@ -125,6 +130,11 @@ export async function runInContainer(o: RunInContainerOptions): Promise<number> 
     if (e instanceof BuildError) throw e;
     throw new BuildError('ESTEP', `cannot run the step's container: ${(e as Error).message}`, { cause: e });
   } finally {
+    try {
+      await o.network.detach();
+    } catch (e) {
+      o.rt.log.warn(`release the network of build container ${o.id}: ${(e as Error).message}`);
+    }
     if (writeFd >= 0) closeSync(writeFd);
     if (nullFd >= 0) closeSync(nullFd);
     reapStage1();

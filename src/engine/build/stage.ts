@@ -17,6 +17,7 @@ import { contextItems, copyInto, type CopyItem, type CopyOptions, mkdirInRoot } 
 import { type CommandForm, type Flag, type Instruction, type Stage, heredocBody, parseHeredocWord } from './dockerfile';
 import { BuildError } from './errors';
 import { runInContainer } from './run-step';
+import { networkKey, StepNetworkSession, stepContainerId, stepNetwork } from './step-network';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -348,13 +349,12 @@ export class StageRun {
     const cfgEnv = envMap(this.cfg.Env);
     const argEnv = [...this.args].filter(([k]) => !cfgEnv.has(k)).sort(([a], [c]) => a.localeCompare(c));
     const mounts = await this.parseMounts(ins, env);
-    const network = flag(ins.flags, 'network');
-    if (network === 'host') throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: RUN --network=host is not supported: build steps run without a network here`);
-    if (network && !['none', 'default'].includes(network)) throw new BuildError('EPARSE', `Dockerfile:${ins.line}: invalid --network: ${network}`);
+    const network = stepNetwork(b.network, flag(ins.flags, 'network'), ins.line);
     if (flag(ins.flags, 'security') === 'insecure') throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: RUN --security=insecure is not allowed`);
     const argText = argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
     const createdBy = `RUN ${argText}${argv.join(' ')} # buildkit`;
-    const keyText = `RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)} ${JSON.stringify(mounts.map((m) => m.key))} ${script ? script.data : ''}`;
+    const netKey = networkKey(network);
+    const keyText = `RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)} ${JSON.stringify(mounts.map((m) => m.key))} ${script ? script.data : ''}${netKey ? ' ' + netKey : ''}`;
     const contentHash = mounts.map((m) => m.contentHash ?? '').join(',');
     return {
       keyText,
@@ -375,6 +375,9 @@ export class StageRun {
           writeFileSync(join(pipes, script.name), script.data, { mode: 0o755 });
           extra.push({ destination: '/dev/pipes', type: 'bind', source: pipes, options: ['rbind', 'ro'] });
         }
+        const id = stepContainerId(randomBytes(6).toString('hex'));
+        const net = new StepNetworkSession(network, { db: b.db, root: b.engineRoot }, id, dir);
+        extra.push(...net.mounts());
         let exitCode = 0;
         const cwd = this.cfg.WorkingDir || '/';
         const layer = await b.withStepRoot(this.state.layers, async (rootfs) => {
@@ -393,7 +396,6 @@ export class StageRun {
           for (const [k, v] of argEnv) runEnv.push(`${k}=${v}`);
           if (!runEnv.some((e) => e.startsWith('PATH='))) runEnv.unshift(DEFAULT_PATH);
           if (!runEnv.some((e) => e.startsWith('HOME='))) runEnv.push(`HOME=${user.home || '/root'}`);
-          const id = `build-${randomBytes(6).toString('hex')}`;
           let pid = 0;
           try {
             exitCode = await runInContainer({
@@ -406,6 +408,7 @@ export class StageRun {
               cwd,
               user,
               mounts: extra,
+              network: net,
               onLine: (l) => b.output.line(label, l),
               onStart: (p2) => {
                 pid = p2;
@@ -534,7 +537,7 @@ export class StageRun {
     }
     for (const s of srcWords) {
       if (s.path && /^[a-z][a-z0-9+.-]*:\/\//i.test(s.path)) {
-        throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: ${ins.kind} from a URL (${s.path}) is not supported: this machine has no network access for builds; put the file in the build context and COPY it`);
+        throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: ${ins.kind} from a URL (${s.path}) is not supported by dock build: fetch it in a RUN step (RUN steps have a network), or put it in the build context and COPY it`);
       }
       if (s.path && /^git@|\.git(#.*)?$/.test(s.path) && ins.kind === 'ADD') {
         throw new BuildError('EREFUSED', `Dockerfile:${ins.line}: ADD of a git repository (${s.path}) is not supported: clone it into the build context first`);

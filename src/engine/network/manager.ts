@@ -819,3 +819,17 @@ function kernel<T>(what: string, fn: () => T): T {
     throw kernelError(what, e);
   }
 }
+
+/**
+ * Sets the loopback interface of the network namespace at `netnsPath` up (Docker's `none`: only
+ * lo, up). One netlink socket in that namespace; no process.
+ */
+export function loopbackUp(netnsPath: string): void {
+  const nl = Rtnl.open(netnsPath);
+  try {
+    const lo = nl.link('lo');
+    if (lo && !(lo.flags & 1)) kernel('set lo up', () => nl.talk(setLinkMsg(lo.index, { up: true })));
+  } finally {
+    nl.close();
+  }
+}
