@@ -28,8 +28,8 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
 
   it('container prune asks; "n" or no answer deletes nothing; "y" deletes and reports the bytes of the writable layers', async () => {
     // 100 KiB written by the container, 10 KiB by another: 112640 bytes, docker's "112.6kB".
-    await ok(root, ['run', '--name', 'pr-a', IMG, 'sh', '-c', 'dd if=/dev/zero of=/big bs=1024 count=100 2>/dev/null']);
-    await ok(root, ['run', '--name', 'pr-b', IMG, 'sh', '-c', 'dd if=/dev/zero of=/small bs=1024 count=10 2>/dev/null']);
+    await ok(root, ['run', '--network', 'none', '--name', 'pr-a', IMG, 'sh', '-c', 'dd if=/dev/zero of=/big bs=1024 count=100 2>/dev/null']);
+    await ok(root, ['run', '--network', 'none', '--name', 'pr-b', IMG, 'sh', '-c', 'dd if=/dev/zero of=/small bs=1024 count=10 2>/dev/null']);
     const names = async () => (await ok(root, ['ps', '-a', '--format', '{{.Names}}'])).split('\n').filter(Boolean).sort();
     for (const input of ['n\n', '', 'whatever\n', 'N\n']) {
       const r = await d(root, ['container', 'prune'], { input });
@@ -49,7 +49,7 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
 
   it('image, volume, network and builder prune ask too, and -f does not', async () => {
     await ok(root, ['volume', 'create', 'pr-vol']);
-    await ok(root, ['run', '--rm', '-v', 'pr-vol:/v', IMG, 'sh', '-c', 'dd if=/dev/zero of=/v/f bs=1000 count=5 2>/dev/null']);
+    await ok(root, ['run', '--network', 'none', '--rm', '-v', 'pr-vol:/v', IMG, 'sh', '-c', 'dd if=/dev/zero of=/v/f bs=1000 count=5 2>/dev/null']);
     await ok(root, ['network', 'create', 'pr-net']);
     await ok(root, ['tag', IMG, 'skiff-test/prune:extra']);
     const cases: Array<[string[], string, () => Promise<boolean>]> = [
@@ -89,23 +89,23 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
     const other = join(work, 'other');
     mkdirSync(other, { recursive: true });
     writeFileSync(join(other, 'Dockerfile'), `FROM ${IMG}\nRUN echo other > /o\n`);
-    const first = await ok(root, ['build', '-t', 'pr-cache:1', ctx]);
+    const first = await ok(root, ['build', '--network', 'none', '-t', 'pr-cache:1', ctx]);
     expect(first).not.toMatch(/CACHED/);
-    await ok(root, ['build', '-t', 'pr-other:1', other]);
+    await ok(root, ['build', '--network', 'none', '-t', 'pr-other:1', other]);
     const allCached = (out: string) => {
       expect(out).toMatch(/^CACHED \[2\/3\] RUN echo a > \/a$/m);
       expect(out).toMatch(/^CACHED \[3\/3\] RUN echo b > \/b$/m);
     };
     await ok(root, ['rmi', 'pr-other:1']);
-    allCached(await ok(root, ['build', '-t', 'pr-cache:1', ctx]));
+    allCached(await ok(root, ['build', '--network', 'none', '-t', 'pr-cache:1', ctx]));
     // docker keeps the build cache when the built image itself goes too.
     await ok(root, ['rmi', 'pr-cache:1']);
-    allCached(await ok(root, ['build', '-t', 'pr-cache:1', ctx]));
+    allCached(await ok(root, ['build', '--network', 'none', '-t', 'pr-cache:1', ctx]));
     await ok(root, ['image', 'prune', '-f']);
-    allCached(await ok(root, ['build', '-t', 'pr-cache:1', ctx]));
+    allCached(await ok(root, ['build', '--network', 'none', '-t', 'pr-cache:1', ctx]));
     // builder prune is what forgets it.
     await ok(root, ['builder', 'prune', '-f']);
-    expect(await ok(root, ['build', '-t', 'pr-cache:1', ctx])).not.toMatch(/CACHED/);
+    expect(await ok(root, ['build', '--network', 'none', '-t', 'pr-cache:1', ctx])).not.toMatch(/CACHED/);
     await ok(root, ['rmi', 'pr-cache:1']);
   }, 180_000);
 
@@ -152,7 +152,7 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
     const ctx = join(work, 'nosuch');
     mkdirSync(ctx, { recursive: true });
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM nosuch:img\n');
-    const b = await d(root, ['build', ctx]);
+    const b = await d(root, ['build', '--network', 'none', ctx]);
     expect(b.code).not.toBe(0);
     expect(b.stderr).toMatch(/^dock: [^\n]+\n$/);
     expect(b.stderr).not.toMatch(/insecure-registry/);
