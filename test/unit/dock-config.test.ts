@@ -50,7 +50,7 @@ describe('merging the image config with the flags', () => {
   it('keeps the image values when no flag is given', () => {
     const { config, hostConfig } = buildConfig(img, 'img', {}, []);
     expect(config).toMatchObject({ Entrypoint: ['/entry'], Cmd: ['default'], Env: ['PATH=/bin', 'A=image'], WorkingDir: '/app', User: 'app', Labels: { a: '1' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {} } });
-    expect(hostConfig).toMatchObject({ NetworkMode: 'none', RestartPolicy: { Name: 'no' }, AutoRemove: false });
+    expect(hostConfig).toMatchObject({ NetworkMode: 'bridge', RestartPolicy: { Name: 'no' }, AutoRemove: false });
   });
 
   it('lets flags win: command replaces Cmd, --entrypoint drops Cmd, env merges by name', () => {
