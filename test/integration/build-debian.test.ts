@@ -1,7 +1,8 @@
 // dock build on a Debian base made by `dock image bootstrap` (debootstrap against the archive apt
 // uses here: minutes and ~50 MB of downloads), so it runs only when SKIFF_TEST_BOOTSTRAP=1.
-// Steps use Debian's own tools (useradd, dpkg, bash) in RUN containers; builds have no network,
-// so nothing is installed from the archive during the build.
+// Steps use Debian's own tools (useradd, dpkg, bash) in RUN containers, with --network none: the
+// test does not reach the machine's network, so nothing is installed from the archive.
+
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
