@@ -4,15 +4,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { TEST_ROOTFS, tmp } from '../helpers';
-import { needRoot, skipWhen } from '../host';
+import { needRoot, needTools, skipWhen } from '../host';
 import { cleanRoot, d, dockScript, ok } from './dock-helpers';
+import { TestNetns, tryRun } from './net-env';
 
 const IMG = 'skiff-test/prune:1';
 const prompt = (warning: string) => `WARNING! ${warning}\nAre you sure you want to continue? [y/N] \n`;
 
-describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('ip', 'nft')))('dock prune, rmi, load', () => {
   let root: string;
   const work = tmp('skiff-dockprune-');
   beforeAll(async () => {
@@ -50,7 +51,15 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
   it('image, volume, network and builder prune ask too, and -f does not', async () => {
     await ok(root, ['volume', 'create', 'pr-vol']);
     await ok(root, ['run', '--network', 'none', '--rm', '-v', 'pr-vol:/v', IMG, 'sh', '-c', 'dd if=/dev/zero of=/v/f bs=1000 count=5 2>/dev/null']);
-    await ok(root, ['network', 'create', 'pr-net']);
+    // The network's bridge and rules go in a namespace made for the test, never the machine's.
+    const ns = new TestNetns('pr');
+    const inNs = { DOCK_HOST_NETNS: ns.path };
+    onTestFinished(() => {
+      // A DNS server left by a failure would keep the namespace alive.
+      for (const pid of tryRun('ip', ['netns', 'pids', ns.name]).stdout.split('\n').filter(Boolean)) tryRun('kill', ['-9', pid.trim()]);
+      ns.remove();
+    });
+    expect((await d(root, ['network', 'create', 'pr-net'], { env: inNs })).code).toBe(0);
     await ok(root, ['tag', IMG, 'skiff-test/prune:extra']);
     const cases: Array<[string[], string, () => Promise<boolean>]> = [
       [['volume', 'prune', '-a'], 'This will remove all local volumes not used by at least one container.', async () => (await ok(root, ['volume', 'ls', '-q'])).includes('pr-vol')],
@@ -60,7 +69,7 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
       [['builder', 'prune'], 'This will remove all build cache.', async () => true],
     ];
     for (const [args, warning, stillThere] of cases) {
-      const r = await d(root, args, { input: 'n\n' });
+      const r = await d(root, args, { input: 'n\n', env: inNs });
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout, args.join(' ')).toBe(prompt(warning));
       expect(r.stderr).toMatch(/^\w+ prune has been cancelled\n$/);
@@ -69,7 +78,7 @@ describe.skipIf(skipWhen(needRoot()))('dock prune, rmi, load', () => {
     // -f: no question. The volume's 5000 bytes come back.
     const v = await ok(root, ['volume', 'prune', '-a', '-f']);
     expect(v).toBe('Deleted Volumes:\npr-vol\n\nTotal reclaimed space: 5kB\n');
-    expect(await ok(root, ['network', 'prune', '-f'])).toBe('Deleted Networks:\npr-net\n');
+    expect(await d(root, ['network', 'prune', '-f'], { env: inNs })).toMatchObject({ code: 0, stdout: 'Deleted Networks:\npr-net\n' });
     await ok(root, ['rmi', 'skiff-test/prune:extra']);
     // image prune gives back the image's blobs and its unpacked layer: more than the compressed size.
     mkdirSync(join(work, 'big'));

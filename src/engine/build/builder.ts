@@ -14,7 +14,8 @@
 
 import { imageEvent } from '../images/events';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { getAttributeSync } from '@napi-rs/xattr';
 import { deleteContainer } from '../../runtime/delete';
 import type { Runtime } from '../../runtime/runtime';
 import { pidAlive } from '../store/blobs';
@@ -483,7 +484,7 @@ export class Builder {
       unmount(rootfs);
       this.mounts.delete(rootfs);
     }
-    pruneCreated(upper, created);
+    pruneCreated(upper, created, lower);
     try {
       if (!(await hasChanges(upper))) return null;
       return await commitLayer(this.store, upper, this.lease);
@@ -586,9 +587,16 @@ export function cleanStaleBuilds(base: string, rt: Runtime, warn: (m: string) =>
   }
 }
 
-/** Removes mount points the runtime made in upper/ for a step (empty, and not in the image). */
-function pruneCreated(upper: string, created: string[]): void {
+/**
+ * Removes mount points the runtime made in upper/ for a step (empty, and not in the image), then
+ * their parents that only a mount point's creation copied up (e.g. /etc for /etc/resolv.conf): empty
+ * in upper/, not opaque, and the same directory (mode, owner) in the layers below. Only their mtime
+ * could differ, from the mount point's creation.
+ */
+function pruneCreated(upper: string, created: string[], lower: string[]): void {
+  const parents = new Set<string>();
   for (const p of [...created].sort((a, b) => b.length - a.length)) {
+    for (let d = posix.dirname(p); d !== '/' && d !== '.'; d = posix.dirname(d)) if (!created.includes(d)) parents.add(d);
     const host = join(upper, p);
     const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) continue;
@@ -599,6 +607,18 @@ function pruneCreated(upper: string, created: string[]): void {
     } catch {
       /* keep it */
     }
+  }
+  for (const d of [...parents].sort((a, b) => b.length - a.length)) {
+    const host = join(upper, d);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) continue;
+    try {
+      if (readdirSync(host).length || getAttributeSync(host, 'trusted.overlay.opaque')?.toString() === 'y') continue;
+    } catch {
+      continue;
+    }
+    const below = lower.map((l) => lstatSync(join(l, d), { throwIfNoEntry: false })).find((x) => x);
+    if (below?.isDirectory() && below.mode === st.mode && below.uid === st.uid && below.gid === st.gid) rmdirSync(host);
   }
 }
 
