@@ -52,9 +52,9 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
     writeFileSync(h('src', 'dir', 'sub', 'x'), 'x\n');
     chownSync(h('src', 'dir', 'sub', 'x'), 1234, 5678);
     symlinkSync('file', h('src', 'link'));
-    await ok(root, ['run', '-d', '--name', 'run', IMG, 'sleep', '600']);
-    await ok(root, ['create', '--name', 'created', IMG, 'sleep', '600']);
-    await ok(root, ['run', '--name', 'stopped', IMG, 'sh', '-c', 'echo made > /made']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'run', IMG, 'sleep', '600']);
+    await ok(root, ['create', '--network', 'none', '--name', 'created', IMG, 'sleep', '600']);
+    await ok(root, ['run', '--network', 'none', '--name', 'stopped', IMG, 'sh', '-c', 'echo made > /made']);
   }, 120_000);
   afterAll(async () => {
     if (root) expect(await cleanRoot(root)).toEqual({ mounts: [], supervisors: [], cgroups: [] });
@@ -131,7 +131,7 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
     expect(await names('run:/t3/www/.')).toEqual(['./', './index.html']);
     expect(await names('run:/t3/www/index.html')).toEqual(['index.html']);
     // A volume: the entries are named after the container's path, not the volume's directory.
-    await ok(root, ['run', '-d', '--name', 'vol', '-v', 'cp-www:/www', IMG, 'sh', '-c', 'echo in volume > /www/i.html; exec sleep 600']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'vol', '-v', 'cp-www:/www', IMG, 'sh', '-c', 'echo in volume > /www/i.html; exec sleep 600']);
     await waitFor(async () => (await d(root, ['exec', 'vol', 'cat', '/www/i.html'])).stdout === 'in volume\n', 'the volume file');
     expect(await names('vol:/www')).toEqual(['www/', 'www/i.html']);
     await ok(root, ['cp', 'vol:/www', h('fromvol')]);
@@ -222,7 +222,7 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
   it('CVE-2018-15664: a container swapping a directory for a symlink to / during copies writes nothing on the host', async () => {
     const marker = `skiff-cp-race-${process.pid}`;
     // The swap loop: /sw/d is a directory, then a symlink to /, then a directory again.
-    await ok(root, ['run', '-d', '--name', 'swapper', IMG, 'sh', '-c', 'mkdir -p /sw/d; while :; do mv /sw/d /sw/x; ln -s / /sw/d; rm /sw/d; mv /sw/x /sw/d; done']);
+    await ok(root, ['run', '--network', 'none', '-d', '--name', 'swapper', IMG, 'sh', '-c', 'mkdir -p /sw/d; while :; do mv /sw/d /sw/x; ln -s / /sw/d; rm /sw/d; mv /sw/x /sw/d; done']);
     writeFileSync(h(marker), 'race\n');
     writeFileSync(h('secret'), 'host secret\n');
     try {
