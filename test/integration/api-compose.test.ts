@@ -206,7 +206,9 @@ describe.skipIf(skipWhen(needRoot(), needTools('docker-compose', 'script', ...NE
     expect(await containers()).toEqual([]);
     expect((await api('/networks')).map((n: { Name: string }) => n.Name)).not.toContain(`${project}_back`);
     expect((await api('/volumes')).Volumes.map((v: { Name: string }) => v.Name)).not.toContain(`${project}_kvdata`);
-    expect(host.links()).toEqual(['lo']);
+    // Only the default bridge stays (the build's RUN step was on it, as docker build is on docker0):
+    // no veth of a container or of a build step.
+    expect(host.links()).toEqual(['lo', 'dock0']);
     expect(host.nft()).not.toContain('10.95.0.0');
     // Nothing listens on the port any more, in the test namespace either.
     const gone = host.run(['wget', '-q', '-T', '2', '-O', '-', `http://127.0.0.1:${PORT}/`]);
