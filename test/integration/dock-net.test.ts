@@ -94,8 +94,9 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     expect(Object.keys(JSON.parse(await ok(['network', 'inspect', netB]))[0].Containers)).toEqual([]);
   });
 
-  it('-p 8080:80 answers on the host side address and on 127.0.0.1; dock port; rm -f leaves nothing', async () => {
-    await ok(['run', '-d', '--name', 'pub', '--network', 'bridge', '-p', '8080:80', '-p', '127.0.0.1::80', img.name, ...serve('hello-pub')]);
+  it('-p 8080:80 without --network (the default bridge, as Docker) answers on the host side address and on 127.0.0.1; dock port; rm -f leaves nothing', async () => {
+    await ok(['run', '-d', '--name', 'pub', '-p', '8080:80', '-p', '127.0.0.1::80', img.name, ...serve('hello-pub')]);
+    expect((await inspect('pub')).HostConfig.NetworkMode).toBe('bridge');
     const ns = (await inspect('pub')).NetworkSettings;
     const ip = ns.Networks.bridge.IPAddress as string;
     const gw = ns.Networks.bridge.Gateway as string;
