@@ -37,17 +37,21 @@ export function registryAuth(ctx: Ctx): Credentials | undefined {
   }
 }
 
-/** Runs a streaming operation: progress lines, then the error (if any) as Docker's error line. */
+/**
+ * Runs a streaming operation: progress lines, then the error (if any) as Docker's error line. The
+ * answer starts with the first line: an error before it (a pull of an unknown image) is a plain
+ * error answer with its status, as dockerd gives it (docker-py raises NotFound on it).
+ */
 async function streamed(ctx: Ctx, fn: (lines: ReturnType<typeof jsonLines>) => Promise<void>): Promise<void> {
-  const lines = jsonLines(ctx);
+  const lines = jsonLines(ctx, { lazy: true });
   try {
     await fn(lines);
   } catch (e) {
+    if (!lines.started) throw e;
     const msg = toApiError(e).message;
     lines.write({ errorDetail: { message: msg }, error: msg });
-  } finally {
-    lines.end();
   }
+  lines.end();
 }
 
 function insecure(): string[] {

@@ -65,17 +65,26 @@ export function streamWriter(out: NodeJS.WritableStream, stream: 1 | 2, tty: boo
 }
 
 /** A JSON-lines answer (chunked): each call writes one object. */
-export function jsonLines(ctx: Ctx) {
+export function jsonLines(ctx: Ctx, o: { lazy?: boolean } = {}) {
   const res = ctx.res!;
-  if (!res.headersSent) {
+  const start = () => {
+    if (res.headersSent) return;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-  }
+  };
+  // lazy: the answer starts with the first line, so a failure before it keeps its own status.
+  if (!o.lazy) start();
   return {
     write(obj: unknown): void {
+      start();
       if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(obj) + '\r\n');
     },
+    /** Whether anything was sent (after that, errors can only be lines). */
+    get started(): boolean {
+      return res.headersSent;
+    },
     end(): void {
+      start();
       if (!res.writableEnded) res.end();
     },
   };

@@ -43,9 +43,10 @@ export async function pullWithClient(store: ImageStore, client: RegistryClient, 
   const want = opts.platform ?? hostPlatform();
   const label = formatReference(ref);
   const repo = ref.path;
-  progress.message(`${ref.tag ?? ref.digest}: Pulling from ${familiarName(ref)}`);
-
+  // Said once the registry has the reference (as dockerd): a reference it does not know fails
+  // before any progress, so the API can still answer with the error's own status (404).
   let top = await client.getManifest(repo, ref.digest ?? ref.tag!);
+  progress.message(`${ref.tag ?? ref.digest}: Pulling from ${familiarName(ref)}`);
   let parsed = parseManifest(top.body, top.contentType, label);
   let indexDigest: string | undefined;
   let indexBody: Buffer | undefined;
