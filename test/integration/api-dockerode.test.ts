@@ -5,6 +5,10 @@
 // and rules live in a network namespace made for the test.
 
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
@@ -13,7 +17,7 @@ import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
 import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
 import { startService, type TestService } from './api-helpers';
-import { buildAppImage, cleanRoot, newRoot, type TestImage } from './dock-helpers';
+import { buildAppImage, cleanRoot, newRoot, waitFor, type TestImage } from './dock-helpers';
 import { NET_TOOLS, TestNetns } from './net-env';
 
 const tag = `dkr${process.pid}`;
@@ -57,6 +61,46 @@ function tarOf(files: Record<string, string>): NodeJS.ReadableStream {
   return p as unknown as NodeJS.ReadableStream;
 }
 
+/**
+ * A proxy in front of the registry that sends the first 64 KiB of any blob larger than 256 KiB,
+ * then holds the rest: a pull through it stays in the middle of a download until its client goes.
+ */
+async function stallingProxy(upstream: string) {
+  const held = new Set<http.ServerResponse>();
+  let closedMidway = 0;
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: '127.0.0.1', port: Number(upstream.split(':')[1]), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      const size = Number(ur.headers['content-length'] ?? 0);
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      if (!/\/blobs\/sha256:/.test(req.url ?? '') || size <= 256 << 10 || req.method !== 'GET') return void ur.pipe(res);
+      held.add(res);
+      let sent = 0;
+      ur.on('data', (c: Buffer) => {
+        if (sent >= 64 << 10) return;
+        res.write(c.subarray(0, (64 << 10) - sent));
+        sent += c.length;
+      });
+      res.on('close', () => {
+        if (!res.writableEnded) closedMidway++;
+        held.delete(res);
+        ur.destroy();
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => held.size,
+    closedMidway: () => closedMidway,
+    close: () => new Promise<void>((r) => {
+      for (const res of held) res.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
 describe.skipIf(skipWhen(needRoot(), needTools('docker-registry', ...NET_TOOLS, ...IMAGE_TOOLS)))('dockerode against dock system service', () => {
   let img: TestImage;
   let root: string;
@@ -97,6 +141,31 @@ describe.skipIf(skipWhen(needRoot(), needTools('docker-registry', ...NET_TOOLS, 
     const v = await docker.version();
     expect(v.ApiVersion).toBe('1.50');
   });
+
+  it('a pull whose client goes away stops its download and leaves no partial blob, lock or image', async () => {
+    const proxy = await stallingProxy(reg.host);
+    try {
+      const ref = `${proxy.host}/sdk/app:1`;
+      const stream = await docker.pull(ref);
+      const lines: string[] = [];
+      stream.on('data', (d: Buffer) => lines.push(d.toString()));
+      await waitFor(() => proxy.held() > 0 && lines.join('').includes('Downloading'), 'the pull to be in the middle of its layer', 30_000);
+      const ingest = join(root, 'images', 'ingest');
+      expect(readdirSync(ingest).some((f) => f.endsWith('.partial'))).toBe(true);
+      (stream as unknown as { destroy(): void }).destroy();
+      // The service gives up its own download (the registry side sees it go) and cleans up.
+      await waitFor(() => proxy.closedMidway() > 0, 'the service to drop its registry download', 30_000);
+      await waitFor(() => readdirSync(ingest).length === 0, 'no partial or lock file in the ingest directory', 30_000);
+      await expect(docker.getImage(ref).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      // Only verified blobs are in the store: every file is named by its content's digest.
+      const blobsDir = join(root, 'images', 'blobs', 'sha256');
+      if (existsSync(blobsDir)) for (const f of readdirSync(blobsDir)) expect(f).toMatch(/^[0-9a-f]{64}$/);
+      // The service still serves (the next test pulls the same layer whole).
+      expect(String(await docker.ping())).toBe('OK');
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 
   it('pulls from the registry, following the progress', async () => {
     const events = await follow(docker, await docker.pull(pulled));

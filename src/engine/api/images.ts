@@ -85,6 +85,8 @@ export function registerImages(r: Router): void {
         ...(credentials ? { credentials } : {}),
         platform: platform ? parsePlatform(platform) : undefined,
         progress: jsonProgress(lines),
+        // A client that goes away cancels the pull: nothing half-downloaded stays behind.
+        signal: ctx.signal,
       });
     });
   });

@@ -86,6 +86,7 @@ export async function pullWithClient(store: ImageStore, client: RegistryClient, 
     const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], mediaType: l.mediaType, size: l.size }));
     await fetchLayers(store, client, repo, manifest.layers, diffIds, lease, progress, opts.concurrency ?? 3, upToDate);
 
+    client.checkCancelled(); // a pull given up during the last unpack records nothing
     const tags = ref.tag ? [formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [];
     const digest = indexDigest ?? manifestDigest;
     await store.putImage(
@@ -188,6 +189,7 @@ async function fetchLayers(
 async function downloadLayer(store: ImageStore, client: RegistryClient, repo: string, desc: Descriptor, progress: ProgressSink): Promise<void> {
   const id = shortId(desc.digest);
   for (;;) {
+    client.checkCancelled();
     const ingest = await store.blobs.openIngest(desc.digest);
     if (!ingest) {
       // Another process downloads this blob: wait for it to land (or for its lock to go).
@@ -217,6 +219,11 @@ async function downloadLayer(store: ImageStore, client: RegistryClient, repo: st
       }
       progress.layer(id, 'downloaded', desc.size, desc.size);
       return;
+    } catch (err) {
+      // A cancelled pull (its API client went away) leaves no partial download; one interrupted
+      // by the network keeps it, to be resumed.
+      if (err instanceof RegistryError && err.code === 'ECANCELED') await ingest.discard();
+      throw err;
     } finally {
       await ingest.release();
     }

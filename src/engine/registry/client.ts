@@ -13,7 +13,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Credentials, lookupCredentials, parseChallenges, Challenge } from './auth';
 import { RegistryError } from './errors';
-import { httpRequest, HttpResponse, networkError, readBody, registryErrorText } from './http';
+import { cancelled, httpRequest, HttpResponse, networkError, readBody, registryErrorText } from './http';
 import { Descriptor, MANIFEST_ACCEPT } from './manifest';
 import { apiHost, isLoopbackDomain } from './reference';
 import type { Ingest } from '../store/blobs';
@@ -28,6 +28,8 @@ export interface ClientOptions {
   retries?: number;
   /** Base delay between retries, ms. */
   retryDelayMs?: number;
+  /** Cancels every request (a pull whose API client went away): RegistryError ECANCELED. */
+  signal?: AbortSignal;
 }
 
 export function insecureFromEnv(): string[] {
@@ -46,6 +48,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { header: string; expires: number }>();
   private readonly retries: number;
   private readonly retryDelayMs: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(domain: string, opts: ClientOptions = {}) {
     this.domain = domain;
@@ -55,6 +58,12 @@ export class RegistryClient {
     this.creds = opts.credentials;
     this.retries = opts.retries ?? 4;
     this.retryDelayMs = opts.retryDelayMs ?? 300;
+    this.signal = opts.signal;
+  }
+
+  /** Throws ECANCELED once the caller gave up. */
+  checkCancelled(): void {
+    if (this.signal?.aborted) throw cancelled(new URL(`https://${this.host}/`));
   }
 
   private credentials(): Credentials | null {
@@ -66,7 +75,7 @@ export class RegistryClient {
   async ping(): Promise<HttpResponse> {
     const tryBase = async (scheme: 'https' | 'http') => {
       const base = new URL(`${scheme}://${this.host}/`);
-      const res = await httpRequest({ method: 'GET', url: new URL('/v2/', base), insecureTls: this.insecure, idleTimeoutMs: 30_000 });
+      const res = await httpRequest({ method: 'GET', url: new URL('/v2/', base), insecureTls: this.insecure, idleTimeoutMs: 30_000, signal: this.signal });
       this.base = base;
       return res;
     };
@@ -117,13 +126,13 @@ export class RegistryClient {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'skiff-dock', access_type: 'offline' });
       if (ch.params.service) form.set('service', ch.params.service);
       if (scopes.length) form.set('scope', scopes.join(' '));
-      res = await httpRequest({ method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form.toString()), insecureTls: this.insecure });
+      res = await httpRequest({ method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form.toString()), insecureTls: this.insecure, signal: this.signal });
     } else {
       if (ch.params.service) url.searchParams.set('service', ch.params.service);
       for (const s of scopes) url.searchParams.append('scope', s);
       const headers: Record<string, string> = {};
       if (creds) headers.Authorization = 'Basic ' + Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
-      res = await httpRequest({ method: 'GET', url, headers, insecureTls: this.insecure });
+      res = await httpRequest({ method: 'GET', url, headers, insecureTls: this.insecure, signal: this.signal });
     }
     if (res.status === 401 || res.status === 403) {
       const why = await registryErrorText(res);
@@ -153,7 +162,7 @@ export class RegistryClient {
       const headers = { ...(o.headers ?? {}) };
       const auth = await this.authHeader(o.scopes, attempt > 0);
       if (auth) headers.Authorization = auth;
-      const res = await httpRequest({ method, url, headers, body: o.body, insecureTls: this.insecure, idleTimeoutMs: o.idleTimeoutMs });
+      const res = await httpRequest({ method, url, headers, body: o.body, insecureTls: this.insecure, idleTimeoutMs: o.idleTimeoutMs, signal: this.signal });
       if (res.status !== 401) return res;
       const ch = parseChallenges(res.headers['www-authenticate'])[0] ?? null;
       if (attempt > 0 || !ch || (auth && ch.scheme === 'basic')) {
@@ -229,10 +238,12 @@ export class RegistryClient {
     let lastErr: unknown;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** (attempt - 1)));
+      this.checkCancelled();
       try {
         await this.downloadOnce(repo, desc, ingest, onBytes);
         return;
       } catch (err) {
+        this.checkCancelled();
         lastErr = err;
         if (!(err instanceof RegistryError) || err.code !== 'ENETWORK') throw err;
       }

@@ -12,6 +12,7 @@ export type RegistryErrorCode =
   | 'EPLATFORM' // no manifest for the wanted platform
   | 'EDIGEST' // content does not match its digest
   | 'ESIZE' // content shorter or longer than announced
+  | 'ECANCELED' // the caller gave up (an API client that went away)
   | 'ECONFIG'; // docker config.json unreadable
 
 export class RegistryError extends Error {

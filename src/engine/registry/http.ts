@@ -17,6 +17,8 @@ export interface HttpRequest {
   insecureTls?: boolean;
   /** Milliseconds without any socket activity before giving up. */
   idleTimeoutMs?: number;
+  /** Aborts the request (and its response body) when the caller gives up. */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -66,11 +68,12 @@ function once(method: string, url: URL, headers: Record<string, string>, req: Ht
     const body = req.body;
     const h: Record<string, string> = { 'User-Agent': 'skiff-dock/0.1', ...headers };
     if (Buffer.isBuffer(body)) h['Content-Length'] = String(body.length);
-    const r = mod.request(url, { method, headers: h, agent }, (res) => {
+    if (req.signal?.aborted) return reject(cancelled(url));
+    const r = mod.request(url, { method, headers: h, agent, signal: req.signal }, (res) => {
       resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
     });
     r.setTimeout(req.idleTimeoutMs ?? 60_000, () => r.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    r.on('error', (err) => reject(networkError(url, err)));
+    r.on('error', (err) => reject(req.signal?.aborted ? cancelled(url) : networkError(url, err)));
     if (body === undefined) r.end();
     else if (Buffer.isBuffer(body)) r.end(body);
     else {
@@ -79,6 +82,10 @@ function once(method: string, url: URL, headers: Record<string, string>, req: Ht
       s.pipe(r);
     }
   });
+}
+
+export function cancelled(url: URL): RegistryError {
+  return new RegistryError('ECANCELED', `the transfer from ${url.protocol}//${url.host} was cancelled`);
 }
 
 export function networkError(url: URL, err: unknown): RegistryError {
