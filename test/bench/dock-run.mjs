@@ -15,7 +15,8 @@ import { join } from 'node:path';
 
 const N = Number(process.argv[2] ?? 20);
 const repo = join(import.meta.dirname, '..', '..');
-// bin/dock, as a user runs it: the bundle through bin/launch.js (code cache, early exit).
+// bin/dock, as a user runs it: NODE_EXTRA_CA_CERTS set aside, then the bundle through
+// bin/launch.js (code cache, early exit).
 const DOCK = join(repo, 'bin', 'dock');
 
 function has(cmd) {
@@ -52,7 +53,7 @@ const IMAGE = 'bench/busybox:1';
 const ULIMIT = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 
 const dockRoot = join(work, 'dock');
-const dock = (args, opts = {}) => spawnSync(process.execPath, [DOCK, ...args], { env: { ...process.env, DOCK_ROOT: dockRoot }, encoding: 'utf8', ...opts });
+const dock = (args, opts = {}) => spawnSync(DOCK, args, { env: { ...process.env, DOCK_ROOT: dockRoot }, encoding: 'utf8', ...opts });
 const pod = ['--root', join(work, 'podman', 'root'), '--runroot', join(work, 'podman', 'run'), '--tmpdir', join(work, 'podman', 'tmp')];
 const podman = (args, opts = {}) => spawnSync('podman', [...pod, ...args], { encoding: 'utf8', ...opts });
 
