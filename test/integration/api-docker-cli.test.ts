@@ -5,7 +5,7 @@
 // networks are tested in api-network.test.ts, inside a namespace of their own.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,11 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
       expect(readFileSync(join(work, 'back.txt'), 'utf8')).toBe('to the container\n');
       await ok(['cp', 'api-cp:/etc/group', join(work, 'group')]);
       expect(readFileSync(join(work, 'group'), 'utf8')).toContain('extra:x:2000:app');
+      // A symlink: copied as one, or followed inside the container with -L (the stat says symlink).
+      await ok(['cp', 'api-cp:/bin/sh', join(work, 'sh-link')]);
+      expect(readlinkSync(join(work, 'sh-link'))).toBe('busybox');
+      await ok(['cp', '-L', 'api-cp:/bin/sh', join(work, 'sh-file')]);
+      expect(statSync(join(work, 'sh-file')).size).toBe(statSync('/bin/busybox').size);
       const bad = await dk(['cp', 'api-cp:/no/such/file', work]);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/could not find/i);

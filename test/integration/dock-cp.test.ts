@@ -198,6 +198,17 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
     expect(await names('run:/t6dl')).toEqual(['t6dl']);
   });
 
+  it("sees and writes the files the engine binds (/etc/hostname, /etc/hosts), as the container sees them", async () => {
+    await ok(root, ['run', '-d', '--name', 'named', '--hostname', 'cp-host', IMG, 'sleep', '600']);
+    expect(await cat('named', '/etc/hostname')).toBe('cp-host\n');
+    const hosts = await ok(root, ['exec', 'named', 'cat', '/etc/hosts']);
+    expect(await cat('named', '/etc/hosts')).toBe(hosts);
+    writeFileSync(h('hosts'), '10.9.8.7 copied\n');
+    await ok(root, ['cp', h('hosts'), 'named:/etc/hosts']);
+    expect(await ok(root, ['exec', 'named', 'cat', '/etc/hosts'])).toBe('10.9.8.7 copied\n');
+    await ok(root, ['rm', '-f', 'named']);
+  });
+
   it('CVE-2018-15664: a running container is frozen while the copy runs, and thawed after', async () => {
     // A copy from a tar stream that is not finished yet: the container stays paused until it is.
     const js = await dockScript();

@@ -10,8 +10,8 @@
 // --transform's of the top entry.
 
 import { spawn } from 'node:child_process';
-import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, posix } from 'node:path';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { cgroupsOf } from '../../runtime/status';
 import { resolveImage } from '../images/rootfs';
 import type { Engine } from './engine';
@@ -67,6 +67,8 @@ function containerPath(path: string): { clean: string; assertsDir: boolean; cont
   return { clean: posix.normalize(abs).replace(/(.)\/+$/, '$1'), assertsDir: /\/$|\/\.$/.test(abs) || abs === '/', contentsOnly: /\/\.$/.test(abs) };
 }
 
+const ENGINE_FILES = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'];
+
 /** Host path of a container path: inside a volume or bind mount, or in the root filesystem; `follow`: the last element too. */
 function hostPath(doc: ContainerDoc, rootfs: string, path: string, follow = true): string {
   const p = posix.normalize(path.startsWith('/') ? path : `/${path}`).replace(/(.)\/+$/, '$1');
@@ -74,6 +76,9 @@ function hostPath(doc: ContainerDoc, rootfs: string, path: string, follow = true
   for (const m of mounts) {
     if (p === m.Destination) return m.Source;
   }
+  // The files the engine binds over the image's (start writes them beside the rootfs): the copy
+  // sees what the container sees, as docker cp does.
+  if (ENGINE_FILES.includes(p) && existsSync(join(dirname(rootfs), posix.basename(p)))) return join(dirname(rootfs), posix.basename(p));
   if (!follow && p !== '/') return join(hostPath(doc, rootfs, posix.dirname(p)), posix.basename(p));
   for (const m of mounts) {
     if (p.startsWith(m.Destination + '/')) return resolveInRoot(m.Source, p.slice(m.Destination.length));
@@ -240,9 +245,19 @@ export async function copyHostToContainer(engine: Engine, doc: ContainerDoc, hos
     const dest = hostPath(doc, rootfs, p.clean);
     const parent = p.clean === '/' ? dest : hostPath(doc, rootfs, posix.dirname(p.clean));
     const plan = copyPlan({ isDir: st.isDirectory(), name, contentsOnly: contentsOnly && st.isDirectory() }, { ...destInfo(statOrNull, dest, parent), path: p.clean, assertsDir: p.assertsDir }, `${doc.Name}:${path}`);
-    const dir = plan.into === 'dest' ? dest : parent;
+    // Over an existing file: the file the path resolves to (a symlink's target in the container, a
+    // bind-mounted file's source such as /etc/hosts), which is what the container sees.
+    const overFile = plan.into === 'parent' && statOrNull(dest) !== null;
+    if (overFile && st.isFile() && dirname(dest) === dirname(rootfs)) {
+      // A file the engine binds (/etc/hosts...): rewritten in place, since the container's bind
+      // mount holds its inode (tar would put a new file beside it, unseen).
+      writeFileSync(dest, readFileSync(src));
+      return;
+    }
+    const dir = plan.into === 'dest' ? dest : overFile ? dirname(dest) : parent;
+    const rename = overFile ? basename(dest) : plan.rename ?? '.';
     const own = opts.archive ? [] : ['--owner=0', '--group=0'];
-    const make = spawn('tar', tarArgs(src, plan.rename ?? '.', contentsOnly && st.isDirectory(), own), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const make = spawn('tar', tarArgs(src, rename, contentsOnly && st.isDirectory(), own), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     make.stderr!.on('data', (d) => (err += d));
     const made = new Promise<number>((r) => make.on('close', (c) => r(c ?? 1)));
@@ -260,8 +275,9 @@ export async function exportContainer(engine: Engine, doc: ContainerDoc, out: No
 /** What `docker cp` asks before a copy (HEAD .../archive): the path's stat, Go's FileMode bits. */
 export async function statInContainer(engine: Engine, doc: ContainerDoc, path: string): Promise<{ name: string; size: number; mode: number; mtime: string; linkTarget: string }> {
   return withRootfs(engine, doc, async (rootfs) => {
-    const { lstatSync, readlinkSync } = await import('node:fs');
-    const p = hostPath(doc, rootfs, path);
+    // The path itself (a symlink is reported as one, with its target resolved in the container, as
+    // dockerd does: the client's -L asks for that target).
+    const p = hostPath(doc, rootfs, containerPath(path).clean, false);
     let st;
     try {
       st = lstatSync(p);
@@ -272,6 +288,11 @@ export async function statInContainer(engine: Engine, doc: ContainerDoc, path: s
     let mode = st.mode & 0o7777;
     if (st.isDirectory()) mode = (mode | 2 ** 31) >>> 0;
     if (st.isSymbolicLink()) mode = (mode | 2 ** 27) >>> 0;
-    return { name: basename(path.replace(/\/+$/, '')) || '/', size: st.size, mode, mtime: st.mtime.toISOString(), linkTarget: st.isSymbolicLink() ? readlinkSync(p) : '' };
+    let linkTarget = '';
+    if (st.isSymbolicLink()) {
+      const resolved = hostPath(doc, rootfs, containerPath(path).clean);
+      linkTarget = resolved === rootfs || resolved.startsWith(rootfs + '/') ? '/' + relative(rootfs, resolved) : readlinkSync(p);
+    }
+    return { name: basename(path.replace(/\/+$/, '')) || '/', size: st.size, mode, mtime: st.mtime.toISOString(), linkTarget };
   });
 }
