@@ -136,5 +136,6 @@ podman(['rm', '-f', '-a', '-t', '0']);
 podman(['rmi', '-a', '-f']);
 // podman's overlay driver keeps its storage directory mounted (a private bind): unmount what is left.
 const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && p.startsWith(work + '/'));
-for (const m of left.sort().reverse()) spawnSync('umount', [m]);
+// Lazily when still busy (podman's storage may be released a moment after rm): nothing is left mounted.
+for (const m of left.sort().reverse()) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
 rmSync(work, { recursive: true, force: true });
