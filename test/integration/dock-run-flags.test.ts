@@ -2,13 +2,14 @@
 // in its cgroup, in the OCI config, or in `dock inspect` under docker's name. Containers run with
 // --network none, or on a user network whose host side is a test network namespace.
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostFeature, needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
+import { startRegistry } from '../fixtures/images/registry';
 import { buildAppImage, cleanRoot, d, dockChild, dockScript, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
 import { TestNetns } from './net-env';
 
@@ -68,6 +69,20 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     expect(again.stderr).toBe(`dock: container ID file found, make sure the other container isn't running or delete ${cid}\n`);
     expect(readFileSync(cid, 'utf8')).toBe(id);
     expect((await ok(root, ['ps', '-aq'])).split('\n').filter(Boolean).length).toBe(before);
+    // Hostile paths: a symlink to a host file, or a dangling one, is never followed nor written through.
+    const victim = join(scratch, 'victim');
+    writeFileSync(victim, 'host data\n');
+    symlinkSync(victim, join(scratch, 'cid-link'));
+    symlinkSync(join(scratch, 'made-through-link'), join(scratch, 'cid-dangling'));
+    for (const p of ['cid-link', 'cid-dangling']) {
+      const r = await d(root, ['create', '--cidfile', join(scratch, p), '--network', 'none', img.name, 'true']);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/container ID file found/);
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('host data\n');
+    expect(existsSync(join(scratch, 'made-through-link'))).toBe(false);
+    expect((await d(root, ['create', '--cidfile', join(scratch, 'no/such/dir/cid'), '--network', 'none', img.name, 'true'])).stderr).toMatch(/failed to create the container ID file .*: no such file or directory/);
+    expect((await ok(root, ['ps', '-aq'])).split('\n').filter(Boolean).length).toBe(before);
     const failed = join(scratch, 'cid-failed');
     const bad = await d(root, ['create', '--cidfile', failed, '--network', 'none', '--memory', '1k', img.name, 'true']);
     expect(bad.code).toBe(125);
@@ -85,6 +100,9 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     const c = await ok(root, ['create', '--pid', 'host', '--ipc', 'host', '--uts', 'host', '--userns', 'host', '--cgroupns', 'private', '--network', 'none', img.name, 'true']);
     expect((await inspect(c.trim())).HostConfig).toMatchObject({ PidMode: 'host', IpcMode: 'host', UTSMode: 'host', UsernsMode: 'host', CgroupnsMode: 'private' });
     await ok(root, ['rm', c.trim()]);
+    // --ipc none: a private IPC namespace without /dev/shm; shareable: one of its own with it.
+    expect((await run(['--ipc', 'none', img.name, 'sh', '-c', 'grep -c " /dev/shm " /proc/mounts || true'])).stdout).toBe('0\n');
+    expect((await run(['--ipc', 'shareable', img.name, 'sh', '-c', 'grep -c " /dev/shm " /proc/mounts'])).stdout).toBe('1\n');
     const conflict = await run(['--uts', 'host', '-h', 'name', img.name, 'true']);
     expect(conflict).toMatchObject({ code: 125, stderr: 'dock: Conflicting options: hostname and the UTS mode\n' });
     const userns = await run(['--userns', 'private', img.name, 'true']);
@@ -234,9 +252,24 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     expect(bad).toMatchObject({ code: 125, stderr: "dock: invalid detach keys (ctrl-): unknown character: 'ctrl-'\n" });
   });
 
-  it('-q pulls without output (an image that is in the store: nothing to say either way)', async () => {
-    const r = await d(root, ['run', '--rm', '-q', '--network', 'none', img.name, 'echo', 'quiet']);
-    expect(r).toMatchObject({ code: 0, stdout: 'quiet\n', stderr: '' });
+  it('-q: run pulls a missing image without a word; without it, the pull is reported on stderr', async () => {
+    skipWhen(needTools('docker-registry'));
+    if (needTools('docker-registry')) return;
+    const reg = await startRegistry();
+    try {
+      execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${img.archive}`, `docker://${reg.host}/flags/app:1`], { stdio: 'ignore' });
+      const ref = `${reg.host}/flags/app:1`;
+      const quiet = await d(root, ['--insecure-registry', reg.host, 'run', '--rm', '-q', '--network', 'none', ref, 'echo', 'quiet']);
+      expect(quiet).toMatchObject({ code: 0, stdout: 'quiet\n', stderr: '' });
+      await ok(root, ['rmi', ref]);
+      const loud = await d(root, ['--insecure-registry', reg.host, 'run', '--rm', '--network', 'none', ref, 'echo', 'loud']);
+      expect(loud.stdout).toBe('loud\n');
+      expect(loud.stderr).toMatch(new RegExp(`^Unable to find image '${ref}' locally\n`));
+      expect(loud.stderr).toMatch(/Pull complete|Download complete|Digest: sha256:/);
+      await ok(root, ['rmi', ref]);
+    } finally {
+      await reg.stop();
+    }
   });
 });
 
