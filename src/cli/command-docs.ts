@@ -28,6 +28,10 @@ export interface CommandDoc {
   usage: string;
   options: OptionDoc[];
   args: Array<{ name: string; description: string; choices?: string[] }>;
+  /** What the first operand names, for completion from the engine (a key of DocOptions.names). */
+  operandKind?: string;
+  /** The first operand is variadic: every operand is of that kind. */
+  operandsVariadic?: boolean;
   commands: CommandDoc[];
 }
 
@@ -48,12 +52,24 @@ export function describeCommands(cmd: Command, path: string[] = []): CommandDoc 
     usage: cmd.usage(),
     options: help.visibleOptions(cmd).map(optionDoc),
     args: help.visibleArguments(cmd).map((a) => ({ name: help.argumentTerm(a), description: a.description, ...(a.argChoices ? { choices: a.argChoices } : {}) })),
+    ...operandKind(cmd, path),
     commands: help
       .visibleCommands(cmd)
       .filter((c) => c.name() !== 'help')
       .map((c) => describeCommands(c, [...path, c.name()])),
   };
 }
+
+/** `<container...>` names containers; `<name>` under `volume` names volumes (the group's noun). */
+function operandKind(cmd: Command, path: string[]): Pick<CommandDoc, 'operandKind' | 'operandsVariadic'> {
+  const a = cmd.registeredArguments[0];
+  if (!a) return {};
+  const noun = a.name() === 'name' || a.name() === 'source' ? path[path.length - 2] ?? a.name() : a.name();
+  return { operandKind: noun.replace(/-id$/, ''), operandsVariadic: a.variadic };
+}
+
+/** Shell commands that list the names of a kind ("container": the engine's containers). */
+export type NameListers = Record<string, string>;
 
 function all(doc: CommandDoc): CommandDoc[] {
   return [doc, ...doc.commands.flatMap(all)];
@@ -66,12 +82,12 @@ const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // ---- bash ------------------------------------------------------------------------------------------
 
-export function bashCompletion(prog: CommandDoc): string {
+export function bashCompletion(prog: CommandDoc, names: NameListers = {}): string {
   const fn = `_${prog.name}_complete`;
   const lines: string[] = [
     `# bash completion for ${prog.name}, generated from its command definitions (${prog.name} completion bash).`,
     `# Load it with: source <(${prog.name} completion bash)`,
-    `declare -gA _${prog.name}_cmds _${prog.name}_opts _${prog.name}_vopts _${prog.name}_choices _${prog.name}_args`,
+    `declare -gA _${prog.name}_cmds _${prog.name}_opts _${prog.name}_vopts _${prog.name}_choices _${prog.name}_args _${prog.name}_kind`,
   ];
   for (const d of all(prog)) {
     const k = key(d);
@@ -82,7 +98,11 @@ export function bashCompletion(prog: CommandDoc): string {
     lines.push(`_${prog.name}_vopts[${sq(k)}]=${sq(d.options.filter((o) => o.value?.startsWith('<')).flatMap(optNames).join(' '))}`);
     for (const o of d.options) if (o.choices) for (const n of optNames(o)) lines.push(`_${prog.name}_choices[${sq(`${k} ${n}`)}]=${sq(o.choices.join(' '))}`);
     if (d.args[0]?.choices) lines.push(`_${prog.name}_args[${sq(k)}]=${sq(d.args[0].choices.join(' '))}`);
+    if (d.operandKind && names[d.operandKind]) lines.push(`_${prog.name}_kind[${sq(k)}]=${sq(`${d.operandsVariadic ? '*' : ''}${d.operandKind}`)}`);
   }
+  lines.push(`_${prog.name}_names() {`, `  case $2 in`);
+  for (const [kind, cmd] of Object.entries(names)) lines.push(`    ${kind}) "$1" ${cmd} 2>/dev/null ;;`);
+  lines.push(`  esac`, `}`);
   const v = (t: string) => `_${prog.name}_${t}`;
   lines.push(`
 ${fn}() {
@@ -101,7 +121,7 @@ ${fn}() {
       [[ \${${v('cmds')}[$sub]} == '='* ]] && sub=\${${v('cmds')}[$sub]#=}
       path=$sub
     else
-      operand=1
+      ((operand++))
     fi
   done
   COMPREPLY=()
@@ -120,6 +140,9 @@ ${fn}() {
     COMPREPLY=($(compgen -W "\${${v('cmds')}[$path]}" -- "$cur"))
   elif ((operand == 0)) && [[ -n \${${v('args')}[$path]} ]]; then
     COMPREPLY=($(compgen -W "\${${v('args')}[$path]}" -- "$cur"))
+  elif local kind=\${${v('kind')}[$path]}; [[ -n $kind ]] && { ((operand == 0)) || [[ $kind == '*'* ]]; }; then
+    # Names from the engine itself (dock ps, dock images, ...), run with the same program.
+    COMPREPLY=($(compgen -W "$(_${prog.name}_names "\${COMP_WORDS[0]}" "\${kind#'*'}")" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi
@@ -132,13 +155,13 @@ complete -o default -F ${fn} ${prog.name}
 
 // ---- zsh -------------------------------------------------------------------------------------------
 
-export function zshCompletion(prog: CommandDoc): string {
+export function zshCompletion(prog: CommandDoc, names: NameListers = {}): string {
   const p = prog.name;
   const lines: string[] = [
     `#compdef ${p}`,
     `# zsh completion for ${p}, generated from its command definitions (${p} completion zsh).`,
     `# Load it with: source <(${p} completion zsh), or save it as _${p} in a directory of $fpath.`,
-    `typeset -gA _${p}_cmds _${p}_cmddesc _${p}_optdesc _${p}_vopts _${p}_args`,
+    `typeset -gA _${p}_cmds _${p}_cmddesc _${p}_optdesc _${p}_vopts _${p}_args _${p}_kind`,
   ];
   for (const d of all(prog)) {
     const k = key(d);
@@ -149,7 +172,11 @@ export function zshCompletion(prog: CommandDoc): string {
     lines.push(`_${p}_optdesc+=(${sq(k)} ${sq(d.options.flatMap((o) => optNames(o).map((n) => `${n.replace(/:/g, '\\:')}:${o.description.replace(/\n/g, ' ')}`)).join('\n'))})`);
     lines.push(`_${p}_vopts+=(${sq(k)} ${sq(d.options.filter((o) => o.value?.startsWith('<')).flatMap(optNames).join(' '))})`);
     if (d.args[0]?.choices) lines.push(`_${p}_args+=(${sq(k)} ${sq(d.args[0].choices.join(' '))})`);
+    if (d.operandKind && names[d.operandKind]) lines.push(`_${p}_kind+=(${sq(k)} ${sq(`${d.operandsVariadic ? '*' : ''}${d.operandKind}`)})`);
   }
+  lines.push(`_${p}_names() {`, `  case $2 in`);
+  for (const [kind, cmd] of Object.entries(names)) lines.push(`    ${kind}) "$1" ${cmd} 2>/dev/null ;;`);
+  lines.push(`  esac`, `}`);
   lines.push(`
 _${p}() {
   # cpath, not path: zsh ties $path to $PATH.
@@ -165,7 +192,7 @@ _${p}() {
       [[ \${_${p}_cmds[$sub]} == '='* ]] && sub=\${_${p}_cmds[$sub]#=}
       cpath=$sub
     else
-      operand=1
+      ((operand++))
     fi
   done
   if [[ " \${_${p}_vopts[$cpath]} " == *" $prev "* ]]; then
@@ -182,6 +209,9 @@ _${p}() {
   elif ((operand == 0)) && [[ -n \${_${p}_args[$cpath]} ]]; then
     entries=(\${=_${p}_args[$cpath]})
     _describe -t values 'value' entries
+  elif [[ -n \${_${p}_kind[$cpath]} ]] && { ((operand == 0)) || [[ \${_${p}_kind[$cpath]} == '*'* ]]; }; then
+    entries=(\${(f)"$(_${p}_names \${words[1]} \${_${p}_kind[$cpath]#'*'})"})
+    _describe -t names 'name' entries
   else
     _files
   fi
@@ -195,7 +225,7 @@ if [[ $funcstack[1] == _${p} ]]; then _${p} "$@"; else compdef _${p} ${p}; fi
 
 const fq = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, ' ')}'`;
 
-export function fishCompletion(prog: CommandDoc): string {
+export function fishCompletion(prog: CommandDoc, names: NameListers = {}): string {
   const p = prog.name;
   const docs = all(prog);
   const lines: string[] = [
@@ -246,6 +276,13 @@ export function fishCompletion(prog: CommandDoc): string {
     `end`,
     ``,
     `complete -c ${p} -e`,
+    ``,
+    `function __${p}_names --argument-names kind`,
+    `    set -l prog (commandline -opc)[1]`,
+    `    switch $kind`,
+    ...Object.entries(names).flatMap(([kind, cmd]) => [`        case ${fq(kind)}`, `            $prog ${cmd} 2>/dev/null`]),
+    `    end`,
+    `end`,
   );
   for (const d of docs) {
     const k = key(d);
@@ -253,6 +290,10 @@ export function fishCompletion(prog: CommandDoc): string {
     const atOrAfter = `string match -q -- ${fq(k)} (__${p}_path | string trim -r -c '!')`;
     for (const c of d.commands) lines.push(`complete -c ${p} -f -n ${fq(at)} -a ${fq(c.name)} -d ${fq(c.description)}`);
     if (d.args[0]?.choices) lines.push(`complete -c ${p} -f -n ${fq(at)} -a ${fq(d.args[0].choices.join(' '))} -d ${fq(d.args[0].description)}`);
+    if (d.operandKind && names[d.operandKind]) {
+      const when = d.operandsVariadic ? `string match -q -- ${fq(k)} (__${p}_path | string trim -r -c '!')` : at;
+      lines.push(`complete -c ${p} -f -n ${fq(when)} -a ${fq(`(__${p}_names ${d.operandKind})`)} -d ${fq(d.operandKind)}`);
+    }
     for (const o of d.options) {
       const parts = [`complete -c ${p} -n ${fq(atOrAfter)}`];
       if (o.long) parts.push(`-l ${fq(o.long.slice(2))}`);
@@ -334,7 +375,7 @@ export function writeManPages(prog: CommandDoc, dir: string, version: string): s
  * `PROG completion bash|zsh|fish` and the hidden `PROG _man DIR`, on `program`; both describe the
  * program as it is when they run, so every command registered before parsing is in them.
  */
-export function registerDocCommands(program: Command, onError: (message: string) => never): void {
+export function registerDocCommands(program: Command, onError: (message: string) => never, names: NameListers = {}): void {
   program
     .command('completion')
     .description('Print the shell completion script for bash, zsh or fish')
@@ -344,7 +385,7 @@ export function registerDocCommands(program: Command, onError: (message: string)
       const tree = describeCommands(program);
       const gen = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[shell];
       if (!gen) onError(`unsupported shell "${shell}": bash, zsh or fish`);
-      process.stdout.write(gen!(tree));
+      process.stdout.write(gen!(tree, names));
     });
   program
     .command('_man', { hidden: true })

@@ -37,9 +37,19 @@ for (const register of [
   prune,
 ])
   register(program);
-registerDocCommands(program, (m) => {
-  throw Object.assign(new Error(m), { domain: 'cli', dockExit: 125 });
-});
+// Completion offers the engine's own names where a command's operand is one (its argument's name).
+registerDocCommands(
+  program,
+  (m) => {
+    throw Object.assign(new Error(m), { domain: 'cli', dockExit: 125 });
+  },
+  {
+    container: `ps -a --format '{{.Names}}'`,
+    image: `images --format '{{.Repository}}:{{.Tag}}'`,
+    network: `network ls --format '{{.Name}}'`,
+    volume: 'volume ls -q',
+  },
+);
 finishCommands(program);
 addNegations(program);
 

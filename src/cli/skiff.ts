@@ -370,9 +370,13 @@ program
   );
 
 // `skiff completion bash|zsh|fish` and the build's man pages, from the definitions above.
-registerDocCommands(program, (m) => {
-  throw new Error(m);
-});
+registerDocCommands(
+  program,
+  (m) => {
+    throw new Error(m);
+  },
+  { container: 'list -q' },
+);
 
 /** runc's behaviour for a verb it does not have (checkpoint and restore included: no CRIU here). */
 function knownCommand(name: string): boolean {

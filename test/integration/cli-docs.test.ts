@@ -4,7 +4,7 @@
 // real shells, must complete what a user types.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,10 +64,17 @@ async function helpTree(run: (args: string[]) => Promise<string>, withFlags: str
   return out;
 }
 
+/** A `dock` on PATH for the scripts to run (they list names with the program being completed). */
+let bin: string;
+
 beforeAll(async () => {
   js = await dockScript();
   scratch = mkdtempSync(join(tmpdir(), 'cli-docs-'));
+  bin = join(scratch, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'dock'), `#!/bin/sh\nDOCK_ROOT=${join(scratch, 'root')} exec ${process.execPath} ${js} "$@"\n`, { mode: 0o755 });
 });
+const withBin = () => ({ ...process.env, PATH: `${bin}:${process.env.PATH}` });
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -108,7 +115,7 @@ describe('bash completion', () => {
     const file = join(scratch, `${fn}.bash`);
     writeFileSync(file, script);
     const arr = words.map((w) => `'${w}'`).join(' ');
-    const out = execFileSync('bash', ['-c', `source ${file}; COMP_WORDS=(${arr}); COMP_CWORD=${words.length - 1}; ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd, encoding: 'utf8' });
+    const out = execFileSync('bash', ['-c', `source ${file}; COMP_WORDS=(${arr}); COMP_CWORD=${words.length - 1}; ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd, encoding: 'utf8', env: withBin() });
     return out.split('\n').filter(Boolean);
   }
 
@@ -128,6 +135,12 @@ describe('bash completion', () => {
     expect(c('dock', 'run', '-e', 'A=1', '--name', 'x', 'img', 'runf')).toEqual(['runfile']);
     // A flag that takes a value completes the value, not flags or commands.
     expect(c('dock', 'run', '--env-file', 'runf')).toEqual(['runfile']);
+    // Operands that name things of the engine complete from it (here: volumes, through `dock volume ls`).
+    await dock(['volume', 'create', 'vol-alpha']);
+    await dock(['volume', 'create', 'vol-beta']);
+    expect(c('dock', 'volume', 'rm', 'vol-')).toEqual(['vol-alpha', 'vol-beta']);
+    expect(c('dock', 'volume', 'rm', 'vol-alpha', 'vol-b')).toEqual(['vol-beta']);
+    expect(c('dock', 'volume', 'inspect', '-f', '{{.Name}}', 'vol-a')).toEqual(['vol-alpha']);
     // Every top-level command of `dock --help` is offered.
     const top = section(await dock(['--help']), 'Commands').map((t) => t.split(/[ |]/)[0]).filter((n) => n !== 'help');
     expect(c('dock', '').sort()).toEqual(expect.arrayContaining(top.sort()));
@@ -159,14 +172,17 @@ describe.skipIf(skipWhen(needTools('zsh')))('zsh completion', () => {
       t dock container rm --v
       t dock run --name ''
       t dock completion ''
+      t dock volume rm ''
     `;
-    const out = execFileSync('zsh', ['-f', '-c', probe], { encoding: 'utf8' });
+    await dock(['volume', 'create', 'vol-zsh']);
+    const out = execFileSync('zsh', ['-f', '-c', probe], { encoding: 'utf8', env: withBin() });
     const part = (what: string) => out.split(`== ${what}\n`)[1].split('\n== ')[0].split('\n').filter(Boolean);
     expect(part('dock ')).toEqual(expect.arrayContaining(['run:Create and start a container from an image', 'network:Manage networks']));
     expect(part('dock network ')).toEqual(expect.arrayContaining(['create:Create a bridge network']));
     expect(part('dock container rm --v')).toEqual(expect.arrayContaining(['--volumes:remove the anonymous volumes of the container']));
     expect(part('dock run --name ')).toEqual(['<files>']);
     expect(part('dock completion ')).toEqual(['bash', 'zsh', 'fish']);
+    expect(part('dock volume rm ')).toContain('vol-zsh');
   });
 });
 
@@ -174,12 +190,8 @@ describe.skipIf(skipWhen(needTools('fish')))('fish completion', () => {
   it("loads in fish and completes through fish's own complete -C", async () => {
     const file = join(scratch, 'dock.fish');
     writeFileSync(file, await dock(['completion', 'fish']));
-    // fish's complete looks `dock` up on PATH before it completes: a stand-in of that name.
-    const bin = join(scratch, 'bin');
-    execFileSync('mkdir', ['-p', bin]);
-    writeFileSync(join(bin, 'dock'), '#!/bin/sh\n', { mode: 0o755 });
     const c = (line: string) =>
-      execFileSync('fish', ['--no-config', '-c', `source ${file}; complete -C${JSON.stringify(line)}`], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+      execFileSync('fish', ['--no-config', '-c', `source ${file}; complete -C${JSON.stringify(line)}`], { encoding: 'utf8', env: withBin() })
         .split('\n')
         .filter(Boolean)
         .map((l) => l.split('\t')[0]);
@@ -188,5 +200,7 @@ describe.skipIf(skipWhen(needTools('fish')))('fish completion', () => {
     expect(c('dock run --netw')).toEqual(['--network', '--network-alias']);
     expect(c('dock container remove --vol')).toEqual(['--volumes']);
     expect(c('dock completion ').sort()).toEqual(['bash', 'fish', 'zsh']);
+    await dock(['volume', 'create', 'vol-fish']);
+    expect(c('dock volume rm vol-f')).toEqual(['vol-fish']);
   });
 });
