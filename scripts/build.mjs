@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -39,6 +39,9 @@ const entries = [
 // A dynamic import() of any builtin becomes the same object: the CLIs run as a vm.Script with a code
 // cache (bin/launch.js), where import() would need --experimental-vm-modules.
 const LAZY_BUILTINS = ['child_process', 'worker_threads', 'tty', 'crypto', 'net', 'dgram', 'http', 'https', 'zlib', 'readline'];
+// The same for a native package only some commands use (xattrs of layers: build, diff, unpack).
+const LAZY_PACKAGES = ['@napi-rs/xattr'];
+const requireHere = createRequire(import.meta.url);
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -49,10 +52,15 @@ const lazyBuiltins = {
       if (!builtinModules.includes(name) || (args.kind !== 'dynamic-import' && !lazy.test(args.path))) return undefined;
       return { path: name, namespace: 'lazy-builtin' };
     });
+    b.onResolve({ filter: new RegExp(`^(${LAZY_PACKAGES.join('|')})$`) }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' },
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async ({ path }) => {
-      const names = Object.keys(await import(`node:${path}`)).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+      const spec = LAZY_PACKAGES.includes(path) ? path : `node:${path}`;
+      const exported = LAZY_PACKAGES.includes(path) ? requireHere(spec) : await import(spec);
+      const names = Object.keys(exported).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
       const getters = names.map((k) => `get ${k}() { return load().${k}; }`).join(',\n');
-      return { contents: `let m;\nconst load = () => m || (m = require('node:${path}'));\nmodule.exports = {\n${getters}\n};\n`, loader: 'js' };
+      return { contents: `let m;\nconst load = () => m || (m = require('${spec}'));\nmodule.exports = {\n${getters}\n};\n`, loader: 'js' };
     });
   },
 };
@@ -72,8 +80,9 @@ await Promise.all(
       // Smaller source parses faster: start-up is paid on every runtime call.
       minify: true,
       keepNames: true,
-      // Native modules are loaded from disk at run time, never bundled.
-      external: ['better-sqlite3', '@napi-rs/xattr', '*.node'],
+      // Native modules are loaded from disk at run time, never bundled; better-sqlite3's JavaScript
+      // is (src/engine/store/db.ts names its addon).
+      external: ['@napi-rs/xattr', '*.node'],
       plugins: [lazyBuiltins],
       logLevel: 'warning',
       write: false,

@@ -70,10 +70,19 @@ const MIGRATIONS: string[] = [
 
 export type Db = Database.Database;
 
+/**
+ * better-sqlite3's compiled addon, named directly: its JavaScript is bundled into dist/dock.js (one
+ * module in the code cache instead of a dozen files resolved and compiled at every start), and its
+ * default lookup (the `bindings` package) would search from the bundle's directory instead.
+ */
+function sqliteAddon(): string {
+  return require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+}
+
 export function openDb(path: string): Db {
   let db: Db;
   try {
-    db = new Database(path, { timeout: 30_000 });
+    db = new Database(path, { timeout: 30_000, nativeBinding: sqliteAddon() });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
