@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../fixtures/images/registry';
-import { DOCKER, docker, removeConfigDir, startService, type TestService } from './api-helpers';
+import { DOCKER, docker, removeConfigDir, request, startService, type TestService } from './api-helpers';
 import { buildAppImage, cleanRoot, isRoot, newRoot, type TestImage } from './dock-helpers';
 
 let img: TestImage;
@@ -181,5 +181,24 @@ describe.skipIf(!isRoot || !DOCKER)('the docker CLI against dock system service'
     const pr = await ok(['container', 'prune', '-f']);
     expect(pr).toContain('Deleted Containers');
     expect((await dk(['inspect', 'api-prune'])).code).not.toBe(0);
+  });
+
+  it('builds with the classic builder when DOCKER_BUILDKIT is unset; BuildKit clients get a clear 501', async () => {
+    // /_ping says Builder-Version 1, so the CLI picks the classic builder by itself.
+    const dir = mkdtempSync(join(work, 'bk-'));
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${img.name}\nRUN echo classic > /how\n`);
+    const r = await dk(['build', '-q', '--network', 'none', '-t', 'api-test/bk:1', dir], { env: { DOCKER_BUILDKIT: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // What buildx's docker driver would ask for: gRPC and the session over h2c, and /build?version=2.
+    for (const path of ['/v1.50/grpc', '/v1.50/session']) {
+      const g = await request(sock, 'POST', path, undefined, { Upgrade: 'h2c', Connection: 'Upgrade' });
+      expect(g.status, path).toBe(501);
+      expect(g.json().message).toMatch(/BuildKit is not supported by dock.*DOCKER_BUILDKIT=0/);
+    }
+    const v2 = await request(sock, 'POST', '/v1.50/build?version=2', '');
+    expect(v2.status).toBe(501);
+    expect(v2.json().message).toMatch(/BuildKit is not supported/);
+    await ok(['rmi', 'api-test/bk:1']);
   });
 });

@@ -27,10 +27,25 @@ function jsonMap(ctx: Ctx, name: string): Record<string, string> {
   return out;
 }
 
+/**
+ * What a BuildKit client (buildx's docker driver: /grpc and /session over h2c, /build?version=2)
+ * is told. The docker CLI itself never gets there: /_ping says Builder-Version 1, so without
+ * DOCKER_BUILDKIT it builds with the classic builder, and DOCKER_BUILDKIT=1 without buildx fails
+ * in the CLI.
+ */
+export const NO_BUILDKIT = 'BuildKit is not supported by dock (no /grpc or /session): build with the classic builder (DOCKER_BUILDKIT=0, or docker build without buildx)';
+
 export function registerBuild(r: Router): void {
+  // Plain (not upgraded) requests to BuildKit's endpoints; upgraded ones are answered by the service.
+  for (const path of ['/grpc', '/session']) {
+    r.add('POST', path, async () => {
+      throw notImplemented(NO_BUILDKIT);
+    });
+  }
+
   r.add('POST', '/build', async (ctx) => {
     if (ctx.query.get('remote')) throw notImplemented('remote build contexts are not supported: send the context as a tar body');
-    if (ctx.query.get('version') === '2') throw notImplemented('BuildKit (version=2) is not supported: dock has the classic builder');
+    if (ctx.query.get('version') === '2') throw notImplemented(NO_BUILDKIT);
     const tags = ctx.query.getAll('t');
     const opts = {
       dockerfile: ctx.query.get('dockerfile') || undefined,
@@ -69,6 +84,8 @@ export function registerBuild(r: Router): void {
         (b) => (builder = b),
       );
       lines.write({ aux: { ID: res.id } });
+      // Quiet: the image id is the whole output, as dockerd sends it (docker build -q prints it).
+      if (quiet) lines.write({ stream: `${res.id}\n` });
       say(`Successfully built ${res.id.replace(/^sha256:/, '').slice(0, 12)}`);
       for (const t of tags) say(`Successfully tagged ${t.includes(':') ? t : `${t}:latest`}`);
     } catch (e) {

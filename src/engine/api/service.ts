@@ -18,7 +18,7 @@ import { type Ctx, JSON_LIMIT, Router, sendError } from './router';
 import { registerSystem } from './system';
 import { registerEvents } from './events';
 import { registerVolumes } from './volumes';
-import { registerBuild } from './build';
+import { NO_BUILDKIT, registerBuild } from './build';
 
 export const DEFAULT_URI = 'unix:///run/dock/dock.sock';
 
@@ -192,6 +192,11 @@ export async function startService(o: ServiceOptions = {}): Promise<Service> {
     const abort = new AbortController();
     socket.on('close', () => abort.abort());
     socket.on('error', () => abort.abort());
+    // BuildKit's gRPC and session streams (Upgrade: h2c): Docker's 501 with what to do instead.
+    if (/^(\/v\d+\.\d+)?\/(grpc|session)\/?(\?|$)/.test(req.url ?? '')) {
+      sendError({ req, socket }, new ApiError(501, NO_BUILDKIT));
+      return;
+    }
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'tcp') {
       sendError({ req, socket }, new ApiError(400, `unsupported upgrade "${req.headers.upgrade}": only tcp`));
       return;
