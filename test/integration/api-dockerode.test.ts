@@ -287,7 +287,7 @@ describe.skipIf(skipWhen(needRoot(), needDockerode(), needTools('docker-registry
       NetworkingConfig: { EndpointsConfig: { [name]: { Aliases: ['web'] } } },
     });
     await server.start();
-    // A client made without a network (dock's default: none), connected while created: it joins at start.
+    // A client on the default bridge, connected to the user network while created: it joins both at start.
     const client2 = await docker.createContainer({ Image: pulled, name: `${tag}-cli2`, Cmd: ['sleep', '600'] });
     await net.connect({ Container: client2.id, EndpointConfig: { Aliases: ['cli'] } });
     await expect(net.connect({ Container: client2.id })).rejects.toMatchObject({ statusCode: 409 });
@@ -301,8 +301,9 @@ describe.skipIf(skipWhen(needRoot(), needDockerode(), needTools('docker-registry
       expect((await client2.inspect()).NetworkSettings.Networks[name].IPAddress).toMatch(/^10\.96\.0\.\d+$/);
       const back = await server.exec({ Cmd: ['ping', '-c', '1', '-W', '3', 'cli'], AttachStdout: true, AttachStderr: true });
       expect((await demux(docker, await back.start({ hijack: true, stdin: false }))).stdout).toContain('1 packets received');
-      // Bridges and veths are in the test namespace.
-      expect(host.links().filter((l) => l.startsWith('veth'))).toHaveLength(2);
+      // Bridges and veths are in the test namespace: the server's, and the client's on both networks.
+      expect(host.links().filter((l) => l.startsWith('veth'))).toHaveLength(3);
+      expect(host.links()).toContain(`br-${created.id.slice(0, 12)}`);
 
       await net.disconnect({ Container: client2.id });
       expect(Object.keys((await net.inspect()).Containers ?? {})).toEqual([server.id]);
@@ -316,7 +317,7 @@ describe.skipIf(skipWhen(needRoot(), needDockerode(), needTools('docker-registry
     const pruned = await docker.pruneNetworks();
     expect(pruned.NetworksDeleted).toEqual([name]);
     expect((await docker.listNetworks()).map((n) => n.Name).sort()).toEqual(['bridge', 'host', 'none']);
-    expect(host.links()).toEqual(['lo']);
+    expect(host.links().filter((l) => l.startsWith('veth') || l.startsWith('br-'))).toEqual([]);
     expect(host.nft()).not.toContain('10.96.0.0');
     await expect(net.inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 180_000);
