@@ -52,9 +52,16 @@ const lazyBuiltins = {
       if (!builtinModules.includes(name) || (args.kind !== 'dynamic-import' && !lazy.test(args.path))) return undefined;
       return { path: name, namespace: 'lazy-builtin' };
     });
-    b.onResolve({ filter: new RegExp(`^(${LAZY_PACKAGES.join('|')})$`) }, (args) =>
-      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' },
-    );
+    b.onResolve({ filter: new RegExp(`^(${LAZY_PACKAGES.join('|')})$`) }, (args) => {
+      if (args.namespace === 'lazy-builtin') return { path: args.path, external: true };
+      // A package that cannot load here (its native part missing) stays a plain external require.
+      try {
+        requireHere(args.path);
+      } catch {
+        return { path: args.path, external: true };
+      }
+      return { path: args.path, namespace: 'lazy-builtin' };
+    });
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async ({ path }) => {
       const spec = LAZY_PACKAGES.includes(path) ? path : `node:${path}`;
       const exported = LAZY_PACKAGES.includes(path) ? requireHere(spec) : await import(spec);
