@@ -199,7 +199,7 @@ describe.skipIf(skipWhen(needRoot()))('dock cp', () => {
   });
 
   it("sees and writes the files the engine binds (/etc/hostname, /etc/hosts), as the container sees them", async () => {
-    await ok(root, ['run', '-d', '--name', 'named', '--hostname', 'cp-host', IMG, 'sleep', '600']);
+    await ok(root, ['run', '-d', '--network', 'none', '--name', 'named', '--hostname', 'cp-host', IMG, 'sleep', '600']);
     expect(await cat('named', '/etc/hostname')).toBe('cp-host\n');
     const hosts = await ok(root, ['exec', 'named', 'cat', '/etc/hosts']);
     expect(await cat('named', '/etc/hosts')).toBe(hosts);

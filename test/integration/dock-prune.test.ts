@@ -139,7 +139,7 @@ describe.skipIf(skipWhen(needRoot(), needTools('ip', 'nft')))('dock prune, rmi, 
     const ctx = join(work, 'derived');
     mkdirSync(ctx, { recursive: true });
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${IMG}\nRUN echo derived > /derived\n`);
-    await ok(root, ['build', '-t', 'pr-derived:1', ctx]);
+    await ok(root, ['build', '--network', 'none', '-t', 'pr-derived:1', ctx]);
     await ok(root, ['save', '-o', join(work, 'derived.tar'), 'pr-derived:1']);
     await ok(root, ['rmi', 'pr-derived:1']);
     await ok(root, ['builder', 'prune', '-f']);
@@ -147,7 +147,7 @@ describe.skipIf(skipWhen(needRoot(), needTools('ip', 'nft')))('dock prune, rmi, 
     const derived = Number((await ok(root, ['image', 'inspect', '-f', '{{.Size}}', 'pr-derived:1'])).trim());
     // The base layer uncompressed is about twice its compressed size; the new layer is a few kB.
     expect(derived - Number(before.size)).toBeLessThan(20_000);
-    expect((await d(root, ['run', '--rm', 'pr-derived:1', 'cat', '/derived'])).stdout).toBe('derived\n');
+    expect((await d(root, ['run', '--network', 'none', '--rm', 'pr-derived:1', 'cat', '/derived'])).stdout).toBe('derived\n');
     await ok(root, ['rmi', 'pr-derived:1']);
   });
 
