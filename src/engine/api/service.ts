@@ -172,7 +172,7 @@ export async function startService(o: ServiceOptions = {}): Promise<Service> {
       await m.handler({ ...ctx, params: m.params, query: m.query, version: m.version, engine, signal: abort.signal, log });
       status = ctx.res?.statusCode ?? 101;
     } catch (e) {
-      if (o.debug && e instanceof Error && !(e instanceof ApiError)) log(e.stack ?? String(e));
+      if (o.debug && e instanceof Error && !(e as { domain?: string }).domain) log(e.stack ?? String(e)); // domain errors are answers, not faults
       sendError(ctx, e);
       status = toApiError(e).status;
       if (!(e as { domain?: string }).domain) log(`dock service: ${ctx.req.method} ${ctx.req.url}: ${(e as Error)?.message ?? e}`);
