@@ -42,7 +42,8 @@ function time(label, fn) {
 }
 
 try {
-  // Test fixtures (TypeScript) bundled for this script: registry start/stop and apt installs.
+  // Test fixtures (TypeScript) bundled for this script: registry start/stop and the tool check
+  // (the tools come from scripts/test-setup.sh; nothing is installed here).
   const fixtures = join(work, 'fixtures.cjs');
   await esbuild.build({
     stdin: {

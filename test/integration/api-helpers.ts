@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { dockScript, waitFor } from './dock-helpers';
 
-export const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p));
+// Debian's docker.io (scripts/test-setup.sh installs it) first: the CLI every machine has.
+export const DOCKER = ['/usr/bin/docker', '/usr/local/bin/docker'].find((p) => existsSync(p));
 
 export interface TestService {
   sock: string;

@@ -10,6 +10,7 @@ import type { RunResult } from '../fixtures/images/dock';
 import { constants } from 'node:os';
 import { IMAGE_TOOLS, requireTools } from '../fixtures/images/tools';
 import { ownPath } from '../helpers';
+import { sharedFixtureSync } from '../fixtures/shared';
 
 export const isRoot = process.getuid?.() === 0;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -20,10 +21,17 @@ export interface TestImage {
   cleanup(): void;
 }
 
-/** busybox image "skiff-test/app:1" as a docker-archive file. */
+/**
+ * busybox image "skiff-test/app:1" as a docker-archive file: made once per run and shared by every
+ * test file (test/fixtures/shared.ts); each file loads it into an engine root of its own.
+ */
 export function buildAppImage(): TestImage {
   requireTools(IMAGE_TOOLS);
-  const dir = mkdtempSync(join(tmpdir(), 'dock-img-'));
+  const { dir, shared } = sharedFixtureSync('app-image', makeAppImage, () => mkdtempSync(join(tmpdir(), 'dock-img-')));
+  return { archive: join(dir, 'app.tar'), name: 'skiff-test/app:1', cleanup: () => shared || rmSync(dir, { recursive: true, force: true }) };
+}
+
+function makeAppImage(dir: string): void {
   const layout = join(dir, 'oci');
   sh('umoci', ['init', '--layout', layout]);
   sh('umoci', ['new', '--image', `${layout}:app`]);
@@ -50,9 +58,10 @@ export function buildAppImage(): TestImage {
     '--config.label', 'org.test.kind=app', '--config.label', 'org.test.keep=yes',
     '--architecture', 'amd64', '--os', 'linux',
   ]);
-  const archive = join(dir, 'app.tar');
-  sh('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${archive}:skiff-test/app:1`]);
-  return { archive, name: 'skiff-test/app:1', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  sh('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${join(dir, 'app.tar')}:skiff-test/app:1`]);
+  // Only the archive is used: the layout and the unpacked bundle go.
+  rmSync(layout, { recursive: true, force: true });
+  rmSync(bundle, { recursive: true, force: true });
 }
 
 /** A private engine root with the image loaded. Short paths: unix sockets live in it. */
@@ -137,7 +146,8 @@ export function dockChild(root: string, args: string[]) {
 export const DOCK_OP_MS = 30_000;
 export const ops = (n: number): number => n * DOCK_OP_MS;
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+/** Polls `cond` until it holds; the default bound is that of the one dock command whose effect it awaits. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = DOCK_OP_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

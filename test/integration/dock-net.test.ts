@@ -5,10 +5,10 @@
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, newRoot, waitFor, type TestImage } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, DOCK_OP_MS, newRoot, ops, waitFor, type TestImage } from './dock-helpers';
 import { TestNetns, tryRun } from './net-env';
 
 describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'busybox')))('dock run on bridge networks (inside a test network namespace)', () => {
@@ -36,6 +36,13 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     env = { DOCK_HOST_NETNS: host.path };
     img = buildAppImage();
     root = await newRoot(img);
+    await ok(['network', 'create', '--subnet', '10.87.0.0/24', netA]);
+    await ok(['network', 'create', '--subnet', '10.88.0.0/24', netB]);
+  });
+  // What a test made goes with it, even when it failed half-way: each test starts with no container.
+  afterEach(async () => {
+    const ids = (await dk(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await dk(['rm', '-f', '-v', ...ids]);
   });
   afterAll(async () => {
     if (root) {
@@ -51,11 +58,9 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
   });
 
   it('two containers on a user-defined network reach each other by name and alias; another network cannot', async () => {
-    await ok(['network', 'create', '--subnet', '10.87.0.0/24', netA]);
-    await ok(['network', 'create', '--subnet', '10.88.0.0/24', netB]);
     await ok(['run', '-d', '--name', 'web', '--network', netA, '--network-alias', 'www', '--hostname', 'webhost', img.name, ...serve('hello-web')]);
     await ok(['run', '-d', '--name', 'client', '--network', netA, '--add-host', 'extra.test:192.0.2.7', '--dns', '192.0.2.53', img.name, 'sleep', '600']);
-    await waitFor(async () => (await get('client', 'http://10.87.0.2/')).stdout === 'hello-web\n', 'httpd of web');
+    await waitFor(async () => (await get('client', 'http://10.87.0.2/')).stdout === 'hello-web\n', 'httpd of web', DOCK_OP_MS);
     expect((await get('client', 'http://web/')).stdout).toBe('hello-web\n');
     expect((await get('client', 'http://www/')).stdout).toBe('hello-web\n');
     // A foreground --rm container: connected, fetches, and gives everything back when it exits.
@@ -92,7 +97,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     await ok(['rm', '-f', 'client', 'other']);
     expect(veths()).toHaveLength(1);
     expect(Object.keys(JSON.parse(await ok(['network', 'inspect', netB]))[0].Containers)).toEqual([]);
-  });
+  }, ops(25)); // 25 dock commands
 
   it('-p 8080:80 without --network (the default bridge, as Docker) answers on the host side address and on 127.0.0.1; dock port; rm -f leaves nothing', async () => {
     await ok(['run', '-d', '--name', 'pub', '-p', '8080:80', '-p', '127.0.0.1::80', img.name, ...serve('hello-pub')]);
@@ -107,7 +112,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     expect(await ok(['port', 'pub'])).toBe(`80/tcp -> 0.0.0.0:8080\n80/tcp -> 127.0.0.1:${ephemeral}\n`);
     expect(await ok(['port', 'pub', '80/tcp'])).toBe(`0.0.0.0:8080\n127.0.0.1:${ephemeral}\n`);
 
-    await waitFor(() => fetchFromHost(`http://${gw}:8080/`).stdout === 'hello-pub\n', 'published port on the host side address');
+    await waitFor(() => fetchFromHost(`http://${gw}:8080/`).stdout === 'hello-pub\n', 'published port on the host side address', DOCK_OP_MS);
     expect(fetchFromHost('http://127.0.0.1:8080/').stdout).toBe('hello-pub\n');
     expect(fetchFromHost(`http://127.0.0.1:${ephemeral}/`).stdout).toBe('hello-pub\n');
     expect(host.nft()).toContain(`dnat to ${ip}:80`);
@@ -117,13 +122,13 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     const clash = await dk(['run', '-d', '--name', 'pub2', '--network', 'bridge', '-p', '8080:80', img.name, 'sleep', '600']);
     expect(clash.code).toBe(125);
     expect(clash.stderr).toMatch(/^dock: failed to start container pub2: cannot publish 0\.0\.0\.0:8080\/tcp: port is already allocated[^\n]*\n$/);
-    expect(veths()).toHaveLength(2); // web's and pub's
+    expect(veths()).toHaveLength(1); // pub's
     expect((await inspect('pub2')).NetworkSettings.Networks.bridge.IPAddress).toBe('');
     await ok(['rm', '-f', 'pub2']);
 
     // rm by a dock without DOCK_HOST_NETNS: the containers' recorded host netns is used (the test's,
     // not the machine's, whose ruleset is only read here: rules rendered there would name netA's subnet).
-    const rm = await d(root, ['rm', '-f', 'pub', 'web']);
+    const rm = await d(root, ['rm', '-f', 'pub']);
     expect([rm.code, rm.stderr]).toEqual([0, '']);
     expect(tryRun('nft', ['list', 'ruleset']).stdout).not.toContain('10.87.0.0/24');
     expect(host.nft()).toContain('10.87.0.0/24');
@@ -131,7 +136,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     expect(host.nft()).not.toContain('dnat');
     expect(fetchFromHost('http://127.0.0.1:8080/').status).not.toBe(0);
     for (const n of ['bridge', netA]) expect(Object.keys(JSON.parse(await ok(['network', 'inspect', n]))[0].Containers)).toEqual([]);
-  });
+  }, ops(14));
 
   it('stop detaches, start connects again; -P publishes the EXPOSEd ports; container:X shares a netns', async () => {
     const ctx = mkdtempSync(join(tmpdir(), 'dock-net-ctx-'));
@@ -148,7 +153,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     const ports = expNet.Ports['80/tcp'];
     expect(ports).toHaveLength(1);
     const hostPort = ports[0].HostPort as string;
-    await waitFor(() => fetchFromHost(`http://127.0.0.1:${hostPort}/`).stdout === 'hello-exp\n', '-P port');
+    await waitFor(() => fetchFromHost(`http://127.0.0.1:${hostPort}/`).stdout === 'hello-exp\n', '-P port', DOCK_OP_MS);
 
     // container:exp sees exp's interfaces and reaches its server on localhost.
     await ok(['run', '-d', '--name', 'side', '--network', 'container:exp', img.name, 'sleep', '600']);
@@ -158,7 +163,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
 
     await ok(['stop', '-t', '1', 'exp']);
     // The exit handler (run by the supervisor) detaches it.
-    await waitFor(async () => (await ok(['port', 'exp'])) === '' && veths().length === 0, 'the stopped container to be detached');
+    await waitFor(async () => (await ok(['port', 'exp'])) === '' && veths().length === 0, 'the stopped container to be detached', DOCK_OP_MS);
     expect((await inspect('exp')).NetworkSettings.Networks[netA].IPAddress).toBe('');
     expect(host.nft()).not.toContain('dnat');
     await ok(['start', 'exp']);
@@ -168,7 +173,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     await ok(['rm', '-f', 'exp']);
     expect(veths()).toEqual([]);
     expect(host.nft()).not.toContain('dnat');
-  });
+  }, ops(16));
 
   it('bad input is one clear line and nothing is made', async () => {
     const before = await ok(['ps', '-aq']);
@@ -188,5 +193,5 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     }
     expect(await ok(['ps', '-aq'])).toBe(before);
     expect(veths()).toEqual([]);
-  });
+  }, ops(9));
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, dockScript, mountsUnder, newRoot, ok, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockCgroups, dockChild, dockScript, mountsUnder, newRoot, ok, ops, supervisorsOf, type TestImage, waitFor } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
@@ -69,7 +69,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z bye$/);
     expect(await ok(root, ['logs', '--since', '2099-01-01T00:00:00Z', 'server'])).toBe('');
     await ok(root, ['rm', '-v', 'server']);
-  });
+  }, ops(6));
 
   it('follows a running container live (lines arrive while it runs) and across log rotation', async () => {
     await ok(root, ['run', '--network', 'none', '-d', '--name', 'ticker', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', img.name, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.02; done']);
@@ -85,7 +85,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     // What -f printed is consecutive: no line lost or repeated across rotations.
     const nums = follow.out().trim().split('\n').map((l) => Number(l.split(' ')[1]));
     for (let i = 1; i < nums.length; i++) expect(nums[i]).toBe(nums[i - 1] + 1);
-  });
+  }, ops(6));
 
   it('runs exec -it through a pseudo-terminal, and exec -e -u -w', async () => {
     const id = (await ok(root, ['run', '--network', 'none', '-d', img.name, 'sleep', '120'])).trim();
@@ -114,7 +114,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     const missing = await d(root, ['exec', '-d', id, 'nosuchcmd']);
     expect(missing.stderr).toBe('dock: exec: "nosuchcmd": executable file not found in $PATH\n');
     await ok(root, ['rm', '-f', id]);
-  });
+  }, ops(10));
 
   it('runs run -it with the pty held by the supervisor: input, window size, exit status, and the log', async () => {
     const child = spawn('script', ['-qfec', `stty cols 91 rows 33; ${process.execPath} ${await dockScript()} run -it --network none --name ttyrun ${img.name} sh`, '/dev/null'], { env: { ...process.env, DOCK_ROOT: root, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -132,7 +132,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(logs).toMatch(/sum=42/);
     expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}} {{.Config.Tty}}', 'ttyrun'])).toBe('6 true\n');
     await ok(root, ['rm', 'ttyrun']);
-  });
+  }, ops(5));
 
   it('keeps the container when dock is killed, and attach reconnects to it', async () => {
     // A foreground run whose dock dies: the container lives on under its supervisor.
@@ -163,7 +163,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', 'echoer'])).toBe('running\n');
     expect(await ok(root, ['logs', 'echoer'])).toBe('got one\ngot two\n');
     await ok(root, ['rm', '-f', 'survivor', 'echoer']);
-  });
+  }, ops(10));
 
   it('explains a container whose supervisor was killed, and starts it again', async () => {
     const id = (await ok(root, ['run', '--network', 'none', '-d', img.name, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
@@ -179,23 +179,23 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', id])).toBe('running\n');
     expect(supervisorsOf(root)).toHaveLength(1);
     await ok(root, ['rm', '-f', id]);
-  });
+  }, ops(8));
 
   it('brings a crashing container back N times with on-failure:N', async () => {
     await ok(root, ['run', '--network', 'none', '-d', '--name', 'crasher', '--restart', 'on-failure:3', img.name, 'sh', '-c', 'echo run; exit 2']);
-    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'crasher'])) === '3 exited\n', 'three restarts', 30_000);
+    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'crasher'])) === '3 exited\n', 'three restarts', ops(3)); // three container starts
     expect(await ok(root, ['logs', 'crasher'])).toBe('run\nrun\nrun\nrun\n');
     expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}}', 'crasher'])).toBe('2\n');
     await waitFor(() => supervisorsOf(root).length === 0, 'the supervisor to leave');
     // always: restarted until stopped; stop cancels it.
     await ok(root, ['run', '--network', 'none', '-d', '--name', 'always', '--restart', 'always', img.name, 'sh', '-c', 'sleep 0.2; exit 0']);
-    await waitFor(async () => Number((await ok(root, ['inspect', '-f', '{{.RestartCount}}', 'always'])).trim()) >= 2, 'restarts of always', 30_000);
+    await waitFor(async () => Number((await ok(root, ['inspect', '-f', '{{.RestartCount}}', 'always'])).trim()) >= 2, 'restarts of always', ops(2));
     await ok(root, ['stop', 'always']);
     const n = (await ok(root, ['inspect', '-f', '{{.RestartCount}}', 'always'])).trim();
     await new Promise((r) => setTimeout(r, 1000));
     expect((await ok(root, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'always'])).trim()).toBe(`${n} exited`);
     await ok(root, ['rm', 'crasher', 'always']);
-  });
+  }, ops(12));
 
   it('shows a health check starting until its first probe', async () => {
     // The first probe runs one interval after the start: with an hour, "starting" is all it can be.
@@ -203,21 +203,21 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     expect(await ok(root, ['ps', '--format', '{{.Status}}', '--filter', 'name=unprobed'])).toMatch(/\(health: starting\)/);
     expect(await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'unprobed'])).toBe('starting\n');
     await ok(root, ['rm', '-f', 'unprobed']);
-  });
+  }, ops(4));
 
   it('turns a health check unhealthy after the retries, and healthy again', async () => {
     await ok(root, ['run', '--network', 'none', '-d', '--name', 'checked', '--health-cmd', 'test -e /tmp/healthy && echo fine', '--health-interval', '300ms', '--health-retries', '2', '--health-timeout', '5s', img.name, 'sleep', '120']);
-    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'checked'])) === 'unhealthy\n', 'unhealthy', 30_000);
+    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'checked'])) === 'unhealthy\n', 'unhealthy', ops(2)); // a start and two probes
     const h = JSON.parse(await ok(root, ['inspect', '-f', '{{json .State.Health}}', 'checked']));
     expect(h.FailingStreak).toBeGreaterThanOrEqual(2);
     expect(h.Log.at(-1).ExitCode).toBe(1);
     expect(await ok(root, ['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}'])).toBe('checked\n');
     await ok(root, ['exec', 'checked', 'touch', '/tmp/healthy']);
-    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'checked'])) === 'healthy\n', 'healthy', 30_000);
+    await waitFor(async () => (await ok(root, ['inspect', '-f', '{{.State.Health.Status}}', 'checked'])) === 'healthy\n', 'healthy', ops(1)); // one probe
     const h2 = JSON.parse(await ok(root, ['inspect', '-f', '{{json .State.Health}}', 'checked']));
     expect(h2.Log.at(-1)).toMatchObject({ ExitCode: 0, Output: 'fine\n' });
     await ok(root, ['rm', '-f', 'checked']);
-  });
+  }, ops(10));
 
   it('pauses, unpauses, waits, kills, renames and lists with filters and formats', async () => {
     await ok(root, ['run', '--network', 'none', '-d', '--name', 'p1', '-l', 'role=worker', img.name, 'sh', '-c', 'while true; do sleep 0.1; done']);
@@ -243,7 +243,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
     const pruned = await ok(root, ['container', 'prune', '-f']);
     expect(pruned).toMatch(new RegExp(`Deleted Containers:\n(.*\n)*${p2}\n`));
     expect(await ok(root, ['ps', '-aq', '--filter', 'name=p2'])).toBe('');
-  });
+  }, ops(17));
 
   for (const step of ['mounted', 'supervised', 'created', 'attached']) {
     it(`explains and cleans up after a dock killed during run (at "${step}")`, async () => {
@@ -261,6 +261,6 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock superviso
       expect(initsUnder(root)).toEqual([]);
       expect(existsSync(join(root, 'containers', id))).toBe(false);
       expect(existsSync(join(root, 'runtime', id))).toBe(false);
-    });
+    }, ops(7));
   }
 });

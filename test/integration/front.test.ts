@@ -9,6 +9,8 @@ import { ROOT, Skiff, baseConfig, isRoot, makeBundle, run } from '../helpers';
 
 const FRONT = join(ROOT, 'build', 'Release', 'skiff-front');
 const CLI = join(ROOT, 'bin', 'skiff.js');
+/** A bound for one skiff command (the Node CLI starts in ~3 s at a load of 30): guards a hang, not speed. */
+const CMD_MS = 5_000;
 
 describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
   let sk: Skiff;
@@ -91,7 +93,7 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
     expect(existsSync(join(cgroupDir, '..'))).toBe(false); // the empty parent skiff made for this root
     expect(sameState('f1')).toBeUndefined();
     expect(front(['delete', 'f1'])).toEqual(cli(['delete', 'f1']));
-  });
+  }, 80 * CMD_MS); // ~80 skiff commands (each list and state twice: front and CLI)
 
   it('leaves delete of a live container, or one with poststop hooks, to the CLI', () => {
     const marker = join(sk.root, 'poststop-ran');
