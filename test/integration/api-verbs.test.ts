@@ -99,7 +99,7 @@ describe.skipIf(!isRoot || !DOCKER)('docker events, update, diff, commit, system
   });
 
   it('wait conditions and docker system prune -f', { timeout: 240_000 }, async () => {
-    await ok(['create', '--name', 'api-w', img.name, 'sh', '-c', 'exit 6']);
+    await ok(['create', '--network', 'none', '--name', 'api-w', img.name, 'sh', '-c', 'exit 6']);
     const w = await request(sock, 'POST', '/containers/api-w/wait?condition=not-running');
     expect(w.json()).toEqual({ StatusCode: 0 });
     const bad = await request(sock, 'POST', '/containers/api-w/wait?condition=soon');

@@ -77,7 +77,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     // Sorted by path, as docker's.
     expect(diff).toBe(['C /etc', 'D /etc/group', 'C /etc/passwd', 'C /home', 'C /home/app', 'A /home/app/link', 'A /newdir', 'A /newdir/sub', 'A /newdir/sub/f', 'A /ready'].join('\n') + '\n');
     // A created container has changed nothing.
-    await ok(root, ['create', '--name', 'df2', img.name]);
+    await ok(root, ['create', '--network', 'none', '--name', 'df2', img.name]);
     expect(await ok(root, ['diff', 'df2'])).toBe('');
     await ok(root, ['rm', '-f', 'df2']);
   });
@@ -101,7 +101,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['run', '--network', 'none', '--name', 'df3', 'verbs/committed:1', 'sh', '-c', 'rm -rf /newdir/sub; mkdir /newdir/sub; echo c > /newdir/sub/c']);
     expect(await ok(root, ['diff', 'df3'])).toBe('C /newdir\nC /newdir/sub\nA /newdir/sub/c\nD /newdir/sub/f\n');
     // --pause=false, and a never-started container gives an image of one more (empty) layer.
-    await ok(root, ['create', '--name', 'df4', img.name]);
+    await ok(root, ['create', '--network', 'none', '--name', 'df4', img.name]);
     const empty = (await ok(root, ['commit', '--pause=false', 'df4'])).trim();
     expect(JSON.parse(await ok(root, ['image', 'inspect', empty]))[0].RootFS.Layers).toHaveLength(2);
     expect((await d(root, ['commit', '-c', 'RUN echo no', 'df4'])).stderr).toBe('dock: run is not a valid change command\n');
@@ -110,7 +110,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
   });
 
   it('waits for Docker’s conditions: not-running, next-exit, removed', { timeout: 240_000 }, async () => {
-    await ok(root, ['create', '--name', 'w1', img.name, 'sh', '-c', 'exit 4']);
+    await ok(root, ['create', '--network', 'none', '--name', 'w1', img.name, 'sh', '-c', 'exit 4']);
     expect(await ok(root, ['wait', 'w1'])).toBe('0\n'); // created: not running
     await ok(root, ['start', 'w1']);
     expect(await ok(root, ['wait', 'w1'])).toBe('4\n');
