@@ -47,6 +47,8 @@ const FIXTURES: Fixture[] = [
   { name: 'env-file' },
   { name: 'v2-only', v1Rejects: /unsupported option: 'host_ip'|does not match any of the regexes|required|restart/ },
   { name: 'interpolation-alt', env: { GREETING: 'hi' }, v1Rejects: /Invalid interpolation format/ },
+  { name: 'tuning' },
+  { name: 'v2-namespaces', v1Rejects: /Unsupported config option for services\.\w+: '(annotations|cgroup|uts)'/ },
 ];
 
 type Obj = Record<string, unknown>;
@@ -93,7 +95,9 @@ function canon129(s: Obj): Obj {
   for (const k of ['secrets', 'configs']) if (out[k]) out[k] = (out[k] as Obj[]).map((r) => ({ source: r.source, target: r.target === undefined ? (k === 'secrets' ? `/run/secrets/${r.source}` : `/${r.source}`) : k === 'secrets' && !String(r.target).startsWith('/') ? `/run/secrets/${r.target}` : r.target }));
   if (isObj(out.build) && isObj(out.build.args)) out.build = { ...out.build, args: strMap(out.build.args) };
   if (isObj(out.logging) && isObj(out.logging.options)) out.logging = { ...out.logging, options: strMap(out.logging.options) };
-  for (const k of ['cpuset', 'mem_limit', 'memswap_limit']) if (out[k] !== undefined) out[k] = String(out[k]);
+  for (const k of ['cpuset', 'mem_limit', 'memswap_limit', 'shm_size', 'mem_reservation']) if (out[k] !== undefined) out[k] = String(out[k]);
+  if (out.sysctls !== undefined) out.sysctls = strMap(Array.isArray(out.sysctls) ? Object.fromEntries((out.sysctls as string[]).map((e) => [e.split('=')[0], e.slice(e.indexOf('=') + 1)])) : out.sysctls);
+  if (out.group_add) out.group_add = (out.group_add as unknown[]).map(String);
   return out;
 }
 

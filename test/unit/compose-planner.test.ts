@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { configHash } from '../../src/engine/compose/labels';
 import { planService, type Existing } from '../../src/engine/compose/planner';
-import type { Service } from '../../src/engine/compose/model';
+import type { Project, Service } from '../../src/engine/compose/model';
+import { containerPlan } from '../../src/engine/compose/service-config';
 
 const c = (number: number, hash = 'h', imageId = 'i'): Existing => ({ id: `id${number}`, name: `p-s-${number}`, number, hash, imageId });
 const names = (l: Existing[]) => l.map((x) => x.number);
@@ -38,5 +39,58 @@ describe('configHash', () => {
     expect(configHash({ ...base, environment: { A: '1', B: '3' } }, nets)).not.toBe(h);
     expect(configHash({ ...base, deploy: { resources: { limits: { memory: '64m' } } } }, nets)).not.toBe(h);
     expect(configHash(base, { default: 'other_default' })).not.toBe(h);
+    for (const extra of [{ sysctls: { 'net.core.somaxconn': '1024' } }, { shm_size: '128m' }, { group_add: ['audio'] }, { ipc: 'shareable' }, { pid: 'host' }, { cgroup: 'host' as const }, { mem_reservation: '32m' }, { deploy: { resources: { reservations: { memory: '32m' } } } }, { oom_score_adj: 100 }, { cpu_quota: 50000 }, { blkio_config: { weight: 300 } }, { annotations: { a: 'b' } }, { logging: { driver: 'none' } }]) {
+      expect(configHash({ ...base, ...extra }, nets), JSON.stringify(extra)).not.toBe(h);
+    }
+  });
+});
+
+describe('containerPlan', () => {
+  const project: Project = { name: 'p', services: {}, networks: { default: { name: 'p_default' } }, volumes: {}, secrets: {}, configs: {} };
+  const plan = (s: Service) => containerPlan({ project, service: 'app', number: 1, hash: 'h', workingDir: '/w', configFiles: ['/w/compose.yaml'], imageId: 'sha256:x', fileOf: () => '' }, { networks: { default: null }, ...s }).flags;
+  it('gives the tuning and namespace keys to the engine as its run flags', () => {
+    const f = plan({
+      image: 'busybox',
+      sysctls: { 'net.ipv4.ip_forward': '1' },
+      shm_size: '128m',
+      group_add: ['audio', '1234'],
+      ipc: 'service:db',
+      pid: 'host',
+      uts: 'host',
+      userns_mode: 'host',
+      cgroup: 'private',
+      mac_address: '02:42:ac:11:00:99',
+      mem_reservation: '64m',
+      deploy: { resources: { reservations: { memory: '32m' } } },
+      oom_kill_disable: true,
+      oom_score_adj: -200,
+      cpu_period: 100000,
+      cpu_quota: 50000,
+      blkio_config: { weight: 300, device_read_bps: [{ path: '/dev/sda', rate: 10485760 }], device_write_iops: [{ path: '/dev/sda', rate: 100 }] },
+      logging: { driver: 'local' },
+      annotations: { 'org.example.team': 'storage' },
+    });
+    expect(f).toMatchObject({
+      sysctl: ['net.ipv4.ip_forward=1'],
+      shmSize: '128m',
+      groupAdd: ['audio', '1234'],
+      ipc: 'container:p-db-1',
+      pid: 'host',
+      uts: 'host',
+      userns: 'host',
+      cgroupns: 'private',
+      macAddress: '02:42:ac:11:00:99',
+      memoryReservation: '32m',
+      oomKillDisable: true,
+      oomScoreAdj: '-200',
+      cpuPeriod: '100000',
+      cpuQuota: '50000',
+      blkioWeight: '300',
+      deviceReadBps: ['/dev/sda:10485760'],
+      deviceWriteIops: ['/dev/sda:100'],
+      logDriver: 'local',
+      annotation: ['org.example.team=storage'],
+    });
+    expect(plan({ image: 'busybox' })).not.toHaveProperty('sysctl');
   });
 });

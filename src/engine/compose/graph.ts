@@ -1,4 +1,4 @@
-// The services' dependency graph: depends_on and network_mode service:X (X must run first).
+// The services' dependency graph: depends_on and network_mode/ipc/pid service:X (X must run first).
 // Start order is dependencies first; stop order is the reverse. A cycle is refused, naming it.
 
 import { ComposeError } from './errors';
@@ -6,7 +6,7 @@ import type { Project, Service } from './model';
 
 export function dependenciesOf(s: Service): string[] {
   const deps = Object.keys(s.depends_on ?? {});
-  if (s.network_mode?.startsWith('service:')) deps.push(s.network_mode.slice(8));
+  for (const mode of [s.network_mode, s.ipc, s.pid]) if (mode?.startsWith('service:')) deps.push(mode.slice(8));
   return [...new Set(deps)];
 }
 
@@ -18,7 +18,8 @@ export function checkGraph(p: Project, disabled: Record<string, Service> = {}): 
       const required = s.depends_on?.[d]?.required ?? true;
       if (!required) continue;
       const why = disabled[d] ? `service ${d} is not enabled by the active profiles` : `undefined service ${d}`;
-      throw new ComposeError('EMODEL', `services.${name}.depends_on: service "${name}" depends on ${why}`);
+      const key = (['network_mode', 'ipc', 'pid'] as const).find((k) => s[k] === `service:${d}` && !s.depends_on?.[d]) ?? 'depends_on';
+      throw new ComposeError('EMODEL', `services.${name}.${key}: service "${name}" depends on ${why}`);
     }
   }
   startOrder(p, Object.keys(p.services));

@@ -73,7 +73,7 @@ export interface Service {
   depends_on?: Record<string, DependsOn>;
   healthcheck?: Healthcheck;
   restart?: string;
-  deploy?: { replicas?: number; resources?: { limits?: { cpus?: number; memory?: string; pids?: number } } };
+  deploy?: { replicas?: number; resources?: { limits?: { cpus?: number; memory?: string; pids?: number }; reservations?: { memory?: string } } };
   scale?: number;
   mem_limit?: string;
   memswap_limit?: string;
@@ -106,7 +106,29 @@ export interface Service {
   pull_policy?: 'always' | 'never' | 'missing' | 'build';
   secrets?: FileReference[];
   configs?: FileReference[];
+  sysctls?: Record<string, string>;
+  /** As given ("64m" or a number of bytes as text). */
+  shm_size?: string;
+  group_add?: string[];
+  /** host, private, shareable, none, container:NAME or service:NAME. */
+  ipc?: string;
+  /** host, container:NAME or service:NAME. */
+  pid?: string;
+  uts?: 'host';
+  userns_mode?: 'host';
+  cgroup?: 'host' | 'private';
+  mac_address?: string;
+  mem_reservation?: string;
+  oom_kill_disable?: boolean;
+  oom_score_adj?: number;
+  cpu_period?: number;
+  cpu_quota?: number;
+  /** Rates in bytes (bps) or operations (iops) per second, as docker-compose prints them. */
+  blkio_config?: { weight?: number } & Partial<Record<BlkioLimitKey, Array<{ path: string; rate: number }>>>;
+  annotations?: Record<string, string>;
 }
+
+export type BlkioLimitKey = 'device_read_bps' | 'device_read_iops' | 'device_write_bps' | 'device_write_iops';
 
 export interface NetworkConfig {
   /** The engine's name: <project>_<key>, the name: given, or the external one. */

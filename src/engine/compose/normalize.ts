@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { processWords } from '../build/shell-lex';
 import { ComposeError } from './errors';
 import { listToMap } from './merge';
-import type { BuildConfig, DependsOn, FileObjectConfig, FileReference, Healthcheck, NetworkConfig, PortConfig, Project, Service, ServiceNetwork, ServiceVolume, VolumeConfig } from './model';
+import type { BlkioLimitKey, BuildConfig, DependsOn, FileObjectConfig, FileReference, Healthcheck, NetworkConfig, PortConfig, Project, Service, ServiceNetwork, ServiceVolume, VolumeConfig } from './model';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -312,6 +312,11 @@ function service(name: string, raw: Obj, ctx: NormalizeContext): Service {
       if (lim.memory !== undefined) l.memory = String(lim.memory);
       if (lim.pids !== undefined) l.pids = num(lim.pids, `${w}.deploy.resources.limits.pids`, true);
     }
+    const res = (d.resources as Obj | undefined)?.reservations as Obj | undefined;
+    if (res) {
+      s.deploy.resources = { ...s.deploy.resources, reservations: {} };
+      if (res.memory !== undefined) s.deploy.resources.reservations!.memory = String(res.memory);
+    }
   }
   if (raw.scale !== undefined) s.scale = num(raw.scale, `${w}.scale`, true);
   for (const k of ['mem_limit', 'memswap_limit'] as const) if (raw[k] !== undefined) s[k] = String(raw[k]);
@@ -353,7 +358,46 @@ function service(name: string, raw: Obj, ctx: NormalizeContext): Service {
       return { source, target: k === 'secrets' && !target.startsWith('/') ? `/run/secrets/${target}` : target };
     });
   }
+  namespacesAndTuning(raw, s, w);
   return s;
+}
+
+const BLKIO_LIMITS: BlkioLimitKey[] = ['device_read_bps', 'device_read_iops', 'device_write_bps', 'device_write_iops'];
+
+/** Kernel tuning and namespace keys (the engine's --sysctl, --shm-size, --ipc, ... flags). */
+function namespacesAndTuning(raw: Obj, s: Service, w: string): void {
+  if (raw.sysctls !== undefined) s.sysctls = Object.fromEntries(Object.entries(scalarMap(raw.sysctls, 'sysctls')).map(([k, v]) => [k, v ?? '']));
+  if (raw.annotations !== undefined) s.annotations = Object.fromEntries(Object.entries(scalarMap(raw.annotations, 'annotations')).map(([k, v]) => [k, v ?? '']));
+  if (raw.shm_size !== undefined) {
+    s.shm_size = String(raw.shm_size);
+    bytes(s.shm_size, `${w}.shm_size`);
+  }
+  if (raw.mem_reservation !== undefined) s.mem_reservation = String(raw.mem_reservation);
+  if (raw.group_add !== undefined) s.group_add = (raw.group_add as unknown[]).map(String);
+  for (const k of ['ipc', 'pid', 'mac_address'] as const) if (raw[k] !== undefined && raw[k] !== null) s[k] = String(raw[k]);
+  for (const k of ['ipc', 'pid'] as const) {
+    const v = s[k];
+    if (v?.startsWith('service:') && v.length === 8) throw bad(`${w}.${k}`, '"service:" needs a service name');
+  }
+  if (raw.uts !== undefined) s.uts = raw.uts as 'host';
+  if (raw.userns_mode !== undefined) s.userns_mode = raw.userns_mode as 'host';
+  if (raw.cgroup !== undefined) s.cgroup = raw.cgroup as 'host' | 'private';
+  if (raw.oom_kill_disable !== undefined) s.oom_kill_disable = bool(raw.oom_kill_disable, `${w}.oom_kill_disable`);
+  for (const k of ['oom_score_adj', 'cpu_period', 'cpu_quota'] as const) if (raw[k] !== undefined) s[k] = num(raw[k], `${w}.${k}`, true);
+  if (raw.blkio_config !== undefined) {
+    const b = raw.blkio_config as Obj;
+    const out: NonNullable<Service['blkio_config']> = {};
+    if (b.weight !== undefined) out.weight = num(b.weight, `${w}.blkio_config.weight`, true);
+    for (const k of BLKIO_LIMITS) {
+      if (b[k] === undefined) continue;
+      out[k] = (b[k] as Obj[]).map((l, i) => {
+        const lw = `${w}.blkio_config.${k}[${i}]`;
+        const rate = k.endsWith('_bps') && typeof l.rate === 'string' ? bytes(l.rate, `${lw}.rate`) : num(l.rate, `${lw}.rate`, true);
+        return { path: String(l.path), rate };
+      });
+    }
+    s.blkio_config = out;
+  }
 }
 
 /** An env_file: KEY=VALUE lines (quotes, `export`, comments); a missing optional one is skipped. */

@@ -64,6 +64,38 @@ function networking(c: ContainerContext, s: Service, f: RunFlags): void {
   });
 }
 
+/** service:X (ipc, pid) is X's first container, as network_mode service:X. */
+const joinMode = (p: Project, mode: string | undefined) => (mode?.startsWith('service:') ? `container:${containerName(p.name, mode.slice(8), 1)}` : mode);
+
+/** Namespaces, kernel parameters and the finer resource controls. */
+function tuning(c: ContainerContext, s: Service, f: RunFlags): void {
+  const str = (v: number | undefined) => (v === undefined ? undefined : String(v));
+  const kv = (m: Record<string, string> | undefined) => (m ? Object.entries(m).map(([k, v]) => `${k}=${v}`) : undefined);
+  Object.assign(f, {
+    sysctl: kv(s.sysctls),
+    annotation: kv(s.annotations),
+    shmSize: s.shm_size,
+    groupAdd: s.group_add,
+    ipc: joinMode(c.project, s.ipc),
+    pid: joinMode(c.project, s.pid),
+    uts: s.uts,
+    userns: s.userns_mode,
+    cgroupns: s.cgroup,
+    macAddress: s.mac_address,
+    memoryReservation: s.deploy?.resources?.reservations?.memory ?? s.mem_reservation,
+    oomKillDisable: s.oom_kill_disable,
+    oomScoreAdj: str(s.oom_score_adj),
+    cpuPeriod: str(s.cpu_period),
+    cpuQuota: str(s.cpu_quota),
+    blkioWeight: str(s.blkio_config?.weight),
+    deviceReadBps: s.blkio_config?.device_read_bps?.map((l) => `${l.path}:${l.rate}`),
+    deviceWriteBps: s.blkio_config?.device_write_bps?.map((l) => `${l.path}:${l.rate}`),
+    deviceReadIops: s.blkio_config?.device_read_iops?.map((l) => `${l.path}:${l.rate}`),
+    deviceWriteIops: s.blkio_config?.device_write_iops?.map((l) => `${l.path}:${l.rate}`),
+  } satisfies Partial<RunFlags>);
+  for (const k of Object.keys(f) as Array<keyof RunFlags>) if (f[k] === undefined) delete f[k];
+}
+
 export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
   const where = `services.${c.service}`;
   const p = c.project;
@@ -120,9 +152,10 @@ export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
   if (pids !== undefined) f.pidsLimit = String(pids);
   if (s.ulimits) f.ulimit = Object.entries(s.ulimits).map(([k, v]) => (typeof v === 'number' ? `${k}=${v}` : `${k}=${v.soft}:${v.hard}`));
   if (s.logging) {
-    if (s.logging.driver && s.logging.driver !== 'json-file') throw unsupported(`${where}.logging.driver`, `dock writes json-file logs only, not ${s.logging.driver}`);
+    if (s.logging.driver) f.logDriver = s.logging.driver;
     f.logOpt = Object.entries(s.logging.options ?? {}).map(([k, v]) => `${k}=${v}`);
   }
+  tuning(c, s, f);
 
   // Ports: ingress and host publish the same way on one machine.
   f.publish = (s.ports ?? []).map((pt) => `${pt.host_ip ? `${pt.host_ip}:` : ''}${pt.published ?? ''}${pt.host_ip || pt.published ? ':' : ''}${pt.target}/${pt.protocol}`);
