@@ -181,7 +181,7 @@ describe.skipIf(skipWhen(needRoot(), needDockerode(), needTools('docker-registry
   it('pulls from the registry, following the progress', async () => {
     const events = await follow(docker, await docker.pull(pulled));
     const statuses = events.map((e) => e.status);
-    expect(statuses[0]).toMatch(/^1: Pulling from .*sdk\/app$/);
+    expect(statuses[0]).toBe('1: Pulling from sdk/app'); // dockerd's words: the path on the registry
     expect(statuses).toContain('Pull complete');
     expect(statuses.at(-1)).toBe(`Status: Downloaded newer image for ${pulled}`);
     expect(events.some((e) => e.error)).toBe(false);

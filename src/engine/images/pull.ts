@@ -8,7 +8,7 @@ import { imageEvent } from './events';
 import { RegistryClient, ClientOptions } from '../registry/client';
 import { RegistryError } from '../registry/errors';
 import { Descriptor, hostPlatform, ImageConfig, ImageManifest, isLayerMediaType, parseManifest, Platform, selectManifest, formatPlatform, normalizePlatform } from '../registry/manifest';
-import { formatReference, parseReference, Reference, repositoryName, familiarName, familiarReference } from '../registry/reference';
+import { formatReference, parseReference, Reference, repositoryName, familiarReference } from '../registry/reference';
 import { Lease, ImageStore, LayerRecord } from '../store/store';
 import { shortId } from '../store/digest';
 import { StoreError } from '../store/errors';
@@ -46,7 +46,8 @@ export async function pullWithClient(store: ImageStore, client: RegistryClient, 
   // Said once the registry has the reference (as dockerd): a reference it does not know fails
   // before any progress, so the API can still answer with the error's own status (404).
   let top = await client.getManifest(repo, ref.digest ?? ref.tag!);
-  progress.message(`${ref.tag ?? ref.digest}: Pulling from ${familiarName(ref)}`);
+  // dockerd names the repository by its path on the registry ("library/busybox", "team/app").
+  progress.message(`${ref.tag ?? ref.digest}: Pulling from ${ref.path}`);
   let parsed = parseManifest(top.body, top.contentType, label);
   let indexDigest: string | undefined;
   let indexBody: Buffer | undefined;
