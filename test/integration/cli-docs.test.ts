@@ -79,7 +79,7 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-describe('man pages', () => {
+describe('man pages', { timeout: 240_000 }, () => {
   it('has a page for every dock command, naming each of its flags; man finds them', async () => {
     const man = join(scratch, 'man');
     await dock(['_man', join(man, 'man1')]);
@@ -99,7 +99,7 @@ describe('man pages', () => {
     const text = execFileSync('man', ['-P', 'cat', 'dock-run'], { env: { ...process.env, MANPATH: man, MANWIDTH: '200' }, encoding: 'utf8' });
     expect(text).toMatch(/dock-run - Create and start a container from an image/);
     expect(text).toMatch(/--cidfile <file>/);
-  }, 300_000);
+  });
 
   it('the build writes the pages of dock and skiff into dist/man/man1 (directories.man of package.json)', () => {
     const dir = join(repo, 'dist', 'man', 'man1');
@@ -109,7 +109,7 @@ describe('man pages', () => {
   });
 });
 
-describe('bash completion', () => {
+describe('bash completion', { timeout: 240_000 }, () => {
   /** What the completion function answers for the words typed so far (the last one is being completed). */
   function complete(script: string, fn: string, words: string[], cwd = scratch): string[] {
     const file = join(scratch, `${fn}.bash`);
@@ -155,7 +155,7 @@ describe('bash completion', () => {
   });
 });
 
-describe.skipIf(skipWhen(needTools('zsh')))('zsh completion', () => {
+describe.skipIf(skipWhen(needTools('zsh')))('zsh completion', { timeout: 240_000 }, () => {
   it('loads in zsh and offers the commands and flags of the path typed', async () => {
     const file = join(scratch, '_dock');
     writeFileSync(file, await dock(['completion', 'zsh']));
@@ -186,7 +186,7 @@ describe.skipIf(skipWhen(needTools('zsh')))('zsh completion', () => {
   });
 });
 
-describe.skipIf(skipWhen(needTools('fish')))('fish completion', () => {
+describe.skipIf(skipWhen(needTools('fish')))('fish completion', { timeout: 240_000 }, () => {
   it("loads in fish and completes through fish's own complete -C", async () => {
     const file = join(scratch, 'dock.fish');
     writeFileSync(file, await dock(['completion', 'fish']));

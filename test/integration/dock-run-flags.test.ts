@@ -12,6 +12,7 @@ import { IMAGE_TOOLS } from '../fixtures/images/tools';
 import { startRegistry } from '../fixtures/images/registry';
 import { buildAppImage, cleanRoot, d, dockChild, dockScript, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
 import { TestNetns } from './net-env';
+import { DOCKER, docker, removeConfigDir, startService, type TestService } from './api-helpers';
 
 const CG = '/sys/fs/cgroup';
 const v2 = existsSync(join(CG, 'cgroup.controllers'));
@@ -37,7 +38,7 @@ function blockDevice(): { path: string; majmin: string } | undefined {
   return undefined;
 }
 
-describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/create flags', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/create flags', { timeout: 240_000 }, () => {
   let img: TestImage;
   let root: string;
   let scratch: string;
@@ -273,7 +274,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
   });
 });
 
-describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip')))('dock run --ip and --mac-address (inside a test network namespace)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip')))('dock run --ip and --mac-address (inside a test network namespace)', { timeout: 240_000 }, () => {
   let img: TestImage;
   let root: string;
   let host: TestNetns;
@@ -320,3 +321,45 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip')))('d
   });
 });
 
+
+describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS), DOCKER ? undefined : 'the docker CLI is not installed'))('the same flags from the docker CLI through the API', { timeout: 240_000 }, () => {
+  let img: TestImage;
+  let root: string;
+  let svc: TestService;
+  const dk = (args: string[]) => docker(svc.sock, args);
+
+  beforeAll(async () => {
+    img = buildAppImage();
+    root = await newRoot(img);
+    svc = await startService(root);
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    if (root) {
+      const left = await cleanRoot(root);
+      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
+    }
+    img?.cleanup();
+    removeConfigDir();
+  });
+
+  it('docker run/create with the new flags: the container and `dock inspect` see them', async () => {
+    const r = await dk(['run', '--rm', '--network', 'none', '--shm-size', '32m', '--sysctl', 'net.ipv4.ip_forward=1', '--group-add', '4242', '--oom-score-adj', '300', '--pid', 'host', '--ipc', 'none', img.name, 'sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj; id -G; readlink /proc/self/ns/pid; grep -c " /dev/shm " /proc/mounts || true']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`1\n300\n0 4242\n${readlinkSync('/proc/self/ns/pid')}\n0\n`);
+    const c = await dk(['create', '--network', 'none', '-m', '64m', '--memory-reservation', '32m', '--oom-kill-disable', '--cpu-period', '50000', '--cpu-quota', '25000', '--log-driver', 'none', '--annotation', 'org.test.api=yes', '--expose', '9000', '--stop-timeout', '3', '--uts', 'host', '--cgroupns', 'private', img.name, 'true']);
+    expect(c.code).toBe(0);
+    const id = c.stdout.trim();
+    const doc = JSON.parse(await ok(root, ['inspect', id]))[0];
+    expect(doc.HostConfig).toMatchObject({ MemoryReservation: 32 << 20, OomKillDisable: true, CpuPeriod: 50000, CpuQuota: 25000, LogConfig: { Type: 'none' }, Annotations: { 'org.test.api': 'yes' }, UTSMode: 'host', CgroupnsMode: 'private' });
+    expect(doc.Config).toMatchObject({ StopTimeout: 3, ExposedPorts: { '9000/tcp': {} } });
+    // docker's own inspect reads them back through the API under the same names.
+    const api = JSON.parse((await dk(['inspect', id])).stdout)[0];
+    expect(api.HostConfig).toMatchObject({ MemoryReservation: 32 << 20, OomKillDisable: true, CpuPeriod: 50000, CpuQuota: 25000, UTSMode: 'host' });
+    expect((await dk(['start', id])).code).toBe(0);
+    const logs = await dk(['logs', id]);
+    expect(logs.code).not.toBe(0);
+    expect(logs.stderr).toMatch(/configured logging driver does not support reading/);
+    await dk(['rm', '-f', id]);
+  });
+});
