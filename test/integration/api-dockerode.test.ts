@@ -5,7 +5,7 @@
 // and rules live in a network namespace made for the test.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -274,6 +274,26 @@ describe.skipIf(skipWhen(needRoot(), needDockerode(), needTools('docker-registry
     await expect(docker.getImage(`${tag}/bad:1`).inspect()).rejects.toMatchObject({ statusCode: 404 });
     await docker.getImage(`${tag}/built:1`).remove();
   }, 180_000);
+
+  it('a build whose client goes away stops its running step and tags nothing', async () => {
+    const marker = `300.${process.pid}`;
+    const running = () =>
+      readdirSync('/proc').some((p) => {
+        try {
+          return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${marker}\0`;
+        } catch {
+          return false;
+        }
+      });
+    const stream = await docker.buildImage(tarOf({ Dockerfile: `FROM ${pulled}\nRUN echo step-started && sleep ${marker}\n` }), { t: `${tag}/cancelled:1` });
+    let text = '';
+    stream.on('data', (d: Buffer) => (text += d.toString()));
+    await waitFor(() => text.includes('step-started') && running(), 'the RUN step to be running', 60_000);
+    (stream as unknown as { destroy(): void }).destroy();
+    await waitFor(() => !running(), 'the step to be stopped after the client left', 30_000);
+    await expect(docker.getImage(`${tag}/cancelled:1`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(String(await docker.ping())).toBe('OK');
+  }, 120_000);
 
   it('creates a network, connects containers at create and later, resolves names, disconnects, prunes', async () => {
     const name = `${tag}-net`;
