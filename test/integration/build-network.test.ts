@@ -194,6 +194,15 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     expect(await leftovers()).toEqual(nothingLeft);
   });
 
+  it('dock compose build takes build.network the same way', async () => {
+    const dir = context('compose', `FROM ${img.name}\nRUN timeout 10 wget -q -O /got ${URL} || echo unreachable > /got\n`);
+    writeFileSync(join(dir, 'compose.yaml'), 'name: bnetc\nservices:\n  off:\n    build: {context: ., network: none}\n    image: bnet/compose-off:1\n  on:\n    build: {context: ., network: host}\n    image: bnet/compose-on:1\n');
+    await ok(['compose', '-f', join(dir, 'compose.yaml'), 'build']);
+    expect(await cat('bnet/compose-off:1', '/got')).toBe('unreachable\n');
+    expect(await cat('bnet/compose-on:1', '/got')).toBe(FILE);
+    expect(await leftovers()).toEqual(nothingLeft);
+  });
+
   it('the API\'s /build takes networkmode the same way', async () => {
     // The service runs outside the test namespaces; its bridge side is the test host's.
     service = await startService(root, { DOCK_HOST_NETNS: host.path });

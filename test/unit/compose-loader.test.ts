@@ -67,6 +67,13 @@ describe('loading projects', () => {
     expect(project.networks.default.name).toBe(`${project.name}_default`);
   });
 
+  it("takes build.network (the RUN steps' network, as dock build --network)", () => {
+    write('compose.yaml', 'services:\n  app:\n    build: {context: ., network: host}\n  other:\n    build: .\n');
+    const { project } = load();
+    expect(project.services.app.build).toMatchObject({ context: dir, network: 'host' });
+    expect(project.services.other.build?.network).toBeUndefined();
+  });
+
   it('merges -f files by the specification rules', () => {
     write('a.yml', `
 services:

@@ -38,7 +38,7 @@ const ACCEPTED_INLINE: Record<string, string> = {
   'long ports and volumes': 'services:\n  a:\n    image: x\n    ports: [{target: 80, published: "8080", protocol: udp, mode: host, host_ip: 127.0.0.1}]\n    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 1000, mode: 1777}}, {type: bind, source: ., target: /s, bind: {propagation: rshared, create_host_path: false}}]\n',
   'depends_on with everything': 'services:\n  a: {image: x, depends_on: {b: {condition: service_healthy, required: false, restart: true}}}\n  b: {image: x, healthcheck: {test: [CMD, "true"], interval: 1s, timeout: 1s, start_period: 0s, retries: 1}}\n',
   'env_file with required': 'services:\n  a: {image: x, env_file: [{path: ./x.env, required: false}, ./y.env]}\n',
-  'build inline': 'services:\n  a: {build: {context: ., dockerfile_inline: "FROM scratch", args: [A=1], labels: [l=1], no_cache: true}}\n',
+  'build inline': 'services:\n  a: {build: {context: ., dockerfile_inline: "FROM scratch", args: [A=1], labels: [l=1], no_cache: true, network: none}}\n',
   'extensions': 'x-top: 1\nservices:\n  a: {image: x, x-mine: {any: thing}, deploy: {x-d: 1, resources: {limits: {x-l: 1}}}}\nnetworks:\n  n: {x-n: 1}\n',
   'reset tags': 'services:\n  a: {image: x, ports: !reset [], command: !reset null}\n',
   'configs from content': 'services:\n  a: {image: x, configs: [c]}\nconfigs:\n  c: {content: "hello"}\nsecrets:\n  s: {environment: GREETING}\n',

@@ -50,6 +50,8 @@ export interface BuildConfig {
   target?: string;
   labels?: Record<string, string>;
   no_cache?: boolean;
+  /** The network of the RUN steps (dock build --network): default, none, host or a network's name. */
+  network?: string;
 }
 
 export interface FileReference {

@@ -212,6 +212,7 @@ function service(name: string, raw: Obj, ctx: NormalizeContext): Service {
     if (b.target !== undefined) out.target = String(b.target);
     if (b.labels !== undefined) out.labels = scalarMap(b.labels, 'labels') as Record<string, string>;
     if (b.no_cache !== undefined) out.no_cache = bool(b.no_cache, `${w}.build.no_cache`);
+    if (b.network !== undefined) out.network = String(b.network);
     s.build = out;
   }
   if (!s.image && !s.build) throw bad(w, 'has neither an image nor a build context specified: at least one must be given');

@@ -182,6 +182,7 @@ export async function buildService(r: ComposeRun, name: string): Promise<string>
     buildArgs: args,
     target: b.target,
     noCache: b.no_cache,
+    network: b.network,
     labels: { ...(b.labels ?? {}), [L.project]: p.name, [L.service]: name },
     registry: r.registry,
     output: {
