@@ -309,7 +309,11 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip')))('d
     expect(addr.stdout).toContain('link/ether 02:42:ac:11:00:99');
     const doc = JSON.parse((await dk(['inspect', 'fixed'])).stdout)[0];
     expect(doc.Config.MacAddress).toBe('02:42:ac:11:00:99');
-    expect(doc.NetworkSettings.Networks[net]).toMatchObject({ IPAddress: '10.89.0.42', MacAddress: '02:42:ac:11:00:99' });
+    expect(doc.NetworkSettings.Networks[net]).toMatchObject({ IPAddress: '10.89.0.42', MacAddress: '02:42:ac:11:00:99', IPAMConfig: { IPv4Address: '10.89.0.42' } });
+    // A created container shows what it asked for before it has an endpoint.
+    const created = (await dk(['create', '--network', net, '--ip', '10.89.0.43', '--mac-address', '02:42:ac:11:00:98', img.name, 'true'])).stdout.trim();
+    expect(JSON.parse((await dk(['inspect', created])).stdout)[0].NetworkSettings.Networks[net]).toMatchObject({ IPAddress: '', MacAddress: '02:42:ac:11:00:98', IPAMConfig: { IPv4Address: '10.89.0.43' } });
+    await dk(['rm', created]);
     const taken = await dk(['run', '--rm', '--network', net, '--ip', '10.89.0.42', img.name, 'true']);
     expect(taken.code).toBe(125);
     expect(taken.stderr).toMatch(/10\.89\.0\.42 is already in use/);

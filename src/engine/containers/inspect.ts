@@ -60,7 +60,9 @@ export function networkSettings(engine: Engine, doc: ContainerDoc) {
   const live = nets ? nets.containerNetworks(doc.Id) : {};
   const Networks: Record<string, Record<string, unknown>> = {};
   for (const [k, v] of Object.entries(doc.Networks)) {
-    Networks[k] = v.Mode === 'bridge' ? { Aliases: v.Aliases ?? [], NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', ...live[k] } : { NetworkMode: v.Mode };
+    // What was asked (--ip as docker's IPAMConfig, --mac-address) shows before the container runs too.
+    const asked = { ...(v.IPv4Address ? { IPAMConfig: { IPv4Address: v.IPv4Address } } : {}), MacAddress: v.MacAddress ?? '' };
+    Networks[k] = v.Mode === 'bridge' ? { Aliases: v.Aliases ?? [], NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, ...asked, ...live[k] } : { NetworkMode: v.Mode };
   }
   // `dock network connect` of a running container adds endpoints that its record does not name.
   for (const [k, v] of Object.entries(live)) Networks[k] ??= v;
