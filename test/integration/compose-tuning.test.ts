@@ -140,4 +140,30 @@ ${dev ? `    blkio_config:\n      device_read_bps: [{path: ${dev.path}, rate: 1m
     expect({ ...after, mac: '' }).toEqual({ ...before, mac: '' });
     expect(await exec('mac', 'cat /proc/sys/net/core/somaxconn')).toBe('1024\n');
   }, 300_000);
+
+  it("a recreated container keeps its anonymous volumes (the service's and the image's); down -v removes them", async () => {
+    const vfile = (v: string) => `name: ${project}v\nservices:\n  keeper:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM skiff-test/app:1\n        VOLUME /imgvol\n    command: [sleep, "600"]\n    stop_signal: SIGKILL\n    network_mode: none\n    environment: {V: "${v}"}\n    volumes: [/data]\n`;
+    const o = { file: 'vol.yaml' };
+    const anon = async () => {
+      const doc = JSON.parse(await w.dock(['inspect', `${project}v-keeper-1`]))[0];
+      return { id: doc.Id as string, vols: Object.fromEntries((doc.Mounts as Array<{ Type: string; Name: string; Destination: string }>).filter((m) => m.Type === 'volume').map((m) => [m.Destination, m.Name])) };
+    };
+    writeFileSync(join(w.dir, 'vol.yaml'), vfile('1'));
+    await w.ok(['up', '-d'], o);
+    await w.ok(['exec', '-T', 'keeper', 'sh', '-c', 'echo kept > /data/x; echo img > /imgvol/y'], o);
+    const before = await anon();
+    expect(Object.keys(before.vols).sort()).toEqual(['/data', '/imgvol']);
+    writeFileSync(join(w.dir, 'vol.yaml'), vfile('2'));
+    await w.ok(['up', '-d'], o);
+    const after = await anon();
+    expect(after.id).not.toBe(before.id);
+    expect(after.vols).toEqual(before.vols);
+    expect(await w.ok(['exec', '-T', 'keeper', 'sh', '-c', 'cat /data/x /imgvol/y; echo $V'], o)).toBe('kept\nimg\n2\n');
+    // --force-recreate too; then down -v removes them with the container.
+    await w.ok(['up', '-d', '--force-recreate'], o);
+    expect((await anon()).vols).toEqual(before.vols);
+    await w.ok(['down', '-v', '-t', '1'], o);
+    const left = (await w.dock(['volume', 'ls', '-q'])).split('\n');
+    for (const v of Object.values(before.vols)) expect(left).not.toContain(v);
+  }, 300_000);
 });

@@ -152,7 +152,7 @@ export function register(program: Command): void {
     .option('-t, --timeout <seconds>', 'stop timeout for containers that are recreated or removed')
     .option('--no-color', 'plain log prefixes')
     .option('--no-log-prefix', 'no log prefixes')
-    .action(async (services: string[], o: { detach?: boolean; build: boolean; forceRecreate?: boolean; recreate: boolean; deps: boolean; start: boolean; scale: string[]; wait?: boolean; waitTimeout: string; removeOrphans?: boolean; abortOnContainerExit?: boolean; exitCodeFrom?: string; timeout?: string; color: boolean; logPrefix: boolean }, cmd: Command) => {
+    .action(async (services: string[], o: { detach?: boolean; build?: boolean; forceRecreate?: boolean; recreate: boolean; deps: boolean; start: boolean; scale: string[]; wait?: boolean; waitTimeout: string; removeOrphans?: boolean; abortOnContainerExit?: boolean; exitCodeFrom?: string; timeout?: string; color: boolean; logPrefix: boolean }, cmd: Command) => {
       const runner = await import('../../engine/compose/runner');
       const explicitBuild = process.argv.includes('--build');
       if (o.forceRecreate && !o.recreate) throw composeError('EUSAGE', '--force-recreate and --no-recreate cannot be combined');
@@ -163,7 +163,7 @@ export function register(program: Command): void {
         const started = await runner.up(r, {
           services,
           build: explicitBuild,
-          noBuild: !o.build,
+          noBuild: o.build === false, // commander leaves build undefined when neither --build nor --no-build is given
           forceRecreate: o.forceRecreate,
           noRecreate: !o.recreate,
           noDeps: !o.deps,

@@ -371,9 +371,24 @@ export async function up(r: ComposeRun, o: UpOptions = {}): Promise<string[]> {
         const old = r.engine.containers.get(c.id)!;
         r.out.event('Container', old.Name, 'Recreate');
         await stopContainer(r.engine, old, o.timeout ?? old.Config.StopTimeout);
-        // Its anonymous volumes go with it (docker compose would carry them over: see the README).
-        await removeContainer(r.engine, old, { force: true, volumes: true });
-        const doc = await createOne(r, ctx, s, c.number);
+        // Its anonymous volumes are carried over to the new container, as docker compose does.
+        const inherit = await inheritedVolumes(r, old, s, name);
+        await removeContainer(r.engine, old, { force: true });
+        const carried = new Set(Object.values(inherit));
+        for (const m of old.Mounts) if (m.Type === 'volume' && m.Anonymous && m.Name && !carried.has(m.Name)) removeVolumeIfUnused(r, m.Name);
+        let doc: ContainerDoc;
+        try {
+          doc = await createOne(r, { ...ctx, inherit }, s, c.number);
+        } catch (e) {
+          for (const v of carried) removeVolumeIfUnused(r, v);
+          throw e;
+        }
+        // They stay anonymous volumes of the new container: `down -v` and `rm -v` remove them.
+        if (carried.size) {
+          r.engine.containers.update(doc.Id, (d) => {
+            for (const m of d.Mounts) if (m.Type === 'volume' && m.Name && carried.has(m.Name)) m.Anonymous = true;
+          });
+        }
         created.push(doc);
         r.out.event('Container', doc.Name, 'Recreated');
       }
@@ -411,6 +426,40 @@ export async function up(r: ComposeRun, o: UpOptions = {}): Promise<string[]> {
     throw e;
   }
   return order;
+}
+
+/**
+ * The anonymous volumes of `old` that its replacement mounts again: those at a target that is still
+ * an anonymous volume of the service, or a VOLUME of the new image not taken by another mount.
+ */
+async function inheritedVolumes(r: ComposeRun, old: ContainerDoc, s: Service, service: string): Promise<Record<string, string>> {
+  const anonymous = old.Mounts.filter((m) => m.Type === 'volume' && m.Anonymous && m.Name);
+  if (!anonymous.length) return {};
+  const serviceMounts = new Map((s.volumes ?? []).map((v) => [v.target, v]));
+  const tmpfs = new Set((s.tmpfs ?? []).map((x) => x.split(':')[0]));
+  let imageVolumes: Record<string, object> = {};
+  try {
+    imageVolumes = (await r.engine.images.readConfig(findImage(r.engine.images, imageRef(r.loaded.project, service)).image)).config?.Volumes ?? {};
+  } catch {
+    /* no image: createContainer says so */
+  }
+  const imageTargets = new Set(Object.keys(imageVolumes).map((t) => t.replace(/\/+$/, '') || '/'));
+  const out: Record<string, string> = {};
+  for (const m of anonymous) {
+    const v = serviceMounts.get(m.Destination);
+    const keep = v ? v.type === 'volume' && !v.source : imageTargets.has(m.Destination) && !tmpfs.has(m.Destination);
+    if (keep) out[m.Destination] = m.Name!;
+  }
+  return out;
+}
+
+/** An anonymous volume no container uses any more goes (as `rm -v` does). */
+function removeVolumeIfUnused(r: ComposeRun, name: string): void {
+  try {
+    r.engine.volumes.remove(name, { force: true });
+  } catch {
+    /* still used by another container (--volumes-from): Docker keeps it too */
+  }
 }
 
 async function createOne(r: ComposeRun, ctx: Omit<ContainerContext, 'number'>, s: Service, number: number): Promise<ContainerDoc> {

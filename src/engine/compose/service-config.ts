@@ -24,6 +24,12 @@ export interface ContainerContext {
   configFiles: string[];
   imageId: string;
   oneoff?: boolean;
+  /**
+   * Anonymous volumes of the container this one replaces, by target: the new container mounts them
+   * again (docker compose carries them over on recreate). Only targets that are still anonymous
+   * volumes in the service or VOLUMEs of the image (the runner checks).
+   */
+  inherit?: Record<string, string>;
   /** Files of secrets/configs that come from the environment or inline content. */
   fileOf: (kind: 'secrets' | 'configs', key: string) => string;
 }
@@ -166,7 +172,7 @@ export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
   const tmpfs: string[] = [...(s.tmpfs ?? [])];
   for (const v of s.volumes ?? []) {
     if (v.type === 'volume') {
-      const src = v.source ? p.volumes[v.source].name : '';
+      const src = v.source ? p.volumes[v.source].name : (c.inherit?.[v.target] ?? '');
       mount.push([`type=volume`, ...(src ? [`source=${src}`] : []), `target=${v.target}`, ...(v.read_only ? ['readonly'] : []), ...(v.volume?.nocopy ? ['volume-nocopy'] : [])].join(','));
     } else if (v.type === 'bind') {
       if (/[,:]/.test(v.source!) || /[,:]/.test(v.target)) throw unsupported(`${where}.volumes`, `a bind path with "," or ":" is not supported by dock (${v.source})`);
@@ -179,6 +185,9 @@ export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
   for (const kind of ['secrets', 'configs'] as const) {
     for (const r of s[kind] ?? []) mount.push(`type=bind,source=${c.fileOf(kind, r.source)},target=${r.target},readonly`);
   }
+  // The image's VOLUMEs the old container had anonymous volumes for.
+  const declared = new Set([...(s.volumes ?? []).map((v) => v.target), ...(s.tmpfs ?? []).map((x) => x.split(':')[0])]);
+  for (const [target, name] of Object.entries(c.inherit ?? {})) if (!declared.has(target)) mount.push(`type=volume,source=${name},target=${target}`);
   f.volume = volume;
   f.mount = mount;
   f.tmpfs = tmpfs;
