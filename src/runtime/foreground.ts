@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { native } from './native';
 
@@ -79,6 +80,7 @@ function attachTerminal(master: number) {
   };
   resize();
   process.stdout.on('resize', resize);
+  const sizes = winsizeChannel(master);
   const stream = new ReadStream(master);
   const closed = new Promise<void>((done) => {
     stream.on('data', (d: Buffer) => process.stdout.write(d));
@@ -100,7 +102,35 @@ function attachTerminal(master: number) {
       stdin.pause();
       if (raw) stdin.setRawMode(false);
       process.stdout.off('resize', resize);
+      sizes?.destroy();
       stream.destroy();
     },
   };
+}
+
+/**
+ * Window sizes from whoever started us without a terminal of its own (dock's API service for an
+ * exec with a TTY): SKIFF_WINSIZE_FD names a pipe of "ROWS COLS" lines, each applied to the pty.
+ */
+function winsizeChannel(master: number): Socket | undefined {
+  const fd = Number(process.env.SKIFF_WINSIZE_FD);
+  if (!Number.isInteger(fd) || fd < 3) return undefined;
+  let sock: Socket;
+  try {
+    sock = new Socket({ fd, readable: true, writable: false });
+  } catch {
+    return undefined;
+  }
+  let buf = '';
+  sock.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const m = /^(\d{1,5}) (\d{1,5})$/.exec(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (m) native().setWinsize(master, Number(m[1]), Number(m[2]));
+    }
+  });
+  sock.on('error', () => undefined);
+  return sock;
 }

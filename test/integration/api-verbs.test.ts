@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER, docker, removeConfigDir, request, startService, type TestService } from './api-helpers';
 import { buildAppImage, cleanRoot, isRoot, newRoot, waitFor, type TestImage } from './dock-helpers';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 let img: TestImage;
 let root: string;
@@ -96,6 +96,19 @@ describe.skipIf(!isRoot || !DOCKER)('docker events, update, diff, commit, system
     expect(JSON.parse(await ok(['inspect', 'api-up']))[0].State.Status).toBe('running');
     await ok(['rm', '-f', 'api-up']);
     await ok(['rmi', 'api/committed:2']);
+  });
+
+  it('docker exec -it sizes the exec terminal to the client’s (POST /exec/{id}/resize)', { timeout: 240_000 }, async () => {
+    await ok(['run', '-d', '--network', 'none', '--name', 'api-rs', img.name, 'sleep', '300']);
+    // script's pty is given a size; docker sends it after the start, and the shell waits to see one.
+    const out = execFileSync('script', ['-qec', `stty rows 31 cols 97; ${DOCKER} exec -it api-rs sh -c 'until stty size 2>/dev/null | grep -q "^[1-9]"; do sleep 0.1; done; stty size'`, '/dev/null'], {
+      env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: root },
+      timeout: 120_000,
+    }).toString();
+    expect(out, out).toContain('31 97');
+    const bad = await request(sock, 'POST', '/exec/nosuch/resize?h=10&w=10');
+    expect(bad.status).toBe(404);
+    await ok(['rm', '-f', 'api-rs']);
   });
 
   it('wait conditions and docker system prune -f', { timeout: 240_000 }, async () => {

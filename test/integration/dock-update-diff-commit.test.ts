@@ -70,6 +70,33 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['rm', '-f', 'up1', 'up2']);
   });
 
+  it('updates the CFS period and quota, the memory reservation and the blkio weight', { timeout: 240_000 }, async () => {
+    const id = (await run(['-d', '--stop-timeout', '0', '--name', 'up3', '-m', '128m', img.name, 'sleep', '300'])).trim();
+    expect(await ok(root, ['update', '--cpu-period', '50000', '--cpu-quota', '25000', '--memory-reservation', '32m', 'up3'])).toBe('up3\n');
+    expect(cgroupFile(id, 'memory/memory.soft_limit_in_bytes', 'memory.low')).toBe(String(32 << 20));
+    const cpu = ['cpu', 'cpu,cpuacct'].map((c) => `/sys/fs/cgroup/${c}/dock/${id}`).find((p) => existsSync(p));
+    if (cpu) {
+      expect(readFileSync(`${cpu}/cpu.cfs_period_us`, 'utf8').trim()).toBe('50000');
+      expect(readFileSync(`${cpu}/cpu.cfs_quota_us`, 'utf8').trim()).toBe('25000');
+    } else expect(cgroupFile(id, 'cpu/cpu.max', 'cpu.max')).toBe('25000 50000');
+    expect(JSON.parse(await ok(root, ['inspect', 'up3']))[0].HostConfig).toMatchObject({ CpuPeriod: 50000, CpuQuota: 25000, MemoryReservation: 32 << 20 });
+    expect((await d(root, ['update', '--cpus', '1', 'up3'])).stderr).toMatch(/^dock: conflicting options: CPU period or quota and --cpus cannot both be set\n$/);
+    expect((await d(root, ['update', '--blkio-weight', '5', 'up3'])).stderr).toBe('dock: range of blkio weight is from 10 to 1000\n');
+    const weight = [`/sys/fs/cgroup/blkio/dock/${id}/blkio.weight`, `/sys/fs/cgroup/blkio/dock/${id}/blkio.bfq.weight`, `/sys/fs/cgroup/dock/${id}/io.weight`, `/sys/fs/cgroup/dock/${id}/io.bfq.weight`].find((p) => existsSync(p));
+    const w = await d(root, ['update', '--blkio-weight', '300', 'up3']);
+    if (weight) {
+      expect(w.code, w.stderr).toBe(0);
+      expect(readFileSync(weight, 'utf8')).toMatch(/300/);
+    } else {
+      // This host's kernel has no weight file: one line naming it, and the record is unchanged.
+      expect(w.code).not.toBe(0);
+      expect(w.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(w.stderr).toMatch(/^dock: cannot update container up3: .*weight/);
+      expect(JSON.parse(await ok(root, ['inspect', 'up3']))[0].HostConfig.BlkioWeight ?? 0).toBe(0);
+    }
+    await ok(root, ['rm', '-f', 'up3']);
+  });
+
   it('lists the changes of a container: added, changed, deleted, without the runtime’s mount points', { timeout: 240_000 }, async () => {
     await run(['-d', '--name', 'df1', img.name, 'sh', '-c', 'echo more >> /etc/passwd; rm /etc/group; mkdir -p /newdir/sub; echo data > /newdir/sub/f; ln -s /newdir/sub/f /home/app/link; touch /ready; sleep 300']);
     await waitFor(async () => (await d(root, ['exec', 'df1', 'test', '-e', '/ready'])).code === 0, 'the changes to be made');

@@ -12,6 +12,10 @@ interface UpdateOpts {
   cpuShares?: string;
   cpusetCpus?: string;
   restart?: string;
+  memoryReservation?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  blkioWeight?: string;
 }
 
 const updateCmd = (cmd: Command) =>
@@ -24,6 +28,10 @@ const updateCmd = (cmd: Command) =>
     .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
     .option('--cpuset-cpus <list>', 'CPUs allowed, e.g. 0-1')
     .option('--restart <policy>', 'no, on-failure[:N], always, unless-stopped')
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--cpu-period <us>', 'CPU CFS period in microseconds')
+    .option('--cpu-quota <us>', 'CPU CFS quota in microseconds')
+    .option('--blkio-weight <n>', 'block IO weight, 10 to 1000')
     .action(async (names: string[], o: UpdateOpts) => {
       const { updateContainer, updateFromFlags } = await import('../../engine/containers/update');
       const { ContainerError } = await import('../../engine/containers/errors');

@@ -546,7 +546,7 @@ export function registerContainers(r: Router): void {
     const name = restart?.Name === undefined ? '' : String(restart.Name);
     const retries = Number(restart?.MaximumRetryCount ?? 0);
     // Docker's zero values mean "unchanged"; fields dock cannot change are refused, not ignored.
-    for (const k of ['BlkioWeight', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemoryReservation', 'KernelMemory', 'CpusetMems']) {
+    for (const k of ['CpuRealtimePeriod', 'CpuRealtimeRuntime', 'KernelMemory', 'CpusetMems']) {
       if (body[k]) throw badRequest(`updating ${k} is not supported by dock`);
     }
     await updateContainer(ctx.engine, find(ctx), {
@@ -556,6 +556,10 @@ export function registerContainers(r: Router): void {
       CpuShares: num('CpuShares'),
       CpusetCpus: field<string>(body, 'CpusetCpus', 'string'),
       PidsLimit: num('PidsLimit'),
+      MemoryReservation: num('MemoryReservation'),
+      CpuPeriod: num('CpuPeriod'),
+      CpuQuota: num('CpuQuota'),
+      BlkioWeight: num('BlkioWeight'),
       RestartPolicy: name ? parseRestart(name === 'on-failure' && retries ? `on-failure:${retries}` : name) : undefined,
     });
     sendJson(ctx, 200, { Warnings: [] });

@@ -8,8 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { liveState } from '../containers/status';
-import { badRequest, conflict, notFound, notImplemented } from './errors';
-import { field, readJson, type Router, sendEmpty, sendJson, qBool } from './router';
+import { badRequest, conflict, notFound } from './errors';
+import { field, readJson, type Router, sendEmpty, sendJson, qInt } from './router';
 import { hijack, streamWriter } from './streams';
 
 interface ExecInstance {
@@ -91,7 +91,12 @@ export function registerExec(r: Router): void {
     if (e.workdir) args.push('-w', e.workdir);
     for (const v of e.env) args.push('-e', v);
     args.push(e.containerId, ...e.cmd);
-    const child = spawn(ctx.engine.self[0], args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOCK_ROOT: ctx.engine.root, DOCK_EXEC_FOR_API: '1' } });
+    // With a TTY, fd 3 carries the resizes (POST /exec/{id}/resize) to the exec's pty.
+    const tty = e.tty && !detach;
+    const child = spawn(ctx.engine.self[0], args, {
+      stdio: tty ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, DOCK_ROOT: ctx.engine.root, DOCK_EXEC_FOR_API: '1', ...(tty ? { SKIFF_WINSIZE_FD: '3' } : {}) },
+    });
     e.child = child;
     e.running = true;
     e.pid = child.pid ?? 0;
@@ -146,8 +151,14 @@ export function registerExec(r: Router): void {
   });
 
   r.add('POST', '/exec/:id/resize', async (ctx) => {
-    instance(ctx.params.id);
-    if (qBool(ctx, 'h') === undefined) throw badRequest('h and w are required');
-    throw notImplemented('resizing an exec terminal is not supported by dock yet');
+    const e = instance(ctx.params.id);
+    const h = qInt(ctx, 'h');
+    const w = qInt(ctx, 'w');
+    if (!h || !w || h < 0 || w < 0 || h > 65535 || w > 65535) throw badRequest('h and w must be positive integers');
+    if (!e.running || !e.child) throw conflict(`exec ${e.id} is not running`);
+    const sizes = e.child.stdio[3] as NodeJS.WritableStream | null | undefined;
+    // Without a TTY there is no window to size: dockerd accepts and ignores it too.
+    if (sizes) sizes.write(`${h} ${w}\n`);
+    sendEmpty(ctx, 200);
   });
 }

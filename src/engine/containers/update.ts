@@ -26,12 +26,30 @@ export interface ContainerUpdate {
   /** -1: unlimited. */
   PidsLimit?: number;
   RestartPolicy?: RestartPolicy;
+  MemoryReservation?: number;
+  /** Microseconds; not together with NanoCpus. */
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  /** 10-1000. */
+  BlkioWeight?: number;
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 
 /** dock update's flags (strings as typed) as an update. */
-export function updateFromFlags(f: { memory?: string; memorySwap?: string; cpus?: string; cpuShares?: string; cpusetCpus?: string; pidsLimit?: string; restart?: string }): ContainerUpdate {
+export function updateFromFlags(f: {
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+  blkioWeight?: string;
+  restart?: string;
+}): ContainerUpdate {
   const u: ContainerUpdate = {};
   if (f.memory !== undefined) u.Memory = parseBytes(f.memory, '--memory');
   if (f.memorySwap !== undefined) u.MemorySwap = f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap, '--memory-swap');
@@ -48,6 +66,10 @@ export function updateFromFlags(f: { memory?: string; memorySwap?: string; cpus?
   if (f.cpusetCpus !== undefined) u.CpusetCpus = f.cpusetCpus;
   if (f.pidsLimit !== undefined) u.PidsLimit = int(f.pidsLimit, '--pids-limit');
   if (f.restart !== undefined) u.RestartPolicy = parseRestart(f.restart);
+  if (f.memoryReservation !== undefined) u.MemoryReservation = parseBytes(f.memoryReservation, '--memory-reservation');
+  if (f.cpuPeriod !== undefined) u.CpuPeriod = int(f.cpuPeriod, '--cpu-period');
+  if (f.cpuQuota !== undefined) u.CpuQuota = int(f.cpuQuota, '--cpu-quota');
+  if (f.blkioWeight !== undefined) u.BlkioWeight = int(f.blkioWeight, '--blkio-weight');
   return u;
 }
 
@@ -78,6 +100,25 @@ export async function updateContainer(engine: Engine, target: ContainerDoc, u: C
       hc.CpusetCpus = u.CpusetCpus;
     }
     if (u.PidsLimit) hc.PidsLimit = u.PidsLimit;
+    if (u.MemoryReservation) {
+      if (hc.Memory && u.MemoryReservation > hc.Memory) throw usage('minimum memory limit can not be less than memory reservation limit, see usage');
+      hc.MemoryReservation = u.MemoryReservation;
+    }
+    // Docker's rule: --cpus and --cpu-period/--cpu-quota are two ways to say one thing.
+    if (u.NanoCpus && (hc.CpuPeriod || hc.CpuQuota || u.CpuPeriod || u.CpuQuota)) throw new ContainerError('ESTATE', 'conflicting options: CPU period or quota and --cpus cannot both be set');
+    if ((u.CpuPeriod || u.CpuQuota) && hc.NanoCpus) throw new ContainerError('ESTATE', 'conflicting options: CPU period or quota cannot be updated as --cpus has already been set');
+    if (u.CpuPeriod) {
+      if (u.CpuPeriod < 1000 || u.CpuPeriod > 1_000_000) throw usage('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+      hc.CpuPeriod = u.CpuPeriod;
+    }
+    if (u.CpuQuota) {
+      if (u.CpuQuota > 0 && u.CpuQuota < 1000) throw usage('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+      hc.CpuQuota = u.CpuQuota;
+    }
+    if (u.BlkioWeight) {
+      if (u.BlkioWeight < 10 || u.BlkioWeight > 1000) throw usage('range of blkio weight is from 10 to 1000');
+      hc.BlkioWeight = u.BlkioWeight;
+    }
     if (u.RestartPolicy && u.RestartPolicy.Name) {
       if (hc.AutoRemove && u.RestartPolicy.Name !== 'no') throw new ContainerError('ESTATE', 'restart policy cannot be updated because AutoRemove is enabled for the container');
       hc.RestartPolicy = u.RestartPolicy;
@@ -87,6 +128,9 @@ export async function updateContainer(engine: Engine, target: ContainerDoc, u: C
     if (live.status === 'running' || live.status === 'paused') {
       const r: LinuxResources = {};
       if (u.Memory || u.MemorySwap) r.memory = { limit: hc.Memory, swap: hc.MemorySwap || hc.Memory * 2 };
+      if (u.MemoryReservation) r.memory = { ...r.memory, reservation: hc.MemoryReservation };
+      if (u.CpuPeriod || u.CpuQuota) r.cpu = { ...(hc.CpuPeriod ? { period: hc.CpuPeriod } : {}), ...(hc.CpuQuota ? { quota: hc.CpuQuota } : {}) };
+      if (u.BlkioWeight) r.blockIO = { weight: hc.BlkioWeight };
       if (u.NanoCpus) r.cpu = { ...r.cpu, period: 100000, quota: Math.round((hc.NanoCpus / 1e9) * 100000) };
       if (u.CpuShares) r.cpu = { ...r.cpu, shares: hc.CpuShares };
       if (u.CpusetCpus) r.cpu = { ...r.cpu, cpus: hc.CpusetCpus };
