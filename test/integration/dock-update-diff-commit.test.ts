@@ -144,7 +144,15 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     await ok(root, ['rm', 'w1']);
 
     // A waiter is known to be waiting once it holds a connection to the container's supervisor.
-    const waiting = (pid: number) => readdirSync(`/proc/${pid}/fd`).some((f) => { try { return readlinkSync(`/proc/${pid}/fd/${f}`).startsWith('socket:'); } catch { return false; } });
+    // (its stdio are socketpairs too: only a socket above fd 2 is that connection).
+    const waiting = (pid: number) =>
+      readdirSync(`/proc/${pid}/fd`).some((f) => {
+        try {
+          return Number(f) > 2 && readlinkSync(`/proc/${pid}/fd/${f}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      });
     await run(['-d', '--name', 'w2', img.name, 'sleep', '300']);
     const next = dockChild(root, ['wait', '--condition', 'next-exit', 'w2']);
     await waitFor(() => waiting(next.child.pid!), 'the next-exit waiter');
@@ -156,7 +164,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, d
     const gone = dockChild(root, ['wait', '--condition', 'removed', 'w2']);
     await waitFor(() => waiting(gone.child.pid!), 'the removed waiter');
     await ok(root, ['rm', '-f', 'w2']);
-    expect(await gone.closed).toBe(0);
+    expect(await gone.closed, gone.err()).toBe(0);
     expect(gone.out()).toBe('137\n');
     const bad = await d(root, ['wait', '--condition', 'soon', 'x']);
     expect(bad.code).not.toBe(0);

@@ -28,13 +28,22 @@ export async function waitCondition(engine: Engine, doc: ContainerDoc, condition
   let code: number | null = null;
   let seenRun = false;
   let unknownSince = 0;
+  let reportedPid = -1;
   while (!signal?.aborted) {
     const cur = engine.containers.get(doc.Id);
-    if (!cur) return code ?? doc.State.ExitCode;
+    // Removed while running (rm -f quits the supervisor before its exit report): killed by SIGKILL.
+    if (!cur) return code ?? (seenRun ? 137 : doc.State.ExitCode);
     const live = liveState(engine, cur);
     if (live.status === 'running' || live.status === 'paused') {
       seenRun = true;
+      // The supervisor reported this run's end already: the state follows in a moment (asking
+      // the supervisor again would wait for a next run).
+      if (reportedPid === cur.State.Pid) {
+        await sleep(50);
+        continue;
+      }
       const c = await waitExitVia(dir);
+      reportedPid = cur.State.Pid;
       if (c !== null) {
         code = c;
         if (condition !== 'removed' && liveState(engine, engine.containers.get(doc.Id) ?? cur).status === 'restarting') return c;
