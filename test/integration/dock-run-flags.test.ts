@@ -12,7 +12,7 @@ import { IMAGE_TOOLS } from '../fixtures/images/tools';
 import { startRegistry } from '../fixtures/images/registry';
 import { buildAppImage, cleanRoot, d, dockChild, dockScript, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
 import { TestNetns } from './net-env';
-import { DOCKER, docker, removeConfigDir, startService, type TestService } from './api-helpers';
+import { DOCKER, docker, removeConfigDir, request, startService, type TestService } from './api-helpers';
 
 const CG = '/sys/fs/cgroup';
 const v2 = existsSync(join(CG, 'cgroup.controllers'));
@@ -351,11 +351,12 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS), DOCKER ? undefin
     const r = await dk(['run', '--rm', '--network', 'none', '--shm-size', '32m', '--sysctl', 'net.ipv4.ip_forward=1', '--group-add', '4242', '--oom-score-adj', '300', '--pid', 'host', '--ipc', 'none', img.name, 'sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj; id -G; readlink /proc/self/ns/pid; grep -c " /dev/shm " /proc/mounts || true']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`1\n300\n0 4242\n${readlinkSync('/proc/self/ns/pid')}\n0\n`);
-    const c = await dk(['create', '--network', 'none', '-m', '64m', '--memory-reservation', '32m', '--oom-kill-disable', '--cpu-period', '50000', '--cpu-quota', '25000', '--log-driver', 'none', '--annotation', 'org.test.api=yes', '--expose', '9000', '--stop-timeout', '3', '--uts', 'host', '--cgroupns', 'private', img.name, 'true']);
+    const c = await dk(['create', '--network', 'none', '-m', '64m', '--memory-reservation', '32m', '--oom-kill-disable', '--cpu-period', '50000', '--cpu-quota', '25000', '--log-driver', 'none', '--expose', '9000', '--stop-timeout', '3', '--uts', 'host', '--cgroupns', 'private', img.name, 'true']);
+    expect(c.stderr).toBe('');
     expect(c.code).toBe(0);
     const id = c.stdout.trim();
     const doc = JSON.parse(await ok(root, ['inspect', id]))[0];
-    expect(doc.HostConfig).toMatchObject({ MemoryReservation: 32 << 20, OomKillDisable: true, CpuPeriod: 50000, CpuQuota: 25000, LogConfig: { Type: 'none' }, Annotations: { 'org.test.api': 'yes' }, UTSMode: 'host', CgroupnsMode: 'private' });
+    expect(doc.HostConfig).toMatchObject({ MemoryReservation: 32 << 20, OomKillDisable: true, CpuPeriod: 50000, CpuQuota: 25000, LogConfig: { Type: 'none' }, UTSMode: 'host', CgroupnsMode: 'private' });
     expect(doc.Config).toMatchObject({ StopTimeout: 3, ExposedPorts: { '9000/tcp': {} } });
     // docker's own inspect reads them back through the API under the same names.
     const api = JSON.parse((await dk(['inspect', id])).stdout)[0];
@@ -365,5 +366,11 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS), DOCKER ? undefin
     expect(logs.code).not.toBe(0);
     expect(logs.stderr).toMatch(/configured logging driver does not support reading/);
     await dk(['rm', '-f', id]);
+    // Fields no docker CLI flag of this version sends: the create body itself.
+    const made = await request(svc.sock, 'POST', '/containers/create', { Image: img.name, Cmd: ['true'], HostConfig: { NetworkMode: 'none', Annotations: { 'org.test.api': 'yes' }, BlkioDeviceReadIOps: [], IpcMode: 'shareable', UsernsMode: 'host' } });
+    expect(made.status).toBe(201);
+    const body = JSON.parse(await ok(root, ['inspect', made.json().Id]))[0];
+    expect(body.HostConfig).toMatchObject({ Annotations: { 'org.test.api': 'yes' }, IpcMode: 'shareable', UsernsMode: 'host' });
+    await ok(root, ['rm', made.json().Id]);
   });
 });
