@@ -216,7 +216,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     expect(t.stdout.replace(/\r/g, '')).toBe('tty\n');
     const last = await d(root, ['run', '--rm', '-t', '--tty=false', '--network', 'none', img.name, 'sh', '-c', '[ -t 1 ] && echo tty || echo notty']);
     expect(last.stdout).toBe('notty\n');
-    const bad = await d(root, ['run', '--rm', '--tty=maybe', img.name, 'true']);
+    const bad = await d(root, ['run', '--rm', '--network', 'none', '--tty=maybe', img.name, 'true']);
     expect(bad.code).toBe(125);
   });
 
@@ -249,7 +249,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     expect(out).toContain('read escape sequence');
     expect(await ok(root, ['inspect', '-f', '{{.State.Status}}', 'detkeys'])).toBe('running\n');
     await ok(root, ['rm', '-f', 'detkeys']);
-    const bad = await d(root, ['run', '--rm', '--detach-keys', 'ctrl-', img.name, 'true']);
+    const bad = await d(root, ['run', '--rm', '--network', 'none', '--detach-keys', 'ctrl-', img.name, 'true']);
     expect(bad).toMatchObject({ code: 125, stderr: "dock: invalid detach keys (ctrl-): unknown character: 'ctrl-'\n" });
   });
 
