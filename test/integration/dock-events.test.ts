@@ -131,6 +131,25 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock events', 
     await ok(root, ['rm', 'rp1', 'rp2']);
   });
 
+  it('records health changes and image save, load and import', { timeout: 240_000 }, async () => {
+    const t0 = new Date(Date.now() - 1000).toISOString();
+    await ok(root, ['run', '-d', '--network', 'none', '--name', 'hl1', '--health-cmd', 'true', '--health-interval', '1s', img.name, 'sleep', '300']);
+    const until = () => new Date(Date.now() + 1).toISOString();
+    await waitFor(async () => (await ok(root, ['events', '--since', t0, '--until', until(), '-f', 'container=hl1', '-f', 'event=health_status', '--format', '{{.Action}}'])) === 'health_status: healthy\n', 'the health_status event', 120_000);
+    const archive = `${root}/saved.tar`;
+    await ok(root, ['save', '-o', archive, img.name]);
+    await ok(root, ['load', '-q', '-i', archive]);
+    await ok(root, ['export', '-o', `${root}/fs.tar`, 'hl1']);
+    await ok(root, ['import', `${root}/fs.tar`, 'ev/imported:1']);
+    const images = await ok(root, ['events', '--since', t0, '--until', until(), '-f', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    const imageId = (await ok(root, ['image', 'inspect', '-f', '{{.Id}}', img.name])).trim();
+    expect(images).toContain(`save ${imageId}\n`);
+    expect(images).toContain(`load ${img.name}\n`);
+    expect(images).toContain('import ev/imported:1\n');
+    await ok(root, ['rm', '-f', 'hl1']);
+    await ok(root, ['rmi', 'ev/imported:1']);
+  });
+
   it('keeps the log bounded', async () => {
     const { openDb } = await import('../../src/engine/store/db');
     const { recordEvent, readEvents, MAX_EVENTS } = await import('../../src/engine/events/log');
