@@ -10,7 +10,7 @@ import type { Engine } from '../containers/engine';
 import { networkSettings, statusText } from '../containers/inspect';
 import { containerDir } from '../containers/paths';
 import { parsePortSpec } from '../network';
-import { liveState, readExit, type LiveState } from '../containers/status';
+import { liveState, type LiveState } from '../containers/status';
 import type { ContainerDoc } from '../containers/types';
 import { badRequest, conflict, notImplemented } from './errors';
 import { type Ctx, field, qBool, qFilters, qInt, readBody, readJson, type Router, sendEmpty, sendJson } from './router';

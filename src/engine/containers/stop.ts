@@ -10,7 +10,7 @@ import { ContainerError } from './errors';
 import { withLockAsync } from './lock';
 import { containerDir } from './paths';
 import { startContainer } from './start';
-import { liveState, readExit } from './status';
+import { liveState } from './status';
 import type { ContainerDoc } from './types';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
