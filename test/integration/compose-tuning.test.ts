@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot } from './dock-helpers';
+import { d, isRoot } from './dock-helpers';
 import { ComposeWorld } from './compose-world';
 
 const CG = '/sys/fs/cgroup';
@@ -81,6 +81,8 @@ ${dev ? `    blkio_config:\n      device_read_bps: [{path: ${dev.path}, rate: 1m
     command: [sleep, "600"]
     stop_signal: SIGKILL
     mac_address: "02:42:ac:11:00:99"
+    dns_search: [corp.example, lab.example]
+    dns_opt: [ndots:3, use-vc]
     sysctls: [net.core.somaxconn=${macSysctl}]
 `;
   const exec = (svc: string, cmd: string) => w.ok(['exec', '-T', svc, 'sh', '-c', cmd]);
@@ -126,6 +128,13 @@ ${dev ? `    blkio_config:\n      device_read_bps: [{path: ${dev.path}, rate: 1m
     const [, , hUts, hCg] = (await ns('hostly')).split('\n');
     expect([hUts, hCg]).toEqual([readlinkSync('/proc/self/ns/uts'), readlinkSync('/proc/self/ns/cgroup')]);
     expect(await exec('mac', 'cat /sys/class/net/eth0/address')).toBe('02:42:ac:11:00:99\n');
+    const resolv = await exec('mac', 'cat /etc/resolv.conf');
+    expect(resolv).toMatch(/^search corp\.example lab\.example$/m);
+    expect(resolv).toMatch(/^options ndots:3 use-vc$/m);
+    expect((await inspect('mac')).HostConfig).toMatchObject({ DnsSearch: ['corp.example', 'lab.example'], DnsOptions: ['ndots:3', 'use-vc'] });
+    // dock run's flags behind the keys: one resolv.conf word each.
+    expect(await d(w.root, ['run', '--rm', '--network', 'none', '--dns-search', 'a b', 'skiff-test/app:1', 'true'])).toMatchObject({ code: 125, stderr: 'dock: invalid --dns-search "a b": a domain name\n' });
+    expect(await d(w.root, ['run', '--rm', '--network', 'none', '--dns-option', 'ndots:2\nnameserver 1.2.3.4', 'skiff-test/app:1', 'true'])).toMatchObject({ code: 125 });
   }, 120_000);
 
   it('a changed sysctl recreates only that service', async () => {

@@ -85,7 +85,7 @@ function canon129(s: Obj): Obj {
   if (out.ports) out.ports = (out.ports as unknown[]).flatMap(port129);
   if (out.expose) out.expose = (out.expose as unknown[]).map(String);
   if (out.volumes) out.volumes = byTarget((out.volumes as unknown[]).map(volume129));
-  for (const k of ['dns', 'tmpfs']) if (typeof out[k] === 'string') out[k] = [out[k]];
+  for (const k of ['dns', 'dns_search', 'tmpfs']) if (typeof out[k] === 'string') out[k] = [out[k]];
   if (Array.isArray(out.networks)) out.networks = Object.fromEntries((out.networks as string[]).map((n) => [n, null]));
   if (isObj(out.networks)) out.networks = Object.fromEntries(Object.entries(out.networks).map(([k, v]) => [k, isObj(v) && Object.keys(v).length ? v : null]));
   if (Array.isArray(out.depends_on)) out.depends_on = Object.fromEntries((out.depends_on as string[]).map((d) => [d, { condition: 'service_started' }]));

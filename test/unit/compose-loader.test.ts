@@ -169,7 +169,7 @@ services:
     ['services:\n  web: {image: a}\n---\nservices: {}\n', /compose.yaml:3: yaml: a compose file holds one document, this one has 2/],
     ['services:\n  web: {image: a, image: b}\n', /compose.yaml:2:19: yaml: Map keys must be unique/],
     ['services:\n  web:\n    image: busybox\n    ports: [{target: 80, published: 8080, protocl: tcp}]\n', /compose.yaml: services.web.ports\[0\].protocl: unsupported key/],
-    ['services:\n  web:\n    image: busybox\n    dns_search: example.com\n', /compose.yaml: services.web.dns_search: unsupported key/],
+    ['services:\n  web:\n    image: busybox\n    gpus: all\n', /compose.yaml: services.web.gpus: unsupported key/],
     ['services:\n  web:\n    image: busybox\n    ipc: service:db\n', /services.web.ipc: service "web" depends on undefined service db/],
     ['services:\n  web:\n    image: busybox\n    userns_mode: "private"\n', /services.web.userns_mode/],
     ['services:\n  web:\n    image: busybox\n    blkio_config:\n      device_read_bps: [{path: /dev/sda, rate: fast}]\n', /services.web.blkio_config.device_read_bps\[0\].rate: "fast" is not a size/],

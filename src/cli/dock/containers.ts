@@ -51,6 +51,8 @@ const runFlags = (cmd: Command) =>
     .option('--network-alias <name>', 'another DNS name of the container on its user-defined network (repeatable)', collect, [])
     .option('--add-host <name:ip>', 'an /etc/hosts line; ip may be host-gateway (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'DNS search domain for the container (repeatable)', collect, [])
+    .option('--dns-option <option>', 'resolver option for the container, e.g. ndots:2 (repeatable)', collect, [])
     .option('--log-opt <key=value>', 'json-file log options: max-size, max-file (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'platform of the image to pull when it is pulled')
     .option('--pull <policy>', 'pull the image before: missing (when not in the store), always, never', 'missing')

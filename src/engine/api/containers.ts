@@ -119,6 +119,8 @@ export function runFlagsFromBody(body: Obj, name: string | undefined): { image: 
   f.logOpt = Object.entries((log?.Config as Record<string, string>) ?? {}).map(([k, v]) => `${k}=${v}`);
   f.addHost = strList(hc, 'ExtraHosts')?.map((h) => (h.includes(':') ? h : h.replace('=', ':')));
   f.dns = strList(hc, 'Dns');
+  f.dnsSearch = strList(hc, 'DnsSearch');
+  f.dnsOption = strList(hc, 'DnsOptions');
   // The run flags that map one to one onto HostConfig fields (docker's names).
   const str = (k: string) => field<string>(hc, k, 'string') || undefined;
   const int = (k: string) => {
@@ -217,8 +219,8 @@ export function apiHostConfig(engine: Engine, doc: ContainerDoc): Obj {
     CapAdd: h.CapAdd,
     CapDrop: h.CapDrop,
     Dns: h.Dns ?? [],
-    DnsOptions: [],
-    DnsSearch: [],
+    DnsOptions: h.DnsOptions ?? [],
+    DnsSearch: h.DnsSearch ?? [],
     ExtraHosts: h.ExtraHosts ?? [],
     Privileged: h.Privileged,
     PublishAllPorts: !!h.PublishAllPorts,

@@ -91,6 +91,8 @@ export interface Service {
   container_name?: string;
   extra_hosts?: string[];
   dns?: string[];
+  dns_search?: string[];
+  dns_opt?: string[];
   cap_add?: string[];
   cap_drop?: string[];
   privileged?: boolean;

@@ -335,7 +335,8 @@ function service(name: string, raw: Obj, ctx: NormalizeContext): Service {
       return `${h}:${String(ip)}`;
     });
   }
-  if (raw.dns !== undefined) s.dns = Array.isArray(raw.dns) ? raw.dns.map(String) : [String(raw.dns)];
+  for (const k of ['dns', 'dns_search'] as const) if (raw[k] !== undefined) s[k] = Array.isArray(raw[k]) ? (raw[k] as unknown[]).map(String) : [String(raw[k])];
+  if (raw.dns_opt !== undefined) s.dns_opt = (raw.dns_opt as unknown[]).map(String);
   for (const k of ['cap_add', 'cap_drop', 'devices', 'security_opt', 'profiles'] as const) if (raw[k] !== undefined) s[k] = (raw[k] as unknown[]).map(String);
   for (const k of ['privileged', 'read_only', 'init', 'stdin_open', 'tty'] as const) if (raw[k] !== undefined) s[k] = bool(raw[k], `${w}.${k}`);
   if (raw.ulimits !== undefined) {

@@ -138,6 +138,8 @@ export function containerPlan(c: ContainerContext, s: Service): ContainerPlan {
     securityOpt: s.security_opt,
     device: s.devices,
     dns: s.dns,
+    dnsSearch: s.dns_search,
+    dnsOption: s.dns_opt,
     addHost: s.extra_hosts,
     restart: s.restart,
     stopSignal: s.stop_signal,

@@ -57,6 +57,9 @@ export interface RunFlags {
   networkAlias?: string[];
   addHost?: string[];
   dns?: string[];
+  /** --dns-search domains and --dns-option resolver options (resolv.conf on a bridge network). */
+  dnsSearch?: string[];
+  dnsOption?: string[];
   logOpt?: string[];
   /** --log-driver: json-file (default), local or none. */
   logDriver?: string;
@@ -417,6 +420,8 @@ export function buildConfig(image: ImageConfig, imageName: string, f: RunFlags, 
     PublishAllPorts: !!f.publishAll,
     ExtraHosts: f.addHost ?? [],
     Dns: f.dns ?? [],
+    DnsSearch: f.dnsSearch ?? [],
+    DnsOptions: f.dnsOption ?? [],
   };
   if (hostConfig.AutoRemove && hostConfig.RestartPolicy.Name !== 'no') throw usage('conflicting options: --restart and --rm');
   if (f.hostname && hostConfig.UTSMode === 'host') throw usage('Conflicting options: hostname and the UTS mode');
@@ -443,6 +448,9 @@ function parseNetworkFlags(f: RunFlags): string {
   }
   for (const h of f.addHost ?? []) parseAddHost(h);
   for (const d of f.dns ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(d) && !d.includes(':')) throw usage(`invalid --dns "${d}": an IP address`);
+  // One resolv.conf word each: a space or a newline would write another line into the file.
+  for (const d of f.dnsSearch ?? []) if (!/^(\.|[a-zA-Z0-9_]([a-zA-Z0-9_.-]*[a-zA-Z0-9_])?)$/.test(d)) throw usage(`invalid --dns-search "${d}": a domain name`);
+  for (const o of f.dnsOption ?? []) if (!/^[a-zA-Z0-9_-]+(:[0-9]+)?$/.test(o)) throw usage(`invalid --dns-option "${o}": a resolver option such as ndots:2`);
   return network;
 }
 

@@ -74,7 +74,7 @@ export async function setupNetwork(engine: Engine, doc: ContainerDoc, dir: strin
     await nets.publishPorts(ref, portSpecs(doc));
     const hc = doc.HostConfig;
     writeFileSync(join(dir, 'hosts'), nets.hosts(doc.Id, { hostname: doc.Config.Hostname, domainname: doc.Config.Domainname, extraHosts: (hc.ExtraHosts ?? []).map(parseAddHost) }));
-    writeFileSync(join(dir, 'resolv.conf'), nets.resolvConf(doc.Id, { dns: hc.Dns ?? [] }));
+    writeFileSync(join(dir, 'resolv.conf'), nets.resolvConf(doc.Id, { dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [] }));
   } catch (e) {
     await nets.detachContainer(doc.Id).catch(() => undefined);
     throw e;

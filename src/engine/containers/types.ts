@@ -146,6 +146,9 @@ export interface HostConfig {
   ExtraHosts?: string[];
   /** --dns servers. */
   Dns?: string[];
+  /** --dns-search domains, --dns-option resolver options. */
+  DnsSearch?: string[];
+  DnsOptions?: string[];
 }
 
 /** A resolved mount, as `docker inspect` lists it. */
