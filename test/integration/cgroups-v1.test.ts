@@ -2,7 +2,8 @@
 // containers: plain sh/sleep/dd processes spawned here are moved into the cgroups. Every cgroup is
 // made under /skiff-test-<pid> and removed at the end, in every hierarchy.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openCgroupManager, type CgroupManager } from '../../src/runtime/cgroups';
@@ -38,7 +39,7 @@ function spawnWaiting(script: string): Proc {
   return { child, pid: child.pid!, out: () => out, err: () => err, go: () => child.stdin!.write('go\n'), exited };
 }
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');
@@ -156,19 +157,23 @@ describe.skipIf(!enabled)('cgroup v1 driver (real hierarchies)', () => {
   it('freezes and thaws a running process', async () => {
     const cg = manager();
     cg.create();
-    const proc = spawnWaiting('i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done');
+    // The counter goes to a file, read synchronously: output still in a pipe when the freeze lands
+    // would reach the test later and look like progress of a frozen process.
+    const counter = join(mkdtempSync(join(tmpdir(), 'freeze-')), 'n');
+    const proc = spawnWaiting(`i=0; while :; do i=$((i+1)); echo $i > ${counter}.new && mv ${counter}.new ${counter}; sleep 0.02; done`);
+    const count = () => (existsSync(counter) ? Number(readFileSync(counter, 'utf8')) : 0);
     cg.addProcess(proc.pid);
     proc.go();
-    await waitFor(() => proc.out().length > 0);
+    await waitFor(() => count() > 0);
     cg.freeze();
     expect(cg.isFrozen()).toBe(true);
     expect(readFileSync(join(cg.paths().freezer, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
-    const atFreeze = proc.out().length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(proc.out().length).toBe(atFreeze);
+    const atFreeze = count();
+    await new Promise((r) => setTimeout(r, 300)); // time in which a running loop would count on
+    expect(count()).toBe(atFreeze);
     cg.thaw();
     expect(cg.isFrozen()).toBe(false);
-    await waitFor(() => proc.out().length > atFreeze);
+    await waitFor(() => count() > atFreeze);
   });
 
   it('kills every process (freezing first) and lists pids recursively', async () => {
