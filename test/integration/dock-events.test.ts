@@ -1,10 +1,10 @@
 // dock events / system events on real containers: every dock process writes the engine's event
 // log, a live `dock events` sees other processes' events as they happen, --since/--until replay,
 // --filter narrows as docker's does, and --format takes Go templates and json.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockChild, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
+import { d, dockChild, ok, waitFor, type TestImage, useDockRoot } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
@@ -28,17 +28,7 @@ const parse = (out: string): Ev[] =>
     .map((l) => JSON.parse(l) as Ev);
 
 describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock events', () => {
-  beforeAll(async () => {
-    img = buildAppImage();
-    root = await newRoot(img);
-  });
-  afterAll(async () => {
-    if (root) {
-      const left = await cleanRoot(root);
-      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
-    }
-    img?.cleanup();
-  });
+  useDockRoot((i, r) => ((img = i), (root = r)));
 
   it('streams the events of other dock processes live, in order, in docker’s JSON shape', async () => {
     const t0 = Date.now() / 1000;

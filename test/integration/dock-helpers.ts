@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { join } from 'node:path';
 import type { RunResult } from '../fixtures/images/dock';
 import { constants } from 'node:os';
@@ -214,4 +215,25 @@ export async function cleanRoot(root: string): Promise<{ mounts: string[]; super
   }
   rmSync(root, { recursive: true, force: true });
   return left;
+}
+
+/**
+ * In a describe block: the app image and a dock root on it, made before its tests and removed after
+ * them (the removal checks that no mount, supervisor or cgroup is left). `set` receives both.
+ */
+export function useDockRoot(set: (img: TestImage, root: string) => void): void {
+  let img: TestImage | undefined;
+  let root: string | undefined;
+  beforeAll(async () => {
+    img = buildAppImage();
+    root = await newRoot(img);
+    set(img, root);
+  });
+  afterAll(async () => {
+    try {
+      if (root) expect(await cleanRoot(root)).toEqual({ mounts: [], supervisors: [], cgroups: [] });
+    } finally {
+      img?.cleanup();
+    }
+  });
 }

@@ -1,26 +1,16 @@
 // dock system prune on a private root: docker's confirmation (no answer, or "n", removes nothing),
 // then stopped containers, anonymous volumes (--volumes), dangling images and with -a every unused
 // image, with the space reclaimed; a running container and what it uses stay.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, newRoot, ok, type TestImage } from './dock-helpers';
+import { d, ok, type TestImage, useDockRoot } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
 
 describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock system prune', () => {
-  beforeAll(async () => {
-    img = buildAppImage();
-    root = await newRoot(img);
-  });
-  afterAll(async () => {
-    if (root) {
-      const left = await cleanRoot(root);
-      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
-    }
-    img?.cleanup();
-  });
+  useDockRoot((i, r) => ((img = i), (root = r)));
 
   it('asks first, then removes what nothing uses and reports the space', { timeout: 240_000 }, async () => {
     const stopped = (await ok(root, ['run', '--network', 'none', '--name', 'sp-stopped', img.name, 'sh', '-c', 'head -c 300000 /dev/zero > /big'])).trim();

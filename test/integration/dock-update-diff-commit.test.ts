@@ -3,10 +3,10 @@
 // and opaque directories, images committed from containers with --change, and Docker's wait
 // conditions.
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockChild, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
+import { d, dockChild, ok, waitFor, type TestImage, useDockRoot } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
@@ -23,17 +23,7 @@ function cgroupFile(id: string, v1: string, v2: string): string {
 const run = (args: string[]) => ok(root, ['run', '--network', 'none', ...args]);
 
 describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock update, diff, commit, wait --condition', () => {
-  beforeAll(async () => {
-    img = buildAppImage();
-    root = await newRoot(img);
-  });
-  afterAll(async () => {
-    if (root) {
-      const left = await cleanRoot(root);
-      expect(left).toEqual({ mounts: [], supervisors: [], cgroups: [] });
-    }
-    img?.cleanup();
-  });
+  useDockRoot((i, r) => ((img = i), (root = r)));
 
   it('updates the limits of a running container live, and of a stopped one for its next start', { timeout: 240_000 }, async () => {
     const id = (await run(['-d', '--stop-timeout', '0', '--name', 'up1', '-m', '64m', img.name, 'sleep', '300'])).trim();
