@@ -44,6 +44,7 @@ docker-compose   # compose comparisons
 zsh              # cli-docs: the zsh completion script loads and completes
 fish             # cli-docs: the fish completion script loads and completes
 man-db           # cli-docs: man finds the generated pages
+openssl          # dock-extra-ca: a CA and a TLS server for NODE_EXTRA_CA_CERTS
 docker.io        # api-docker-cli: the docker CLI (/usr/bin/docker) against dock system service; its daemon is never started
 EOF
 )

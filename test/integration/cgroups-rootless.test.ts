@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { needRoot, needTools, skipWhen } from '../host';
 
-const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
-const enabled = process.getuid?.() === 0 && hasSetpriv;
 
-describe.skipIf(!enabled)('cgroups as an unprivileged user (rootless)', () => {
+describe.skipIf(skipWhen(needRoot(), needTools('setpriv')))('cgroups as an unprivileged user (rootless)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-test-rootless-'));
   chmodSync(dir, 0o755);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

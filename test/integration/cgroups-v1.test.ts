@@ -10,9 +10,8 @@ import { openCgroupManager, type CgroupManager } from '../../src/runtime/cgroups
 import { detectCgroupVersion, listV1Hierarchies } from '../../src/runtime/cgroups/detect';
 import { emulateDeviceRules, DEFAULT_ALLOWED_DEVICES } from '../../src/runtime/cgroups/devices';
 import { removeCgroupDir } from '../../src/runtime/cgroups/files';
-import { hostFeature, skipWhen } from '../host';
+import { hostFeature, needRoot, skipWhen } from '../host';
 
-const enabled = process.getuid?.() === 0 && detectCgroupVersion() === 1;
 const PARENT = `/skiff-test-${process.pid}`;
 
 interface Proc {
@@ -35,7 +34,8 @@ function spawnWaiting(script: string): Proc {
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': the exit can be reported before the last output has been read.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, pid: child.pid!, out: () => out, err: () => err, go: () => child.stdin!.write('go\n'), exited };
 }
 
@@ -63,7 +63,7 @@ async function cleanup(cg: CgroupManager): Promise<void> {
   cg.destroy();
 }
 
-describe.skipIf(!enabled)('cgroup v1 driver (real hierarchies)', () => {
+describe.skipIf(skipWhen(needRoot(), detectCgroupVersion() === 1 ? undefined : 'not a cgroup v1 host'))('cgroup v1 driver (real hierarchies)', () => {
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const cg of managers.splice(0)) await cleanup(cg);

@@ -5,16 +5,16 @@
 // forms before comparing. The differences that are by version are listed in DIFFERENCES and in
 // src/engine/compose/README.md.
 
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { needTools, skipWhen } from '../host';
 import { configDocument } from '../../src/engine/compose/config';
 import { loadProject } from '../../src/engine/compose/loader';
 import { splitCommand } from '../../src/engine/compose/normalize';
 
 const FIX = join(__dirname, '..', 'fixtures', 'compose');
-const HAVE_V1 = spawnSync('sh', ['-c', 'command -v docker-compose'], { stdio: 'ignore' }).status === 0;
 
 interface Fixture {
   name: string;
@@ -153,7 +153,7 @@ function dockConfig(fx: Fixture, dir: string): Obj {
   return unescape(JSON.parse(JSON.stringify(configDocument(project)))) as Obj;
 }
 
-describe.skipIf(!HAVE_V1)('dock compose config agrees with docker-compose 1.29 config', () => {
+describe.skipIf(skipWhen(needTools('docker-compose')))('dock compose config agrees with docker-compose 1.29 config', () => {
   let v1s: Map<string, V1Result>;
   beforeAll(async () => {
     v1s = await allV1Configs();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostFeature, needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
 import { startRegistry } from '../fixtures/images/registry';
-import { buildAppImage, cleanRoot, d, dockChild, dockScript, newRoot, ok, waitFor, type TestImage } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockChild, dockScript, newRoot, ok, ops, waitFor, type TestImage } from './dock-helpers';
 import { TestNetns } from './net-env';
 import { DOCKER, docker, removeConfigDir, request, startService, type TestService } from './api-helpers';
 
@@ -108,7 +108,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     expect(conflict).toMatchObject({ code: 125, stderr: 'dock: Conflicting options: hostname and the UTS mode\n' });
     const userns = await run(['--userns', 'private', img.name, 'true']);
     expect(userns.code).toBe(125);
-  });
+  }, ops(10));
 
   it('--pid/--ipc container:X join the namespaces of X', async () => {
     const x = (await ok(root, ['run', '-d', '--name', 'nsowner', '--network', 'none', img.name, 'sleep', '600'])).trim();
@@ -207,7 +207,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run/creat
     const bad = await run(['--log-driver', 'syslog', img.name, 'true']);
     expect(bad.code).toBe(125);
     expect((await run(['--log-driver', 'none', '--log-opt', 'max-size=1m', img.name, 'true'])).stderr).toBe("dock: unknown log opt 'max-size' for none log driver\n");
-  });
+  }, ops(13));
 
   it('--tty=false, -t=true and --rm=true: docker-style boolean values', async () => {
     const r = await d(root, ['run', '--rm=true', '--tty=false', '-i=false', '--network', 'none', img.name, 'sh', '-c', '[ -t 1 ] && echo tty || echo notty']);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
-import { buildAppImage, cleanRoot, d, dockCgroups, mountsUnder, newRoot, ok, supervisorsOf, type TestImage } from './dock-helpers';
+import { buildAppImage, cleanRoot, d, dockCgroups, mountsUnder, newRoot, ok, ops, supervisorsOf, type TestImage } from './dock-helpers';
 
 let img: TestImage;
 let root: string;
@@ -173,7 +173,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run', () 
     expect(await ok(root, ['stop', '-t', '1', stubborn])).toBe(`${stubborn}\n`);
     expect(await ok(root, ['inspect', '-f', '{{.State.ExitCode}}', stubborn])).toBe('137\n');
     await ok(root, ['rm', '-f', '-v', 'lifecycle', stubborn]);
-  });
+  }, ops(12));
 
   it('gives --network none a private namespace with loopback up, and --network host the host one', async () => {
     const none = await ok(root, ['run', '--network', 'none', '--rm', img.name, 'sh', '-c', 'ip -o link | cut -d" " -f2; ip -o addr show lo | grep -c "inet 127.0.0.1"; readlink /proc/self/ns/net']);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needTools, skipWhen } from '../host';
 import { openCgroupManager } from '../../src/runtime/cgroups';
 import { DEFAULT_ALLOWED_DEVICES, emulateDeviceRules } from '../../src/runtime/cgroups/devices';
 import { DbusSystemdBus } from '../../src/runtime/cgroups/systemd-bus';
@@ -204,7 +205,7 @@ describe('org.systemd.property.* annotations (runc semantics)', () => {
 
 const dbusDaemon = spawnSync('sh', ['-c', 'command -v dbus-daemon'], { encoding: 'utf8' }).stdout.trim();
 
-describe.skipIf(!dbusDaemon)('the driver over a private D-Bus with a fake systemd', () => {
+describe.skipIf(skipWhen(needTools('dbus-daemon')))('the driver over a private D-Bus with a fake systemd', () => {
   let dir = '';
   let daemon: ChildProcess | undefined;
   let fake: ChildProcess | undefined;

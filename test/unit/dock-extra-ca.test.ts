@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { needTools, skipWhen } from '../host';
 import { ROOT } from '../helpers';
 
-const haveOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 
-describe.skipIf(!haveOpenssl)('NODE_EXTRA_CA_CERTS for dock', () => {
+describe.skipIf(skipWhen(needTools('openssl')))('NODE_EXTRA_CA_CERTS for dock', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dock-ca-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { skipWhen } from '../host';
 import { SkiffError } from '../../src/runtime/errors';
 import { compileSeccomp, defaultDockerProfile, describeRet, dockerProfileToOci, runSeccompFilter } from '../../src/runtime/seccomp';
 import { abiByName, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, resolveSyscall, X32_SYSCALL_BIT } from '../../src/runtime/seccomp/arches';
@@ -71,7 +72,7 @@ describe('dockerProfileToOci', () => {
 
 const PODMAN_CONFIG = join(__dirname, '../../../shared/reference/podman-config.json');
 
-describe.skipIf(!existsSync(PODMAN_CONFIG))("podman's generated config.json (containers/common profile)", () => {
+describe.skipIf(skipWhen(existsSync(PODMAN_CONFIG) ? undefined : `no ${PODMAN_CONFIG} (../shared beside the checkout)`))("podman's generated config.json (containers/common profile)", () => {
   it('compiles, with its allow-then-deny duplicates resolved as runc does', () => {
     const spec = JSON.parse(readFileSync(PODMAN_CONFIG, 'utf8'));
     const { program, flags } = compileSeccomp(spec.linux.seccomp, { nativeArch: 'x86_64' });
