@@ -503,8 +503,11 @@ async function attached(r: Run, services: string[], o: { abort: boolean; exitCod
       await runner.stop(r, services, o.timeout);
     }
     if (o.exitCodeFrom) {
+      // As `dock wait` reads it: the state says 255 ("unknown") between the init's end and the
+      // supervisor's record of it, a window a busy machine makes long.
       const d = runner.serviceContainer(r, o.exitCodeFrom);
-      process.exitCode = liveState(r.engine, r.engine.containers.get(d.Id) ?? d).exitCode;
+      const { waitCondition } = await import('../../engine/containers/wait');
+      process.exitCode = (await waitCondition(r.engine, r.engine.containers.get(d.Id) ?? d, 'not-running')) ?? liveState(r.engine, r.engine.containers.get(d.Id) ?? d).exitCode;
     }
   } finally {
     process.off('SIGINT', onSignal);
