@@ -1,7 +1,8 @@
 // dock build and builder prune (docker/cli cli/command/image/build, builder). The work is in src/engine/build.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { buildProgress, PROGRESS_MODES, type ProgressMode } from './build-progress';
 import { clientOpts, collect, globals, group, reportError, withStore } from './common';
 
 const buildCmd = (cmd: Command) =>
@@ -16,8 +17,9 @@ const buildCmd = (cmd: Command) =>
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
     .option('--network <mode>', "network of the RUN steps: default (dock's default bridge), none, host or a network's name", 'default')
     .option('-q, --quiet', 'print only the image id')
+    .addOption(new Option('--progress <type>', 'how to show the build: auto (tty on a terminal, else plain), tty, plain or quiet (only the image id)').choices(PROGRESS_MODES).default('auto'))
     .option('--iidfile <file>', 'write the image id to this file')
-    .action(async (context: string, o: { tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; platform?: string; label: string[]; network: string; quiet?: boolean; iidfile?: string }) => {
+    .action(async (context: string, o: { tag: string[]; file?: string; buildArg: string[]; target?: string; cache: boolean; platform?: string; label: string[]; network: string; quiet?: boolean; progress: ProgressMode; iidfile?: string }) => {
       const { build } = await import('../../engine/build/builder');
       const { BuildError } = await import('../../engine/build/errors');
       const { openRuntime } = await import('../../runtime/runtime');
@@ -66,9 +68,7 @@ const buildCmd = (cmd: Command) =>
           throw new BuildError('ECONTEXT', `cannot read the Dockerfile ${dockerfilePath}: no such file`);
         }
       }
-      const say = (s: string) => {
-        if (!o.quiet) process.stdout.write(s + '\n');
-      };
+      const quiet = o.quiet || o.progress === 'quiet';
       try {
         await withStore(async (store) => {
           const rt = openRuntime({ root: join(store.root, 'build', 'runtime'), debug: globals().debug });
@@ -76,6 +76,7 @@ const buildCmd = (cmd: Command) =>
           const stop = () => builder?.cancel();
           process.on('SIGINT', stop);
           process.on('SIGTERM', stop);
+          const progress = buildProgress(o.progress, !!quiet);
           try {
             const r = await build(
               store,
@@ -93,20 +94,17 @@ const buildCmd = (cmd: Command) =>
                 labels: kv(o.label, '--label', false),
                 network: o.network,
                 registry: clientOpts(),
-                output: {
-                  step: (label, t, cached) => say(`${cached ? 'CACHED ' : ''}${label} ${t}`),
-                  line: (label, t) => say(`${label} | ${t}`),
-                  info: (t) => say(t),
-                  warn: (t) => process.stderr.write(`dock: warning: ${t}\n`),
-                },
+                output: progress.output,
               },
               (b) => (builder = b),
             );
             if (o.iidfile) writeFileSync(o.iidfile, r.id);
-            say(`writing image ${r.id}`);
-            for (const t of r.tags) say(`naming to ${t}`);
-            if (o.quiet) process.stdout.write(r.id + '\n');
+            progress.say(`writing image ${r.id}`);
+            for (const t of r.tags) progress.say(`naming to ${t}`);
+            progress.finish(true);
+            if (quiet) process.stdout.write(r.id + '\n');
           } catch (e) {
+            progress.finish(false);
             if (e instanceof BuildError && e.code === 'ERUN' && e.exitCode) {
               reportError(e);
               process.exitCode = Math.min(255, e.exitCode);

@@ -41,6 +41,8 @@ export interface BuildOutput {
   step(label: string, text: string, cached: boolean): void;
   /** A line of a RUN step's output. */
   line(label: string, text: string): void;
+  /** A step (the one last started under this label) finished; optional: views that time steps use it. */
+  stepDone?(label: string): void;
   info(text: string): void;
   warn(text: string): void;
 }
@@ -341,6 +343,7 @@ export class Builder {
       state = img.state;
       key = chainKey('image', img.id);
     }
+    this.out.stepDone?.(label);
     // BuildKit gives every Linux stage a PATH when its base has none.
     const env = state.config.config?.Env ?? [];
     if (!env.some((e) => e.startsWith('PATH='))) state.config.config = { ...state.config.config, Env: [DEFAULT_PATH, ...env] };

@@ -106,6 +106,7 @@ export class StageRun {
   async step(ins: Instruction, label: string, display = ins.display): Promise<void> {
     try {
       await this.runStep(ins, label, display);
+      this.b.output.stepDone?.(label);
     } catch (e) {
       if (e instanceof BuildError && (e.code === 'ERUN' || e.message === 'build cancelled')) throw e;
       const msg = ((e as Error).message ?? String(e)).replace(/^Dockerfile:\d+: /, '');
