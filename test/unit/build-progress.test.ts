@@ -56,14 +56,14 @@ describe('dock build tty progress', () => {
     p.output.step('[1/2]', 'FROM scratch', false);
     p.output.stepDone!('[1/2]');
     p.output.step('[2/2]', 'RUN false', false);
-    p.output.line('[2/2]', 'about to fail');
+    p.output.line('[2/2]', 'about\tto \x1b[31mfail\r');
     t += 300;
     p.finish(false);
     const out = term.text();
     const final = out.slice(out.lastIndexOf('[+] Building'));
     expect(final).toMatch(/^\[\+\] Building 0\.3s \(1\/2\) ERROR/);
     expect(final).toMatch(/=> \[2\/2\] RUN false +ERROR/);
-    expect(final).toContain('=> => about to fail');
+    expect(final).toContain('=> => about to fail\x1b[0m'); // its tab, colour and CR dropped
   });
 
   it('auto is tty only on a terminal', () => {

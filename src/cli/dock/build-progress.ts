@@ -143,7 +143,8 @@ export function ttyProgress(out: NodeJS.WriteStream = process.stderr, now: () =>
       line(label, text) {
         const s = running(label);
         if (!s) return;
-        s.lines.push(text);
+        // A step's own escapes, carriage returns or tabs would move our cursor: they are dropped.
+        s.lines.push(text.replace(/\t/g, ' ').replace(/\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x1f\x7f]/g, ''));
         if (s.lines.length > TAIL) s.lines.splice(0, s.lines.length - TAIL);
         soon();
       },
