@@ -29,11 +29,12 @@
  *   | status          | "running PID\n" | "exited CODE\n" | "idle\n"                             |
  *
  *   attach FLAGS: i = stdin, o = stdout, e = stderr, c = this client handles the exit (no exit
- *   command while it is connected), s = stdin-once (the container's stdin closes when this client's
+ *   command while it is connected; after the exit frame it sends 6 once it has handled the exit,
+ *   and if it goes away without, killed meanwhile, the exit command runs after all), s = stdin-once (the container's stdin closes when this client's
  *   input ends or it goes away), w = send the exit frame even if the container already exited.
  *   Frames: u8 kind, u32 big-endian length, payload.
  *     supervisor -> client: 1 stdout, 2 stderr, 3 exit (payload: decimal exit code)
- *     client -> supervisor: 0 stdin data, 4 close stdin, 5 resize (payload "ROWS COLS")
+ *     client -> supervisor: 0 stdin data, 4 close stdin, 5 resize (payload "ROWS COLS"), 6 exit handled
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -249,6 +250,7 @@ struct client {
   int fd;
   enum ckind kind;
   int want_in, want_out, want_err, claims, stdin_once;
+  int owes_exit; /* a claimer that got the exit frame and has not yet said it handled the exit */
   char req[256];
   size_t reqlen;
   unsigned char *in;   /* incoming frame bytes */
@@ -284,7 +286,11 @@ struct zombie { pid_t pid; int status; };
 static struct zombie early[32];
 static int nearly;
 
+static void run_exit_command(void);
+
 static void client_close(int i) {
+  /* The claimer of an exit left without handling it (a killed `dock run`): the exit command does. */
+  if (clients[i].owes_exit && !quitting && !ctr_running) run_exit_command();
   close(clients[i].fd);
   free(clients[i].in);
   free(clients[i].out);
@@ -503,7 +509,10 @@ static void container_exited(int status) {
   for (int i = 0; i < nclients; i++) {
     struct client *cl = &clients[i];
     if (cl->kind != C_ATTACH) continue;
-    if (cl->claims) claimed = 1;
+    if (cl->claims) {
+      claimed = 1;
+      cl->owes_exit = 1;
+    }
     client_frame(cl, 3, c, (size_t)cn);
     cl->closing = 1;
   }
@@ -697,6 +706,8 @@ static void attach_input(struct client *c) {
     else if (kind == 4 && c->want_in) {
       in_close_after = 1;
       stdin_flush();
+    } else if (kind == 6) {
+      c->owes_exit = 0;
     } else if (kind == 5 && master_fd >= 0 && n < 64) {
       char s[64];
       memcpy(s, p, n);
@@ -960,7 +971,7 @@ int main(int argc, char **argv) {
     /* Leave when there is nothing left to supervise: no container, no helper, no handler. */
     int handler = 0;
     for (int i = 0; i < nclients; i++)
-      if (clients[i].kind == C_ATTACH && clients[i].claims) handler = 1;
+      if (clients[i].kind == C_ATTACH && clients[i].claims && !quitting) handler = 1;
     if (!ctr_running && !exit_cmd_pid && !health_pid && !handler) {
       int children = waitid(P_ALL, 0, NULL, WEXITED | WNOHANG | WNOWAIT) == 0;
       int idle_too_long = !ever_spawned && now_ms() - started_ms > 60000;
@@ -1048,9 +1059,17 @@ int main(int argc, char **argv) {
       if (rev & POLLOUT) client_writable(i);
       if (i < nclients && clients[i].fd == fd && (rev & (POLLIN | POLLHUP | POLLERR)) && !clients[i].closing) client_readable(i);
       else if (i < nclients && clients[i].fd == fd && clients[i].shut_at && (rev & (POLLIN | POLLHUP | POLLERR))) {
-        /* Shut down on our side: discard what the client still sends until it closes too. */
-        char junk[4096];
+        /* Shut down on our side: discard what the client still sends until it closes too, but
+         * for the "exit handled" frame of a claimer. */
+        unsigned char junk[4096];
         ssize_t n = read(fd, junk, sizeof junk);
+        if (n > 0 && clients[i].owes_exit) {
+          struct client *c = &clients[i];
+          c->in = xrealloc(c->in, c->inlen + (size_t)n);
+          memcpy(c->in + c->inlen, junk, (size_t)n);
+          c->inlen += (size_t)n;
+          attach_input(c);
+        }
         if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) client_close(i);
         continue;
       }
@@ -1061,7 +1080,7 @@ int main(int argc, char **argv) {
         if (!clients[i].shut_at) {
           shutdown(fd, SHUT_WR);
           clients[i].shut_at = now_ms();
-        } else if (now_ms() - clients[i].shut_at > 5000) {
+        } else if (!clients[i].owes_exit && now_ms() - clients[i].shut_at > 5000) {
           client_close(i);
         }
       }

@@ -41,6 +41,13 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock run --rm 
     await goneWithNothingLeft('orphan', id);
   }, ops(6));
 
+  it('removes the container when its dock is killed after the exit reached it but before it handled it', async () => {
+    const r = await d(root, ['run', '--rm', '--network', 'none', '--name', 'late', img.name, 'sh', '-c', 'exit 3'], { env: { DOCK_CRASH_AT: 'exit-claimed' } });
+    expect(r.code).not.toBe(3); // killed before it could report the status
+    const id = (await d(root, ['inspect', '-f', '{{.Id}}', 'late'])).stdout.trim();
+    await goneWithNothingLeft('late', id || 'late');
+  }, ops(6));
+
   it('removes a run -d --rm container when it exits', async () => {
     const id = (await ok(root, ['run', '-d', '--rm', '--network', 'none', '--name', 'bg', img.name, 'sh', '-c', 'sleep 1; exit 3'])).trim();
     await goneWithNothingLeft('bg', id);

@@ -149,7 +149,7 @@ export async function runForeground(engine: Engine, doc: import('../../engine/co
   const { kill: runtimeKill } = await import('../../runtime/kill');
   const { parseSignal } = await import('../../runtime/signals');
   const dir = containerDir(engine.paths, doc.Id);
-  let session: Promise<{ exitCode: number | null }> | undefined;
+  let session: Promise<import('../../engine/containers/attach').AttachResult> | undefined;
   const started = await startContainer(engine, doc, {
     beforeStart: () =>
       new Promise<void>((ready, fail) => {
@@ -171,7 +171,13 @@ export async function runForeground(engine: Engine, doc: import('../../engine/co
   const r = await session!;
   for (const s of sigs) process.off(s, proxy);
   if (r.exitCode === null) return 0; // detached (ctrl-p ctrl-q): the container runs on
-  await handleExit(engine, doc.Id, started.State.Pid);
+  const { crashPoint } = await import('../../engine/containers/start');
+  crashPoint('exit-claimed'); // tests: dock killed between the exit and its handling
+  try {
+    await handleExit(engine, doc.Id, started.State.Pid);
+  } finally {
+    r.handled?.();
+  }
   return r.exitCode;
 }
 

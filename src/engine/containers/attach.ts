@@ -12,7 +12,11 @@ export interface AttachOptions {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
-  /** This client handles the exit (cleanup, restart policy): no exit command while it is attached. */
+  /**
+   * This client handles the exit (cleanup, restart policy, --rm): no exit command while it is
+   * attached. It must call the result's `handled` once it has; if it dies before, the supervisor
+   * runs the exit command after all.
+   */
   claim?: boolean;
   /** Close the container's stdin when our input ends or we go away (Docker's StdinOnce). */
   stdinOnce?: boolean;
@@ -32,6 +36,8 @@ export interface AttachOptions {
 export interface AttachResult {
   /** Null when the connection ended without an exit (detached, or the supervisor went away). */
   exitCode: number | null;
+  /** With `claim`: tells the supervisor the exit is handled, and closes the connection. */
+  handled?: () => void;
 }
 
 const DETACH = Buffer.from([0x10, 0x11]); // ctrl-p ctrl-q, Docker's default detach keys
@@ -60,7 +66,7 @@ function frame(kind: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   return Buffer.concat([h, payload]);
 }
 
-export function connectCtl(dir: string): Promise<net.Socket> {
+export function connectCtl(dir: string, allowHalfOpen = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     let path = join(dir, 'ctl.sock');
     let dirFd = -1;
@@ -68,7 +74,7 @@ export function connectCtl(dir: string): Promise<net.Socket> {
       dirFd = openSync(dir, 'r');
       path = `/proc/self/fd/${dirFd}/ctl.sock`;
     }
-    const s = net.connect({ path });
+    const s = net.connect({ path, allowHalfOpen });
     const done = () => {
       if (dirFd >= 0) closeSync(dirFd);
       dirFd = -1;
@@ -85,7 +91,8 @@ export function connectCtl(dir: string): Promise<net.Socket> {
 }
 
 export async function attach(dir: string, o: AttachOptions): Promise<AttachResult> {
-  const sock = await connectCtl(dir);
+  // A claimer keeps its side open after the exit frame, to say when it has handled the exit.
+  const sock = await connectCtl(dir, !!o.claim);
   const out = o.output ?? process.stdout;
   const err = o.errors ?? process.stderr;
   const input = o.input ?? process.stdin;
@@ -177,12 +184,22 @@ export async function attach(dir: string, o: AttachOptions): Promise<AttachResul
       }
     });
     sock.on('close', () => resolve());
+    sock.on('end', () => resolve()); // half-open (claim): the supervisor is done sending
     sock.on('error', () => resolve());
   });
   for (const c of cleanups.reverse()) c();
   for (const c of cleanupsOnEnd) c();
-  if (!acked) throw new ContainerError('ESUPERVISOR', "cannot attach: the container's supervisor closed the connection");
-  return { exitCode };
+  if (!acked) {
+    sock.destroy();
+    throw new ContainerError('ESUPERVISOR', "cannot attach: the container's supervisor closed the connection");
+  }
+  if (!o.claim) return { exitCode };
+  if (exitCode === null) {
+    sock.end();
+    return { exitCode };
+  }
+  // The supervisor may be gone already (an --rm removal quits it): a refused frame is fine.
+  return { exitCode, handled: () => sock.end(frame(6)) };
 }
 
 /** Waits for the container's exit through the supervisor; null if it went away first. */

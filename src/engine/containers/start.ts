@@ -145,7 +145,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
  * Fault injection for the crash tests: DOCK_CRASH_AT=<step> makes this dock die with SIGKILL at that
  * step of start, as a killed or crashed dock would, to prove that `ps -a` and `rm -f` handle it.
  */
-function crashPoint(step: string): void {
+export function crashPoint(step: string): void {
   if (process.env.DOCK_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }
 
