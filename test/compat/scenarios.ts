@@ -242,7 +242,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'terminal through a console socket', area: 'terminals', config: (c) => ((c.process.terminal = true), (c.process.args = sh('test -t 0 && echo tty; stat -c "%u %g %a" "$(tty)"; stty size'))), steps: [{ call: ['create', '-b', '$BUNDLE', '$ID'], console: true }, start, wait('stopped')] },
   { name: 'terminal owned by the process user', area: 'terminals', config: (c) => ((c.process.terminal = true), (c.process.user = { uid: 1000, gid: 1000 }), (c.process.args = sh('stat -c "%u %g" "$(tty)"'))), steps: [{ call: ['create', '-b', '$BUNDLE', '$ID'], console: true }, start, wait('stopped')] },
   { name: 'terminal with a console size', area: 'terminals', config: (c) => ((c.process.terminal = true), (c.process.consoleSize = { height: 33, width: 101 }), (c.process.args = sh('stty size'))), steps: [{ call: ['create', '-b', '$BUNDLE', '$ID'], console: true }, start, wait('stopped')] },
-  { name: 'exec -t through a console socket', area: 'terminals', config: sleeper, steps: [runD, { call: ['exec', '-t', '-d', '$ID', 'sh', '-c', 'tty >/dev/null && echo exec-tty'], console: true }, kill('KILL'), wait('stopped')] },
+  { name: 'exec -t through a console socket', area: 'terminals', config: sleeper, steps: [runD, { call: ['exec', '-t', '-d', '$ID', 'sh', '-c', 'tty >/dev/null && echo exec-tty; touch /dev/shm/exec-done'], console: true }, execWith([], 'sh', '-c', 'i=0; until [ -e /dev/shm/exec-done ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; ls /dev/shm/exec-done'), kill('KILL'), wait('stopped')] },
   {
     name: 'terminal in a foreground run without a terminal of its own',
     area: 'terminals',
