@@ -197,7 +197,7 @@ describe.skipIf(skipWhen(needRoot(), needTools('docker-compose', 'script', ...NE
     expect((await containers()).find((c) => c.Names[0] === `/${project}_kv_1`)?.State).toBe('exited');
     await ok(['start', 'kv']);
     // kv serves /data/value (written by the exec above) from its named volume.
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000; // each try is a docker-compose exec: seconds on a busy machine
     let got = '';
     while (Date.now() < deadline && got !== 'kept\n') {
       got = (await dc(['exec', '-T', 'web', 'wget', '-q', '-O', '-', 'http://store:8080/'])).stdout;

@@ -43,13 +43,16 @@ const recordsPath = arg('records');
 const resolvPath = arg('resolv', '/etc/resolv.conf');
 
 let records: Records = { names: {}, ptr: {} };
-let recordsMtime = -1;
+let recordsVersion = '';
 function currentRecords(): Records {
   try {
+    // Each update renames a new file into place: its inode tells it apart even when two updates
+    // fall in the same tick of the coarse clock that file times use.
     const st = statSync(recordsPath);
-    if (st.mtimeMs !== recordsMtime) {
+    const version = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (version !== recordsVersion) {
       records = JSON.parse(readFileSync(recordsPath, 'utf8')) as Records;
-      recordsMtime = st.mtimeMs;
+      recordsVersion = version;
     }
   } catch {
     /* keep the last good records: the engine renames a complete file into place */
