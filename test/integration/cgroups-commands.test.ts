@@ -248,9 +248,11 @@ describe.skipIf(!V1)('cgroups through the commands, on real containers (cgroup v
     const id = uid('ps');
     skiff.ok(['run', '-d', '-b', makeBundle(baseConfig(['sh', '-c', 'sleep 1001 & sleep 1002 & wait'])), id]);
     const init = JSON.parse(skiff.ok(['state', id])).pid as number;
-    const pids = await until('three processes', () => {
+    // Three processes, and the two children past their exec of sleep (a forked sh shows sh's cmdline).
+    const cmdline = (p: number) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { return ''; } };
+    const pids = await until('three processes, two of them sleep', () => {
       const p = JSON.parse(skiff.ok(['ps', '--format', 'json', id])) as number[];
-      return p.length === 3 ? p : undefined;
+      return p.length === 3 && p.filter((x) => cmdline(x).startsWith('sleep\x00')).length === 2 ? p : undefined;
     });
     expect(pids).toContain(init);
     for (const p of pids) expect(readFileSync(`/proc/${p}/cgroup`, 'utf8')).toContain(`:memory:/${skiff.cgroup(id)}\n`);
