@@ -24,7 +24,7 @@ import { mountOverlay, resolveInRoot, resolveUser, unmountOverlay } from './root
 import { buildSpec } from './spec';
 import { detachNetworks, sharedNetns, setupNetwork } from './network';
 import { liveState, runtimeRecord } from './status';
-import { launchSupervisor, registerPid, spawnInitVia, supervisorAlive } from './supervisor';
+import { launchSupervisor, registerPid, spawnInitVia, supervisorAlive, supervisorStatus } from './supervisor';
 import type { ContainerDoc, HealthState } from './types';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -99,7 +99,7 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
     });
     writeFileSync(join(dir, 'config.json'), stringifyJson(spec));
 
-    if (!supervisorAlive(dir)) await launchSupervisor(supervisorOptions(engine, doc, dir));
+    await readySupervisor(engine, doc, dir, !!opts.locked);
     crashPoint('supervised');
     const rec = await runtimeCreate(engine.rt, { id: doc.Id, bundle: dir, consoleSocket, spawnInit: () => spawnInitVia(dir) });
     created = true;
@@ -206,5 +206,27 @@ function copyUpVolumes(engine: Engine, doc: ContainerDoc, rootfs: string): void 
     }
     if (!st.isDirectory()) continue;
     if (readdirSync(src).length) execFileSync('cp', ['-a', '--', `${src}/.`, `${data}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+}
+
+/**
+ * Makes sure a supervisor will take this run's spawn request. One that reports the previous run's
+ * exit leaves as soon as its exit command is done, possibly between a check and our request: give
+ * it a moment to go, then launch a fresh one. Its exit command may instead wait for the lock we
+ * hold (then it cannot leave before we are done, and is kept after the moment), or be the caller
+ * itself (a restart policy: `locked`), which keeps it too.
+ */
+async function readySupervisor(engine: Engine, doc: ContainerDoc, dir: string, locked: boolean): Promise<void> {
+  const status = supervisorStatus(dir);
+  if (status === null) {
+    await launchSupervisor(supervisorOptions(engine, doc, dir));
+    return;
+  }
+  if (locked || !status.startsWith('exited')) return;
+  for (const deadline = Date.now() + 2000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+    if (!supervisorAlive(dir)) {
+      await launchSupervisor(supervisorOptions(engine, doc, dir));
+      return;
+    }
   }
 }
