@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openCgroupManager, type CgroupManager } from '../../src/runtime/cgroups';
-import { detectCgroupVersion, listV1Hierarchies } from '../../src/runtime/cgroups/detect';
+import { detectCgroupVersion, hybridUnifiedMount, listV1Hierarchies } from '../../src/runtime/cgroups/detect';
 import { emulateDeviceRules, DEFAULT_ALLOWED_DEVICES } from '../../src/runtime/cgroups/devices';
 import { removeCgroupDir } from '../../src/runtime/cgroups/files';
 import { hostFeature, needRoot, skipWhen } from '../host';
@@ -69,8 +69,10 @@ describe.skipIf(skipWhen(needRoot(), detectCgroupVersion() === 1 ? undefined : '
     for (const cg of managers.splice(0)) await cleanup(cg);
   });
   afterAll(() => {
-    for (const h of listV1Hierarchies()) removeCgroupDir(join(h.mountpoint, PARENT));
-    for (const h of listV1Hierarchies()) expect(existsSync(join(h.mountpoint, PARENT))).toBe(false);
+    // The manager makes the container's cgroup in the hybrid unified hierarchy too (as runc).
+    const mounts = [...listV1Hierarchies().map((h) => h.mountpoint), hybridUnifiedMount()].filter((m): m is string => !!m);
+    for (const m of mounts) removeCgroupDir(join(m, PARENT));
+    for (const m of mounts) expect(existsSync(join(m, PARENT))).toBe(false);
   });
 
   it('creates the cgroup in every hierarchy, cpuset ready to join, and destroy leaves nothing', () => {
