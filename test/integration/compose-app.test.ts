@@ -5,6 +5,7 @@
 // leaves nothing half-made.
 
 import { spawn } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,7 +61,7 @@ networks:
       config: [{subnet: ${subnet}}]
 `;
 
-describe.skipIf(!isRoot)('dock compose: a three-service app in a test network namespace', () => {
+describe.skipIf(skipWhen(needRoot()))('dock compose: a three-service app in a test network namespace', () => {
   const w = new ComposeWorld();
   const project = `capp${process.pid}`;
   const dc = (args: string[], env: Record<string, string> = {}, dir?: string) => w.compose(args, { env, dir });

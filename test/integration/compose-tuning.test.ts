@@ -4,6 +4,7 @@
 // the container, in its cgroup, or in `dock inspect`. In a test network namespace (ComposeWorld).
 
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { d, isRoot } from './dock-helpers';
@@ -30,7 +31,7 @@ function blockDevice(): { path: string; majmin: string } | undefined {
   return undefined;
 }
 
-describe.skipIf(!isRoot)('dock compose: tuning and namespace keys', () => {
+describe.skipIf(skipWhen(needRoot()))('dock compose: tuning and namespace keys', () => {
   const w = new ComposeWorld();
   const project = `ctune${process.pid}`;
   const dev = blockDevice();

@@ -3,12 +3,13 @@
 // ls, attached up with --abort-on-container-exit/--exit-code-from, --remove-orphans, down --rmi.
 
 import { writeFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from './dock-helpers';
 import { ComposeWorld } from './compose-world';
 
-describe.skipIf(!isRoot)('dock compose verbs', () => {
+describe.skipIf(skipWhen(needRoot()))('dock compose verbs', () => {
   const w = new ComposeWorld();
   const project = `cverb${process.pid}`;
   const dc = (args: string[], file?: string) => w.compose(args, { file });

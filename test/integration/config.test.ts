@@ -1,10 +1,11 @@
 // config.json features, each checked from inside a real container.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
 
-describe.skipIf(!isRoot)('config.json inside the container', () => {
+describe.skipIf(skipWhen(needRoot()))('config.json inside the container', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

@@ -2,6 +2,7 @@
 // and short usage errors, --format with Go template semantics on every command that takes it.
 // The containers here use --network none: these tests run outside a test network namespace.
 import { readFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppImage, cleanRoot, d, isRoot, newRoot, ok, type TestImage } from './dock-helpers';
@@ -9,7 +10,7 @@ import { buildAppImage, cleanRoot, d, isRoot, newRoot, ok, type TestImage } from
 let img: TestImage;
 let root: string;
 
-describe.skipIf(!isRoot)('dock as docker', () => {
+describe.skipIf(skipWhen(needRoot()))('dock as docker', () => {
   beforeAll(async () => {
     img = buildAppImage();
     root = await newRoot(img);

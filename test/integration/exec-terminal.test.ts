@@ -1,12 +1,13 @@
 // exec into running containers, terminals (console socket, skiff's own terminal), and stdio.
 import { spawn, spawnSync } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, run, tmp } from '../helpers';
 
-describe.skipIf(!isRoot)('exec', () => {
+describe.skipIf(skipWhen(needRoot()))('exec', () => {
   const skiff = new Skiff();
   beforeAll(() => {
     const cfg = baseConfig(['sleep', '300']);
@@ -116,7 +117,7 @@ sys.stdout.write(out.decode(errors="replace")); sys.stdout.flush()
   return { path, ready, done: once(p, 'exit').then(() => out) };
 }
 
-describe.skipIf(!isRoot)('terminals', () => {
+describe.skipIf(skipWhen(needRoot()))('terminals', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

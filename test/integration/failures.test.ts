@@ -1,6 +1,7 @@
 // Every failing create says why in one line and leaves nothing behind: no state directory, no
 // mount, no cgroup, no process.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, TEST_ROOTFS, baseConfig, isRoot, makeBundle, mountsUnder, tmp } from '../helpers';
@@ -28,7 +29,7 @@ function cgroupDirsOf(cgroup: string): string[] {
   return out;
 }
 
-describe.skipIf(!isRoot)('failing create leaves nothing behind', () => {
+describe.skipIf(skipWhen(needRoot()))('failing create leaves nothing behind', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
   let n = 0;

@@ -1,6 +1,7 @@
 // Hooks at the points and in the namespaces the spec says; namespaces joined by path; many
 // containers at once; two skiff processes on one container.
 import { spawn } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!isRoot)('hooks', () => {
+describe.skipIf(skipWhen(needRoot()))('hooks', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 
@@ -75,7 +76,7 @@ describe.skipIf(!isRoot)('hooks', () => {
   });
 });
 
-describe.skipIf(!isRoot)('namespaces joined by path', () => {
+describe.skipIf(skipWhen(needRoot()))('namespaces joined by path', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 
@@ -98,7 +99,7 @@ describe.skipIf(!isRoot)('namespaces joined by path', () => {
   });
 });
 
-describe.skipIf(!isRoot)('concurrency', () => {
+describe.skipIf(skipWhen(needRoot()))('concurrency', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

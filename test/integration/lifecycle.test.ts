@@ -1,6 +1,7 @@
 // The OCI lifecycle on real containers: create/start/state/kill/delete/run/list, exit statuses,
 // and misuse that must fail clearly.
 import Ajv from 'ajv-draft-04';
+import { needRoot, skipWhen } from '../host';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -20,7 +21,7 @@ function upstreamValidator(name: string) {
 
 const stateValidator = () => upstreamValidator('state-schema.json');
 
-describe.skipIf(!isRoot)('lifecycle', () => {
+describe.skipIf(skipWhen(needRoot()))('lifecycle', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

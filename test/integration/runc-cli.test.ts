@@ -2,6 +2,7 @@
 // failure (argument parsing included), --debug lines, `kill ID 0`, and configs written by
 // `runc spec` (ambient capabilities without an inheritable set, r-forms of rootfsPropagation).
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
@@ -54,7 +55,7 @@ describe('runc command line: statuses and the --log file', () => {
   });
 });
 
-describe.skipIf(!isRoot)('runc command line on containers', () => {
+describe.skipIf(skipWhen(needRoot()))('runc command line on containers', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

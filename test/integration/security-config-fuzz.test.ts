@@ -5,6 +5,7 @@
 // cgroup or process behind. SKIFF_FUZZ_SEED=N reproduces a run; SKIFF_FUZZ_RUNS=N sets how many.
 // Also: a config nested 10,000 levels deep is refused with one clear line by the CLI.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { needRoot, skipWhen } from '../host';
 import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,7 +123,7 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-describe.skipIf(!isRoot)('config.json fuzz', () => {
+describe.skipIf(skipWhen(needRoot()))('config.json fuzz', () => {
   const work = tmp('skiff-fuzz-');
   const rootfs = join(work, 'rootfs');
   const bundle = join(work, 'bundle');

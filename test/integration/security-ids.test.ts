@@ -4,6 +4,7 @@
 // before and after each call proves nothing outside was read into output, changed or removed.
 // Also exec --cgroup: a sub-cgroup path that leaves the container's cgroup is refused.
 import { spawn } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +63,7 @@ function runSkiff(root: string, args: string[]): Promise<{ status: number; stdou
   });
 }
 
-describe.skipIf(!isRoot)('container ids are checked by every verb', () => {
+describe.skipIf(skipWhen(needRoot()))('container ids are checked by every verb', () => {
   const top = tmp('skiff-ids-');
   const skiff = new Skiff(join(top, 'root'));
   const victim = join(top, 'victim');

@@ -2,6 +2,7 @@
 // hanging on a frozen init; a skiff SIGKILLed during create leaves a container that list shows and
 // delete -f removes with every cgroup it made.
 import { spawn } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
   }
 }
 
-describe.skipIf(!isRoot)('frozen cgroups and a killed create', () => {
+describe.skipIf(skipWhen(needRoot()))('frozen cgroups and a killed create', () => {
   const skiff = new Skiff();
   afterAll(() => skiff.cleanup());
 

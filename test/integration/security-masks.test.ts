@@ -2,12 +2,13 @@
 // runtime's own tmpfs (a volume shared with another container), /dev/null may be a symlink to a
 // file the attacker wants exposed; skiff-init checks it is the null device and refuses otherwise.
 import { execFileSync } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Skiff, TEST_ROOTFS, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
 
-describe.skipIf(!isRoot)('maskedPaths with a hostile /dev/null', () => {
+describe.skipIf(skipWhen(needRoot()))('maskedPaths with a hostile /dev/null', () => {
   const skiff = new Skiff();
   const work = tmp('skiff-masks-');
   afterAll(() => {

@@ -2,6 +2,7 @@
 // by the mapped root, devices bind-mounted from the host (mknod is not allowed in a user
 // namespace), and id-mapped bind mounts (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount).
 import { execFileSync } from 'node:child_process';
+import { needRoot, skipWhen } from '../host';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { Skiff, TEST_ROOTFS, baseConfig, isRoot, makeBundle, mountsUnder, tmp } 
 const HOST_ROOT = 100000; // where the container's root lives on the host
 const maps = [{ containerID: 0, hostID: HOST_ROOT, size: 65536 }];
 
-describe.skipIf(!isRoot)('user namespaces', () => {
+describe.skipIf(skipWhen(needRoot()))('user namespaces', () => {
   const skiff = new Skiff();
   const work = tmp('skiff-userns-');
   const rootfs = join(work, 'rootfs');
