@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "skiff_native",
-      "sources": ["addon/native.c", "addon/bpf.c", "addon/netlink.c"],
+      "sources": ["addon/native.c", "addon/bpf.c", "addon/netlink.c", "addon/remote.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     },
     {
@@ -22,7 +22,7 @@
     {
       "target_name": "skiff-front",
       "type": "executable",
-      "sources": ["addon/front.c"],
+      "sources": ["addon/front.c", "addon/front-remote.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]

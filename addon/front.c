@@ -42,6 +42,8 @@
 #define FAST_STATE_FILE "fast-state"
 #define FAST_STATE_VERSION "1"
 
+void front_try_server(const char *cli_js, char **args, int argc); /* front-remote.c */
+
 static char *cli_js;
 static char **cli_args;
 static int cli_argc;
@@ -611,6 +613,11 @@ int main(int argc, char **argv) {
   }
   if (i >= cli_argc || !root || !*root) hand_over();
   const char *verb = cli_args[i];
+  /* The verbs that need the TypeScript CLI and that engines call for every container. */
+  if (!strcmp(verb, "create") || !strcmp(verb, "run") || !strcmp(verb, "exec")) {
+    front_try_server(cli_js, cli_args, cli_argc);
+    hand_over();
+  }
   char **rest = cli_args + i + 1;
   int nrest = cli_argc - i - 1;
   if (!strcmp(verb, "list") || !strcmp(verb, "ls")) {

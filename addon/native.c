@@ -32,7 +32,7 @@
 #include "fdpass.h"
 #include "napi-util.h"
 #include "protocol.h"
-#include "sealed-exe.h"
+#include "spawn-init.h"
 
 extern char **environ;
 
@@ -88,53 +88,11 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawnInit(path, fdTarget, preserveFds, stdio?)");
     return NULL;
   }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-    free(path);
-    return throw_errno(env, "socketpair", errno);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  /* Node marks every inherited fd close-on-exec at start-up, stdio included; dup2 to itself
-   * clears FD_CLOEXEC (glibc >= 2.29), so stdio and the preserved fds reach the init. */
-  for (int fd = 0; fd < 3; fd++) posix_spawn_file_actions_adddup2(&fa, stdio[fd], fd);
-  for (int fd = 3; fd < 3 + preserve; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
-  posix_spawn_file_actions_adddup2(&fa, sv[1], target);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  char fdarg[16];
-  snprintf(fdarg, sizeof fdarg, "%d", target);
-  char *const args[] = {path, fdarg, NULL};
-  char *const envp[] = {NULL};
-  pid_t pid;
-  /* CVE-2019-5736: the init runs from a sealed memfd copy, never from the host file (see
-   * sealed-exe.h); the copy sits above every fd the file actions write. */
+  pid_t pid = 0;
+  int fd = -1;
   const char *step = "";
-  int min_fd = (target > 3 + preserve ? target : 3 + preserve) + 1;
-  int mfd = skiff_sealed_copy(path, "skiff-init", min_fd, &step);
-  int rc;
-  char exe[32];
-  if (mfd < 0) {
-    rc = errno;
-  } else {
-    snprintf(exe, sizeof exe, "/proc/self/fd/%d", mfd);
-    rc = posix_spawn(&pid, exe, &fa, &attr, args, envp);
-    close(mfd);
-    step = "start";
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(sv[1]);
+  int rc = skiff_spawn_init(path, target, preserve, stdio, &pid, &fd, &step);
   if (rc != 0) {
-    close(sv[0]);
     char what[600];
     snprintf(what, sizeof what, "%s %s", step, path);
     free(path);
@@ -144,7 +102,7 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "pid", skiff_number(env, pid));
-  napi_set_named_property(env, out, "fd", skiff_number(env, sv[0]));
+  napi_set_named_property(env, out, "fd", skiff_number(env, fd));
   return out;
 }
 
@@ -646,6 +604,7 @@ static napi_value set_winsize(napi_env env, napi_callback_info info) {
 napi_value skiff_bpf_init(napi_env env, napi_value exports);
 /* addon/netlink.c: rtnetlink transport and netns entry for dock's networks (netlinkOpen, ...). */
 napi_value skiff_netlink_init(napi_env env, napi_value exports);
+napi_value skiff_remote_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -660,6 +619,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   skiff_bpf_init(env, exports);
   skiff_netlink_init(env, exports);
+  skiff_remote_init(env, exports);
   return exports;
 }
 

@@ -28,7 +28,8 @@ function compile(name, cachedData) {
   return { file, script };
 }
 
-module.exports = function launch(name) {
+/** Run dist/<name>.js and return its exports; `keepAlive`: a server, which ends itself. */
+module.exports = function launch(name, { keepAlive = false } = {}) {
   let cachedData;
   try {
     cachedData = readFileSync(join(__dirname, '..', 'dist', `${name}.js.cache`));
@@ -38,8 +39,8 @@ module.exports = function launch(name) {
   const { file, script } = compile(name, cachedData);
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, join(file, '..'));
-  exitWhenDone();
-  return script;
+  if (!keepAlive) exitWhenDone();
+  return mod.exports;
 };
 module.exports.compile = compile;
 module.exports.exitWhenDone = exitWhenDone;

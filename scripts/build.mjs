@@ -16,7 +16,7 @@ if (existsSync(schemas)) {
 }
 
 const entries = [
-  ['src/cli/skiff.ts', 'dist/skiff.js'],
+  ['src/cli/skiff-bundle.ts', 'dist/skiff.js'],
   ['src/cli/dock.ts', 'dist/dock.js'],
   // dock's network helper processes (src/engine/network): each runs on its own, node builtins only.
   ['src/engine/network/dns-server.ts', 'dist/dock-dns.js'],

@@ -6,16 +6,40 @@ import { join } from 'node:path';
 import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
 import { registerDocCommands } from './command-docs';
+import { HandoverError } from '../runtime/remote';
 import { EXIT, FAILURE_STATUS, reportFailure, scanGlobalArgs, unknownCommandMessage } from './failure';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.3.0';
 
+function print(text: string): void {
+  writeSync(1, text.endsWith('\n') ? text : text + '\n');
+}
+
+function int(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/**
+ * One skiff call: parse `argv` (the arguments after the program name), run the verb, return the exit
+ * status. Output goes to fds 1 and 2 and the --log file. bin/skiff.js runs it once per process; the
+ * warm server (server.ts) runs it once per call, each call on a thread that has the caller's
+ * stdio, cwd and environment.
+ */
+export async function main(argv: string[]): Promise<number> {
 // The global options as argv has them, before commander has parsed anything: failures of the
 // parsing itself reach the --log file too. preAction replaces them with commander's view.
-const early = scanGlobalArgs(process.argv.slice(2));
+const early = scanGlobalArgs(argv);
 let runtimeOpts: RuntimeOptions = { root: early.root, logFile: early.logFile, logFormat: early.logFormat, debug: !!early.debug };
 let rtCache: Runtime | undefined;
+let exitCode: number = EXIT.ok;
 
 async function runtime(): Promise<Runtime> {
   if (!rtCache) {
@@ -23,10 +47,6 @@ async function runtime(): Promise<Runtime> {
     rtCache = openRuntime(runtimeOpts);
   }
   return rtCache;
-}
-
-function print(text: string): void {
-  writeSync(1, text.endsWith('\n') ? text : text + '\n');
 }
 
 // A failure the native front (addon/front.c) met after a step it could not undo (the init gave up
@@ -40,7 +60,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> 
     try {
       if (frontFailure !== undefined) throw new Error(frontFailure);
       const code = await fn(...args);
-      process.exitCode = code ?? 0;
+      exitCode = code ?? 0;
     } catch (e) {
       fail(e);
     }
@@ -48,19 +68,13 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> 
 }
 
 function fail(e: unknown): void {
+  if (e instanceof HandoverError) throw e; // the warm server gives this call to the CLI on Node
   const err = e as Error & { exitCode?: number; name?: string };
   const msg = err?.message ?? String(e);
   if (err?.name !== 'SkiffError' && runtimeOpts.debug) writeSync(2, `${err?.stack}\n`);
   reportFailure(runtimeOpts, msg);
   const verbStatus = early.command ? FAILURE_STATUS[early.command] : undefined;
-  process.exitCode = verbStatus ?? err?.exitCode ?? EXIT.failure;
-}
-
-function int(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
-    return Number(v);
-  };
+  exitCode = verbStatus ?? err?.exitCode ?? EXIT.failure;
 }
 
 const program = new Command('skiff')
@@ -77,7 +91,7 @@ const program = new Command('skiff')
   .showSuggestionAfterError(false)
   // Usage errors: one `skiff: <why>` line and the --log line; CommanderError ends the parse.
   .exitOverride()
-  .configureOutput({ outputError: (s) => reportFailure(runtimeOpts, s.replace(/^error: /, '')) })
+  .configureOutput({ writeOut: (t) => void writeSync(1, t), writeErr: (t) => void writeSync(2, t), outputError: (s) => reportFailure(runtimeOpts, s.replace(/^error: /, '')) })
   .hook('preAction', (cmd) => {
     const o = cmd.opts();
     runtimeOpts = { root: o.root, logFile: o.log, logFormat: o.logFormat, debug: !!o.debug, systemdCgroup: !!o.systemdCgroup };
@@ -134,10 +148,6 @@ withCreateOptions(program.command('run').description('create and start a contain
       return run(await runtime(), { ...createOptions(id, o), detach: !!o.detach, keep: !!o.keep });
     }),
   );
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
 
 program
   .command('exec')
@@ -383,31 +393,36 @@ function knownCommand(name: string): boolean {
   return name === 'help' || name === 'h' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
 }
 
-function main(): void {
-  // Whatever escapes an action (a stream error, a bug) still ends as one reported failure.
-  process.on('uncaughtException', (e) => {
-    fail(e);
-    process.exit();
-  });
-  const argv = process.argv.slice(2);
-  if (early.command === undefined && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a))) {
-    // runc with no verb prints its help on stdout and succeeds.
-    writeSync(1, program.helpInformation());
-    return;
-  }
-  if (early.command !== undefined && !knownCommand(early.command)) {
-    reportFailure(runtimeOpts, unknownCommandMessage(early.command));
-    process.exitCode = EXIT.unknownCommand;
-    return;
-  }
-  program.parseAsync(process.argv).catch((e) => {
-    if (e instanceof CommanderError) {
-      // Help and version end with status 0; usage errors were already reported by outputError.
-      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.failure;
-      return;
-    }
-    fail(e);
-  });
+if (early.command === undefined && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a))) {
+  // runc with no verb prints its help on stdout and succeeds.
+  writeSync(1, program.helpInformation());
+  return EXIT.ok;
+}
+if (early.command !== undefined && !knownCommand(early.command)) {
+  reportFailure(runtimeOpts, unknownCommandMessage(early.command));
+  return EXIT.unknownCommand;
+}
+try {
+  await program.parseAsync(argv, { from: 'user' });
+} catch (e) {
+  // Help and version end with status 0; usage errors were already reported by outputError.
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.failure;
+  fail(e);
+}
+return exitCode;
 }
 
-main();
+/** The CLI as a process (bin/skiff.js): one call, then exit with its status. */
+export function runCli(): void {
+  const argv = process.argv.slice(2);
+  const early = scanGlobalArgs(argv);
+  // Whatever escapes an action (a stream error, a bug) still ends as one reported failure.
+  process.on('uncaughtException', (e) => {
+    if (early.debug) writeSync(2, `${e?.stack}\n`);
+    reportFailure(early, e?.message ?? String(e));
+    process.exit((early.command && FAILURE_STATUS[early.command]) || EXIT.failure);
+  });
+  main(argv).then((code) => {
+    process.exitCode = code;
+  });
+}

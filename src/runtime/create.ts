@@ -12,7 +12,7 @@ import { cgroupError } from './cgroups/files';
 import { SkiffError, configError } from './errors';
 import { runHooks } from './hooks';
 import { checkContainerId } from './ids';
-import { native } from './native';
+import { callerPid, native } from './native';
 import { pollUntil } from './poll';
 import { buildCreatePlan } from './plan';
 import { unknownCapabilities } from './capabilities';
@@ -73,7 +73,7 @@ export async function create(rt: Runtime, opts: CreateOptions): Promise<Containe
       ociVersion: OCI_VERSION, id, pid: 0, initStartTime: '', bundle, rootfs, created: new Date().toISOString(),
       annotations: spec.annotations, cgroupPaths: cg.paths(), cgroupsPath: cgroupsPath(rt, spec, id),
       systemdCgroup: rt.systemdCgroup, owner: userInfo().username, config: spec,
-      creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
+      creator: { pid: callerPid(), startTime: processStartTime(callerPid()) ?? '' },
     });
     store.write(provisional());
     // A frozen cgroup (or a child of a frozen one) would freeze the init before it says a word.

@@ -5,15 +5,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
-import { native } from './native';
+import { native, servingCaller } from './native';
+import { HandoverError } from './remote';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT'];
 
 /** A listening console socket in a private temp dir; `take()` receives the pty master. */
 export class OwnConsole {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'skiff-console-'));
-  readonly path = join(this.dir, 'console.sock');
-  private listenFd = native().unixListen(this.path);
+  private readonly dir: string;
+  readonly path: string;
+  private listenFd: number;
+
+  constructor() {
+    // The terminal is the caller's: the warm server cannot relay it, the CLI on Node does.
+    if (servingCaller()) throw new HandoverError('a terminal of its own');
+    this.dir = mkdtempSync(join(tmpdir(), 'skiff-console-'));
+    this.path = join(this.dir, 'console.sock');
+    this.listenFd = native().unixListen(this.path);
+  }
 
   /** The init connected and sent the master before it reported ready: this does not wait long. */
   take(): number {

@@ -61,10 +61,34 @@ function buildDir(): string {
 }
 
 let cached: Native | undefined;
+let caller: { pid: number; overrides: Partial<Native>; composed: Native } | undefined;
 
 export function native(): Native {
+  if (caller) return caller.composed;
   if (!cached) cached = require(join(buildDir(), 'skiff_native.node')) as Native;
   return cached;
+}
+
+/**
+ * Serving a call for another process (the warm server, src/cli/server.ts): what must happen in the
+ * caller's own process -- starting skiff-init, becoming subreaper, waiting for children -- goes to
+ * it (src/runtime/remote.ts). One call at a time per thread; undefined ends it.
+ */
+export function serveCaller(c?: { pid: number; overrides: Partial<Native> }): void {
+  caller = undefined;
+  // Own properties over the addon's (which are read-only, so they cannot be assigned over).
+  const own = Object.fromEntries(Object.entries(c?.overrides ?? {}).map(([k, value]) => [k, { value }]));
+  if (c) caller = { ...c, composed: Object.create(native(), own) as Native };
+}
+
+/** Is this thread serving another process's call (the warm server)? */
+export function servingCaller(): boolean {
+  return caller !== undefined;
+}
+
+/** The process skiff runs for: ourselves, or the caller the server serves. */
+export function callerPid(): number {
+  return caller?.pid ?? process.pid;
 }
 
 export function initPath(): string {

@@ -1,0 +1,138 @@
+// The warm skiff server: the verbs that need the TypeScript CLI (create, run, exec) run in a Node
+// process that has already paid for its start (`node -e 0` alone is about runc's whole `run`).
+// skiff-front (addon/front-remote.c) starts it on demand, connects to it for each such call, and
+// stays the caller's process: it starts skiff-init, is the subreaper and waits, so the container's
+// processes are the caller's children as with runc. Each call runs in a worker thread that stands
+// in for the caller: the caller's stdio, cwd and umask (unshare(CLONE_FS | CLONE_FILES) of that
+// thread), its environment and argv, the same main() as bin/skiff.js. The server holds no state:
+// everything is in the state root as always, and it exits after SKIFF_SERVER_IDLE seconds (120)
+// without a call. One per build: the socket's name is a hash of the bundle, the addon and
+// skiff-init (the front computes the same), so a rebuilt skiff never talks to an old server.
+import { appendFileSync, closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { callerPid, initPath, native, serveCaller, type Native } from '../runtime/native';
+import { HandoverError, REMOTE_DIR, Remote, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
+import { main } from './skiff';
+
+const MAX_WORKERS = 16;
+
+function nr(): Native & NativeRemote {
+  return native() as Native & NativeRemote;
+}
+
+/** The same hash of the same files as build_id() in addon/front-remote.c. */
+export function buildId(): string {
+  const release = dirname(initPath());
+  const files = [join(release, '../../dist/skiff.js'), join(release, 'skiff_native.node'), join(release, 'skiff-init')];
+  let h = 0xcbf29ce484222325n;
+  for (const f of files) {
+    const st = statSync(f, { bigint: true });
+    for (const c of Buffer.from(`${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}|`)) h = BigInt.asUintN(64, (h ^ BigInt(c)) * 0x100000001b3n);
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
+function idleMs(): number {
+  const s = Number(process.env.SKIFF_SERVER_IDLE ?? 120);
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : 120_000;
+}
+
+/** The server's directory: root's own, nobody else may have written in it. */
+function ownDir(): void {
+  mkdirSync(REMOTE_DIR, { recursive: true, mode: 0o700 });
+  const st = lstatSync(REMOTE_DIR);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o077) !== 0) throw new Error(`${REMOTE_DIR} is not a directory of root's alone`);
+}
+
+/** The main thread: the socket, the pool of workers, the idle exit. */
+export function serve(workerScript: string): void {
+  if (process.geteuid?.() !== 0) throw new Error('the skiff server runs as root');
+  ownDir();
+  const id = buildId();
+  const log = join(REMOTE_DIR, `${id}.log`);
+  const lock = openSync(join(REMOTE_DIR, `${id}.lock`), 'w', 0o600);
+  if (!nr().flock(lock, true, false)) process.exit(0); // another one is starting or running
+  const sock = join(REMOTE_DIR, `${id}.sock`);
+  rmSync(sock, { force: true });
+  const listenFd = nr().remoteListen(sock);
+  rmSync(join(REMOTE_DIR, `${id}.start`), { force: true });
+
+  const busy = new Map<Worker, boolean>();
+  let last = Date.now();
+  const spawn = () => {
+    const w = new Worker(workerScript, { workerData: { listenFd, log }, stdout: true, stderr: true });
+    busy.set(w, false);
+    w.on('message', (m: string) => {
+      last = Date.now();
+      busy.set(w, m === 'busy');
+      if (m === 'busy' && [...busy.values()].every(Boolean) && busy.size < MAX_WORKERS) spawn();
+    });
+    w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} worker: ${e?.stack ?? e}\n`));
+    w.on('exit', () => {
+      busy.delete(w);
+      if (!busy.size) spawn(); // never without a worker accepting
+    });
+  };
+  spawn();
+  setInterval(() => {
+    if (Date.now() - last < idleMs() || [...busy.values()].some(Boolean)) return;
+    // Unlinked first: a front that connects meanwhile sees its connection closed before any answer
+    // and runs the CLI on Node itself.
+    rmSync(sock, { force: true });
+    process.exit(0);
+  }, 1000);
+}
+
+/** A worker: accept a call, serve it as the caller, again. */
+export async function serveWorker(): Promise<void> {
+  const n = nr();
+  n.threadIsolate();
+  const { listenFd, log } = workerData as { listenFd: number; log: string };
+  const devNull = openSync('/dev/null', 'r+');
+  for (;;) {
+    const conn = n.remoteAccept(listenFd, -1);
+    if (!conn) continue;
+    parentPort!.postMessage('busy');
+    try {
+      await serveCall(n, conn, devNull);
+    } catch (e) {
+      appendFileSync(log, `${new Date().toISOString()} call from pid ${conn.pid}: ${(e as Error)?.stack ?? e}\n`);
+    } finally {
+      serveCaller();
+      n.threadEnter('/', 0o022, devNull, devNull, devNull);
+      closeSync(conn.fd);
+    }
+    parentPort!.postMessage('idle');
+  }
+}
+
+async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }, devNull: number): Promise<void> {
+  const m = n.remoteRecv(conn.fd, 10_000);
+  const req = m && conn.uid === 0 ? parseRequest(m) : undefined;
+  for (const fd of m?.fds ?? []) if (!req) closeSync(fd);
+  if (!req) return; // the front sees the end of file and runs the CLI itself
+  try {
+    n.threadEnter(req.cwd, req.umask, ...req.stdio);
+  } finally {
+    for (const fd of req.stdio) closeSync(fd);
+  }
+  const realCwd = process.cwd;
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, req.env);
+  process.cwd = () => req.cwd;
+  serveCaller({ pid: conn.pid, overrides: callerOverrides(conn.fd, n) });
+  let code: number | undefined;
+  try {
+    code = await main(req.argv);
+  } catch (e) {
+    if (!(e instanceof HandoverError)) throw e;
+  } finally {
+    serveCaller();
+    process.cwd = realCwd;
+    // The caller's stdio is let go before it is told to exit: a reader of its pipes sees their end.
+    n.threadEnter('/', 0o022, devNull, devNull, devNull);
+  }
+  if (callerPid() !== process.pid) throw new Error('caller still set');
+  n.remoteSend(conn.fd, code === undefined ? Remote.HANDOVER : Remote.EXIT, code ?? 0, 0, 0, 0);
+}

@@ -1,0 +1,130 @@
+// The warm server's end of its link with skiff-front (addon/remote.h, mirrored here; change
+// together): the request a call arrives as, and the steps that must happen in the caller's own
+// process -- starting skiff-init, becoming subreaper, waiting for children -- sent back to it.
+import { constants } from 'node:os';
+import { SkiffError } from './errors';
+import type { InitMessage, Native, WaitStatus } from './native';
+
+export const Remote = {
+  REQUEST: 1,
+  SPAWN: 2,
+  SPAWNED: 3,
+  SUBREAPER: 4,
+  DONE: 5,
+  WAITPID: 6,
+  WAITED: 7,
+  WAIT_FOREGROUND: 8,
+  EXIT: 9,
+  HANDOVER: 10,
+} as const;
+export const REMOTE_VERSION = 1;
+export const REMOTE_DIR = '/run/skiff-server';
+
+export interface RemoteMessage {
+  type: number;
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  payload: Buffer;
+  /** fds passed with the message (SCM_RIGHTS), close-on-exec, in this thread's file table. */
+  fds: number[];
+}
+
+/** addon/remote.c */
+export interface NativeRemote {
+  remoteListen(path: string): number;
+  /** null when nothing came within timeoutMs (-1: no limit). */
+  remoteAccept(fd: number, timeoutMs: number): { fd: number; pid: number; uid: number } | null;
+  /** null at end of file; an ETIMEDOUT error after timeoutMs (-1 or undefined: no limit). */
+  remoteRecv(fd: number, timeoutMs?: number): RemoteMessage | null;
+  remoteSend(fd: number, type: number, a: number, b: number, c: number, d: number, payload?: Buffer): void;
+  /** This thread gets its own cwd, umask and file table. */
+  threadIsolate(): void;
+  /** The caller's cwd, umask and stdio (dup2'd onto 0, 1, 2) for this thread. */
+  threadEnter(cwd: string, umask: number, stdin: number, stdout: number, stderr: number): void;
+  /** Index of the first fd readable (or hung up), -1 after timeoutMs. */
+  pollReadable(fds: number[], timeoutMs: number): number;
+}
+
+/** Thrown before anything was done: the front runs this call with the CLI on Node instead. */
+export class HandoverError extends Error {
+  constructor(why: string) {
+    super(`handed over to the CLI: ${why}`);
+    this.name = 'HandoverError';
+  }
+}
+
+export interface CallRequest {
+  cwd: string;
+  umask: number;
+  argv: string[];
+  env: Record<string, string>;
+  /** The caller's stdin, stdout, stderr (received fds). */
+  stdio: [number, number, number];
+}
+
+/** A REQUEST message, or undefined when it is not one this build understands. */
+export function parseRequest(m: RemoteMessage): CallRequest | undefined {
+  if (m.type !== Remote.REQUEST || m.a !== REMOTE_VERSION || m.fds.length !== 3) return undefined;
+  const parts = m.payload.toString('utf8').split('\0');
+  if (parts.length !== 1 + m.c + m.d + 1 || parts[parts.length - 1] !== '') return undefined;
+  const env: Record<string, string> = {};
+  for (const kv of parts.slice(1 + m.c, 1 + m.c + m.d)) {
+    const eq = kv.indexOf('=');
+    if (eq > 0 && !(kv.slice(0, eq) in env)) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return { cwd: parts[0], umask: m.b & 0o777, argv: parts.slice(1, 1 + m.c), env, stdio: [m.fds[0], m.fds[1], m.fds[2]] };
+}
+
+/** How long the front may take to answer a step that does not wait for a container. */
+const ANSWER_MS = 30_000;
+
+function errnoError(what: string, errno: number, text?: string): Error {
+  const code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? 'EUNKNOWN';
+  return Object.assign(new Error(`${what}: ${text || code}`), { code, errno });
+}
+
+/**
+ * The Native functions that act on the caller's process, as requests to the front on `fd`.
+ * recvMsg also watches the front: a caller that died (killed while its container was being made)
+ * ends the call, and create's undo removes what it made, as when the CLI itself is killed.
+ */
+export function callerOverrides(fd: number, base: Native & NativeRemote): Partial<Native> {
+  const ask = (type: number, a: number, b: number, timeoutMs = ANSWER_MS): RemoteMessage => {
+    base.remoteSend(fd, type, a, b, 0, 0);
+    const m = base.remoteRecv(fd, timeoutMs);
+    if (!m) throw new SkiffError('init', 'ECALLER', 'the calling skiff went away');
+    return m;
+  };
+  const waited = (m: RemoteMessage): WaitStatus | null => {
+    if (m.type !== Remote.WAITED) throw new SkiffError('init', 'EPROTO', `unexpected message ${m.type} from skiff-front`);
+    if (m.a < 0) throw errnoError('waitpid', m.b);
+    return m.a === 0 ? null : { exitCode: m.c, signal: m.d || null };
+  };
+  return {
+    spawnInit(path, fdTarget, preserveFds, stdio) {
+      if (stdio) throw new Error('spawnInit with other stdio is not served for a caller');
+      const m = ask(Remote.SPAWN, fdTarget, preserveFds);
+      if (m.type !== Remote.SPAWNED) throw new SkiffError('init', 'EPROTO', `unexpected message ${m.type} from skiff-front`);
+      const [step, text] = m.payload.toString('utf8').split('\n');
+      if (m.b || m.fds.length !== 1) throw errnoError(`${step} ${path}`, m.b || constants.errno.EPROTO, text);
+      return { pid: m.a, fd: m.fds[0] };
+    },
+    setSubreaper() {
+      const m = ask(Remote.SUBREAPER, 0, 0);
+      if (m.b) throw errnoError('set child subreaper', m.b);
+    },
+    waitPidSync(pid, nohang) {
+      return waited(ask(Remote.WAITPID, pid, nohang ? 1 : 0, nohang ? ANSWER_MS : -1));
+    },
+    async waitPid(pid) {
+      return waited(ask(Remote.WAIT_FOREGROUND, pid, 0, -1))!;
+    },
+    recvMsg(initFd: number, timeoutMs?: number): InitMessage | null {
+      const which = base.pollReadable([initFd, fd], timeoutMs ?? -1);
+      if (which === 1) throw new SkiffError('init', 'ECALLER', 'the calling skiff went away');
+      return base.recvMsg(initFd, which === 0 ? timeoutMs : 0);
+    },
+  };
+}
