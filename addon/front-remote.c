@@ -118,7 +118,7 @@ static int find_node(char *out, size_t len) {
   while (*path) {
     const char *end = strchr(path, ':');
     size_t n = end ? (size_t)(end - path) : strlen(path);
-    if (n && n + 6 < len) {
+    if (n && path[0] == '/' && n + 6 < len) { /* only absolute PATH entries: the server runs in "/" */
       memcpy(out, path, n);
       strcpy(out + n, "/node");
       if (access(out, X_OK) == 0) return 0;
@@ -130,13 +130,14 @@ static int find_node(char *out, size_t len) {
 
 /* Start the server for the next calls, detached (its own session, stdio on /dev/null, a clean
  * environment: no caller's variables live on in it). At most once per START_BACKOFF_S. */
-static void start_server(const char *pkg, const char *id) {
-  char node[4200], script[4200], mark[256];
-  if (find_node(node, sizeof node) < 0 || snprintf(script, sizeof script, "%s/bin/skiff-server.js", pkg) >= (int)sizeof script) return;
+static void start_server(const char *pkg, const char *id, int now) {
+  char node[4200], script[4200], mark[256], abs[4096];
+  /* The server runs in "/": the script's path must not depend on our cwd. */
+  if (find_node(node, sizeof node) < 0 || !realpath(pkg, abs) || snprintf(script, sizeof script, "%s/bin/skiff-server.js", abs) >= (int)sizeof script) return;
   if (mkdir(SKIFF_REMOTE_DIR, 0700) < 0 && errno != EEXIST) return;
   snprintf(mark, sizeof mark, "%s/%s.start", SKIFF_REMOTE_DIR, id);
   struct stat st;
-  if (stat(mark, &st) == 0 && time(NULL) - st.st_mtime < START_BACKOFF_S) return;
+  if (!now && stat(mark, &st) == 0 && time(NULL) - st.st_mtime < START_BACKOFF_S) return;
   int m = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (m < 0) return;
   close(m);
@@ -246,28 +247,66 @@ static void answer_wait_foreground(int sock, pid_t pid) {
  * Serve this call through the warm server when one can take it. Returns (and the caller hands the
  * call to the CLI on Node) when it cannot; exits with the call's status when it was served.
  */
-void front_try_server(const char *cli_js, char **args, int argc) {
-  const char *opt = getenv("SKIFF_SERVER");
-  if (opt && !strcmp(opt, "0")) return;
-  char pkg[4096], id[32];
-  const char *slash = strrchr(cli_js, '/');
-  if (!slash || snprintf(pkg, sizeof pkg, "%.*s/..", (int)(slash - cli_js), cli_js) >= (int)sizeof pkg) return;
-  if (build_id(pkg, id, sizeof id) < 0) return;
+static int connect_server(const char *path) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s.sock", SKIFF_REMOTE_DIR, id);
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (sock < 0) return;
+  if (sock < 0) return -1;
   if (connect(sock, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int err = errno;
     close(sock);
-    if (err == ENOENT || err == ECONNREFUSED) start_server(pkg, id);
+    errno = err;
+    return -1;
+  }
+  return sock;
+}
+
+static void __attribute__((noreturn)) required(const char *why) {
+  fprintf(stderr, "skiff: SKIFF_SERVER=1: %s\n", why);
+  exit(1);
+}
+
+/*
+ * Serve this call through the warm server when one can take it. Returns (and the caller hands the
+ * call to the CLI on Node) when it cannot; exits with the call's status when it was served.
+ * SKIFF_SERVER=0: never; SKIFF_SERVER=1: always (started and waited for), or fail with one line.
+ */
+void front_try_server(const char *cli_js, char **args, int argc) {
+  const char *opt = getenv("SKIFF_SERVER");
+  if (opt && !strcmp(opt, "0")) return;
+  int must = opt && !strcmp(opt, "1");
+  char pkg[4096], id[32], path[108];
+  const char *slash = strrchr(cli_js, '/');
+  if (!slash || snprintf(pkg, sizeof pkg, "%.*s/..", (int)(slash - cli_js), cli_js) >= (int)sizeof pkg) return;
+  if (build_id(pkg, id, sizeof id) < 0) {
+    if (must) required("cannot read the build's files");
+    return;
+  }
+  snprintf(path, sizeof path, "%s/%s.sock", SKIFF_REMOTE_DIR, id);
+  int sock = connect_server(path);
+  if (sock < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+    start_server(pkg, id, must);
+    /* Waited for only when asked to: otherwise this call runs on Node and the next ones here. */
+    for (int i = 0; must && sock < 0 && i < 3000; i++) {
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      sock = connect_server(path);
+    }
+  }
+  if (sock < 0) {
+    if (must) required("the skiff server is not running and did not start");
     return;
   }
   struct ucred cred;
   socklen_t clen = sizeof cred;
-  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0 || cred.pid <= 0 || !same_world(cred.pid) ||
-      send_request(sock, args, argc) < 0) {
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0 || cred.pid <= 0 || !same_world(cred.pid)) {
     close(sock);
+    if (must) required("the skiff server cannot serve this caller (other namespaces, root or privileges)");
+    return;
+  }
+  if (send_request(sock, args, argc) < 0) {
+    close(sock);
+    if (must) required("the call does not fit in a request (closed stdio or a huge environment)");
     return;
   }
   int spawned = 0;
@@ -279,6 +318,7 @@ void front_try_server(const char *cli_js, char **args, int argc) {
     } while (n < 0 && errno == EINTR);
     if (n < (ssize_t)sizeof(struct skiff_remote_msg)) {
       if (!spawned) { /* nothing was done for this call yet: Node does it all */
+        if (must) required("the skiff server ended the call without an answer");
         close(sock);
         return;
       }

@@ -8,14 +8,16 @@
 // everything is in the state root as always, and it exits after SKIFF_SERVER_IDLE seconds (120)
 // without a call. One per build: the socket's name is a hash of the bundle, the addon and
 // skiff-init (the front computes the same), so a rebuilt skiff never talks to an old server.
-import { appendFileSync, closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
-import { callerPid, initPath, native, serveCaller, type Native } from '../runtime/native';
+import { initPath, native, serveCaller, type Native } from '../runtime/native';
 import { HandoverError, REMOTE_DIR, Remote, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
 import { main } from './skiff';
 
 const MAX_WORKERS = 16;
+/** How often an idle worker looks up from accept() to see whether the server stops. */
+const ACCEPT_TICK_MS = 500;
 
 function nr(): Native & NativeRemote {
   return native() as Native & NativeRemote;
@@ -51,17 +53,22 @@ export function serve(workerScript: string): void {
   ownDir();
   const id = buildId();
   const log = join(REMOTE_DIR, `${id}.log`);
-  const lock = openSync(join(REMOTE_DIR, `${id}.lock`), 'w', 0o600);
+  const lock = openSync(join(REMOTE_DIR, `${id}.lock`), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   if (!nr().flock(lock, true, false)) process.exit(0); // another one is starting or running
+  ftruncateSync(lock);
+  writeSync(lock, `${process.pid}\n`, 0); // who serves: `kill $(cat /run/skiff-server/*.lock)` stops it
   const sock = join(REMOTE_DIR, `${id}.sock`);
   rmSync(sock, { force: true });
   const listenFd = nr().remoteListen(sock);
   rmSync(join(REMOTE_DIR, `${id}.start`), { force: true });
 
   const busy = new Map<Worker, boolean>();
+  // Set to 1 to stop: idle workers see it within ACCEPT_TICK_MS, busy ones after their call. The
+  // process exits once they have all ended (a worker blocked in the addon cannot be terminated).
+  const stopping = new Int32Array(new SharedArrayBuffer(4));
   let last = Date.now();
   const spawn = () => {
-    const w = new Worker(workerScript, { workerData: { listenFd, log }, stdout: true, stderr: true });
+    const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true });
     busy.set(w, false);
     w.on('message', (m: string) => {
       last = Date.now();
@@ -71,16 +78,26 @@ export function serve(workerScript: string): void {
     w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} worker: ${e?.stack ?? e}\n`));
     w.on('exit', () => {
       busy.delete(w);
-      if (!busy.size) spawn(); // never without a worker accepting
+      if (Atomics.load(stopping, 0)) {
+        if (!busy.size) process.exit(0);
+      } else if (!busy.size) {
+        spawn(); // never without a worker accepting
+      }
     });
   };
   spawn();
-  setInterval(() => {
-    if (Date.now() - last < idleMs() || [...busy.values()].some(Boolean)) return;
-    // Unlinked first: a front that connects meanwhile sees its connection closed before any answer
-    // and runs the CLI on Node itself.
+  const stop = () => {
+    // Unlinked first: a front that connects meanwhile runs the CLI on Node itself (or, if it got in
+    // before, sees its connection closed before any answer and does the same).
     rmSync(sock, { force: true });
-    process.exit(0);
+    Atomics.store(stopping, 0, 1);
+    closeSync(listenFd);
+  };
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  const idle = setInterval(() => {
+    if (Date.now() - last < idleMs() || [...busy.values()].some(Boolean)) return;
+    clearInterval(idle);
+    stop();
   }, 1000);
 }
 
@@ -88,10 +105,10 @@ export function serve(workerScript: string): void {
 export async function serveWorker(): Promise<void> {
   const n = nr();
   n.threadIsolate();
-  const { listenFd, log } = workerData as { listenFd: number; log: string };
+  const { listenFd, log, stopping } = workerData as { listenFd: number; log: string; stopping: Int32Array };
   const devNull = openSync('/dev/null', 'r+');
-  for (;;) {
-    const conn = n.remoteAccept(listenFd, -1);
+  while (!Atomics.load(stopping, 0)) {
+    const conn = n.remoteAccept(listenFd, ACCEPT_TICK_MS);
     if (!conn) continue;
     parentPort!.postMessage('busy');
     try {
@@ -133,6 +150,9 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
     // The caller's stdio is let go before it is told to exit: a reader of its pipes sees their end.
     n.threadEnter('/', 0o022, devNull, devNull, devNull);
   }
-  if (callerPid() !== process.pid) throw new Error('caller still set');
-  n.remoteSend(conn.fd, code === undefined ? Remote.HANDOVER : Remote.EXIT, code ?? 0, 0, 0, 0);
+  try {
+    n.remoteSend(conn.fd, code === undefined ? Remote.HANDOVER : Remote.EXIT, code ?? 0, 0, 0, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // a caller killed meanwhile
+  }
 }

@@ -122,9 +122,10 @@ export function callerOverrides(fd: number, base: Native & NativeRemote): Partia
       return waited(ask(Remote.WAIT_FOREGROUND, pid, 0, -1))!;
     },
     recvMsg(initFd: number, timeoutMs?: number): InitMessage | null {
-      const which = base.pollReadable([initFd, fd], timeoutMs ?? -1);
-      if (which === 1) throw new SkiffError('init', 'ECALLER', 'the calling skiff went away');
-      return base.recvMsg(initFd, which === 0 ? timeoutMs : 0);
+      // The caller first: once it is gone, what the init says no longer matters.
+      const which = base.pollReadable([fd, initFd], timeoutMs ?? -1);
+      if (which === 0) throw new SkiffError('init', 'ECALLER', 'the calling skiff went away');
+      return base.recvMsg(initFd, which === 1 ? timeoutMs : 0);
     },
   };
 }

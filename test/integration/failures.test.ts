@@ -44,7 +44,7 @@ describe.skipIf(skipWhen(needRoot()))('failing create leaves nothing behind', ()
     const r = skiff.run([cmd, '-b', bundle, id]);
     expect(r.status, r.stderr).not.toBe(0);
     const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
+    expect(lines, lines.join(' | ')).toHaveLength(1);
     if (typeof message === 'string') expect(lines[0]).toBe(`skiff: ${message}`);
     else expect(lines[0]).toMatch(message);
     expect(existsSync(join(skiff.root, id)), 'state dir').toBe(false);

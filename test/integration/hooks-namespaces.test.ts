@@ -107,7 +107,7 @@ describe.skipIf(skipWhen(needRoot()))('concurrency', () => {
     const p = spawn(SKIFF, ['--root', skiff.root, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    const [code] = await once(p, 'exit');
+    const [code] = await once(p, 'close'); // after stderr has been read to its end
     return { code: code as number, err };
   };
 

@@ -1,6 +1,6 @@
 // A careless caller and a killed skiff: create into a frozen cgroup is refused at once instead of
-// hanging on a frozen init; a skiff SIGKILLed during create leaves a container that list shows and
-// delete -f removes with every cgroup it made.
+// hanging on a frozen init; a skiff SIGKILLed during create leaves nothing once delete -f ran (the
+// CLI on Node) or once the warm server noticed (skiff-front).
 import { spawn } from 'node:child_process';
 import { needRoot, skipWhen } from '../host';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -81,41 +81,51 @@ describe.skipIf(skipWhen(needRoot()))('frozen cgroups and a killed create', () =
   };
 
   // Killed while the runtime runs a createRuntime hook (the init waits for its answer), and while
-  // the init itself runs a createContainer hook inside the container: either way list shows the
-  // half-made container, delete -f removes it all, and no process of it is left.
-  for (const [kind, hook] of [
-    ['createRuntime', 'sleep 3'],
-    ['createContainer', 'sleep 30'],
-  ] as const) {
-    it(`SIGKILL of skiff during create (in a ${kind} hook): list shows it, delete -f removes it all, no process is left`, async () => {
-      const id = `killed-${kind.toLowerCase()}`;
-      const cfg = baseConfig(['sleep', '30']);
-      cfg.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', hook] }] };
-      const bundle = makeBundle(cfg);
-      const child = spawn(SKIFF, ['--root', skiff.root, 'create', '-b', bundle, id], { stdio: 'ignore' });
-      const exited = new Promise((r) => child.on('exit', r));
-      try {
-        // The hook runs once the cgroups exist and the init waits (or, inside, runs it).
-        await until(() => existing(skiff.cgroup(id)).length > 0 && existsSync(join(skiff.root, id, 'state.json')) && cgroupPids(id).length >= (kind === 'createContainer' ? 2 : 1), 'create to reach its hook');
-        await new Promise((r) => setTimeout(r, 300)); // inside the hook
-        expect(JSON.parse(skiff.ok(['list', '--format', 'json'])).map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([[id, 'creating']]);
-        const pids = cgroupPids(id);
-        expect(pids.length).toBeGreaterThan(0);
-        child.kill('SIGKILL');
-        await exited;
-        expect(existing(skiff.cgroup(id)).length).toBeGreaterThan(0); // what a killed create leaves
-        expect(JSON.parse(skiff.ok(['state', id])).status).toBe('stopped');
-        expect(skiff.ok(['list', '-q'])).toBe(`${id}\n`);
-        skiff.ok(['delete', '-f', id]);
-        expect(existing(skiff.cgroup(id))).toEqual([]);
-        expect(readdirSync(skiff.root)).toEqual([]);
-        // Every process that was in the container's cgroup (skiff-init, the in-container hook) ends.
-        await until(() => pids.every((p) => !alive(p)), `the container's processes ${pids.join(' ')} to end`);
-      } finally {
-        child.kill('SIGKILL');
-        skiff.run(['delete', '-f', id]);
-        rmSync(bundle, { recursive: true, force: true });
-      }
-    });
+  // the init itself runs a createContainer hook inside the container. The CLI on Node dies with its
+  // caller: list shows the half-made container, delete -f removes it all. The warm server
+  // (src/cli/server.ts) outlives the killed skiff-front: it sees its caller go and undoes the
+  // create itself. Either way no process, cgroup or state of it is left.
+  for (const mode of ['node', 'server'] as const) {
+    for (const [kind, hook] of [
+      ['createRuntime', 'sleep 3'],
+      ['createContainer', 'sleep 30'],
+    ] as const) {
+      it(`SIGKILL of skiff during create (in a ${kind} hook, ${mode}): nothing of it is left`, async () => {
+        const id = `killed-${kind.toLowerCase()}-${mode}`;
+        const cfg = baseConfig(['sleep', '30']);
+        cfg.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', hook] }] };
+        const bundle = makeBundle(cfg);
+        const env = { ...process.env, SKIFF_SERVER: mode === 'server' ? '1' : '0' };
+        const child = spawn(SKIFF, ['--root', skiff.root, 'create', '-b', bundle, id], { stdio: 'ignore', env });
+        const exited = new Promise((r) => child.on('exit', r));
+        try {
+          // The hook runs once the cgroups exist and the init waits (or, inside, runs it).
+          await until(() => existing(skiff.cgroup(id)).length > 0 && existsSync(join(skiff.root, id, 'state.json')) && cgroupPids(id).length >= (kind === 'createContainer' ? 2 : 1), 'create to reach its hook');
+          await new Promise((r) => setTimeout(r, 300)); // inside the hook
+          expect(JSON.parse(skiff.ok(['list', '--format', 'json'])).map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([[id, 'creating']]);
+          const pids = cgroupPids(id);
+          expect(pids.length).toBeGreaterThan(0);
+          child.kill('SIGKILL');
+          await exited;
+          if (mode === 'node') {
+            expect(existing(skiff.cgroup(id)).length).toBeGreaterThan(0); // what a killed create leaves
+            expect(JSON.parse(skiff.ok(['state', id])).status).toBe('stopped');
+            expect(skiff.ok(['list', '-q'])).toBe(`${id}\n`);
+            skiff.ok(['delete', '-f', id]);
+          } else {
+            // The server notices at once while it waits for the init, after the hook when it runs one.
+            await until(() => !existsSync(join(skiff.root, id)) && existing(skiff.cgroup(id)).length === 0, 'the server to undo the create');
+          }
+          expect(existing(skiff.cgroup(id))).toEqual([]);
+          expect(readdirSync(skiff.root)).toEqual([]);
+          // Every process that was in the container's cgroup (skiff-init, the in-container hook) ends.
+          await until(() => pids.every((p) => !alive(p)), `the container's processes ${pids.join(' ')} to end`);
+        } finally {
+          child.kill('SIGKILL');
+          skiff.run(['delete', '-f', id]);
+          rmSync(bundle, { recursive: true, force: true });
+        }
+      });
+    }
   }
 });
