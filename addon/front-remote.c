@@ -87,9 +87,10 @@ static void privileges(const char *status, char *out, size_t len) {
   }
 }
 
-/* Does the server (pid) see the world as we do and hold the same privileges? */
+/* Does the server (pid) see the world as we do and hold the same privileges? The network, UTS and
+ * IPC namespaces may differ: the worker thread serving the call enters ours (threadJoinNamespaces). */
 static int same_world(pid_t server) {
-  static const char *ns[] = {"mnt", "net", "pid", "ipc", "uts", "cgroup", "user", "time"};
+  static const char *ns[] = {"mnt", "pid", "cgroup", "user", "time", "pid_for_children", "time_for_children"};
   char a[64], b[64];
   for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
     snprintf(a, sizeof a, "/proc/self/ns/%s", ns[i]);

@@ -193,35 +193,46 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
       if (errno != EINTR) return throw_errno(env, "wait for the container init", errno);
     }
   }
-  static char buf[sizeof(struct skiff_msg) + SKIFF_MSG_MAX];
+  /* Not static: the warm server receives in several worker threads at once. */
+  char *buf = malloc(sizeof(struct skiff_msg) + SKIFF_MSG_MAX);
+  if (!buf) return throw_errno(env, "receive from init", ENOMEM);
   /* A message may carry one fd (MSG_SECCOMP_FD): receive it close-on-exec, as .fd. */
   char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+  struct iovec iov = {.iov_base = buf, .iov_len = sizeof(struct skiff_msg) + SKIFF_MSG_MAX};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
   ssize_t n;
   do {
     n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  int saved = errno;
   int passed = -1;
   for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
       memcpy(&passed, CMSG_DATA(c), sizeof passed);
   if (n < 0) {
-    if (errno == ECONNRESET) n = 0;
-    else return throw_errno(env, "receive from init", errno);
+    if (saved == ECONNRESET) n = 0;
+    else {
+      free(buf);
+      return throw_errno(env, "receive from init", saved);
+    }
   }
   napi_value out;
   if (n == 0) {
+    free(buf);
     napi_get_null(env, &out);
     return out;
   }
-  if ((size_t)n < sizeof(struct skiff_msg)) return throw_errno(env, "receive from init: short message", EPROTO);
+  if ((size_t)n < sizeof(struct skiff_msg)) {
+    free(buf);
+    return throw_errno(env, "receive from init: short message", EPROTO);
+  }
   struct skiff_msg m;
   memcpy(&m, buf, sizeof m);
   napi_value payload;
   void *pdata;
   size_t plen = (size_t)n - sizeof m;
   napi_create_buffer_copy(env, plen, buf + sizeof m, &pdata, &payload);
+  free(buf);
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "type", skiff_number(env, m.type));
   napi_set_named_property(env, out, "step", skiff_number(env, m.step));

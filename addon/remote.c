@@ -1,8 +1,8 @@
 /*
  * The warm server's side of the front <-> server link (remote.h; src/cli/server.ts): a listening
  * SOCK_SEQPACKET socket that every worker thread accepts on, messages with fds, and what makes one
- * worker thread stand in for the caller's process: its own cwd, umask and file table
- * (unshare(CLONE_FS | CLONE_FILES) of that thread only), with the caller's stdio at 0, 1, 2.
+ * worker thread stand in for the caller's process: its cwd and umask (unshare(CLONE_FS) of that
+ * thread only) and its network, UTS and IPC namespaces.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -183,16 +183,19 @@ static napi_value remote_send(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* threadIsolate(): this thread gets its own cwd, umask and file table (the process keeps its own). */
+/*
+ * threadIsolate(): this thread gets its own cwd and umask (the process keeps its own). Not its own
+ * file table: signal handlers (libuv's SIGCHLD pipe) run on any thread and write to fds by number.
+ */
 static napi_value thread_isolate(napi_env env, napi_callback_info info) {
-  if (unshare(CLONE_FS | CLONE_FILES) < 0) return skiff_throw(env, "unshare(CLONE_FS|CLONE_FILES)", errno, NULL);
+  if (unshare(CLONE_FS) < 0) return skiff_throw(env, "unshare(CLONE_FS)", errno, NULL);
   return NULL;
 }
 
-/* threadEnter(cwd, umask, in, out, err): the caller's cwd, umask and stdio for this thread. */
+/* threadEnter(cwd, umask): the caller's cwd and umask for this thread. */
 static napi_value thread_enter(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  args(env, info, 5, argv);
+  napi_value argv[2];
+  args(env, info, 2, argv);
   char *cwd = skiff_get_string(env, argv[0]);
   if (!cwd) return NULL;
   int rc = chdir(cwd);
@@ -200,9 +203,42 @@ static napi_value thread_enter(napi_env env, napi_callback_info info) {
   free(cwd);
   if (rc < 0) return skiff_throw(env, "chdir to the caller's directory", err, NULL);
   umask((mode_t)i32_or(env, argv[1], 022) & 0777);
+  return NULL;
+}
+
+/*
+ * threadJoinNamespaces(pid | 0): this thread enters the network, UTS and IPC namespaces of `pid`
+ * where they differ from its own (0: back to the server's, saved by the first call). Those are the
+ * namespaces a caller may have apart from the server (ip netns exec, a network-namespaced engine)
+ * that are per thread; hooks this thread starts run in them as they would under the CLI.
+ */
+static const char *const thread_ns[] = {"net", "uts", "ipc"};
+static const int thread_ns_flags[] = {CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC};
+static __thread int own_ns[3] = {-1, -1, -1};
+
+static napi_value thread_join_namespaces(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  args(env, info, 1, argv);
+  int32_t pid = i32_or(env, argv[0], -1);
+  if (pid < 0) return skiff_throw(env, "threadJoinNamespaces", EINVAL, NULL);
   for (int i = 0; i < 3; i++) {
-    int32_t from = i32_or(env, argv[2 + i], -1);
-    if (from >= 0 && from != i && dup2(from, i) < 0) return skiff_throw(env, "dup2 the caller's stdio", errno, NULL);
+    char mine[64], theirs[64];
+    snprintf(mine, sizeof mine, "/proc/thread-self/ns/%s", thread_ns[i]);
+    if (own_ns[i] < 0 && (own_ns[i] = open(mine, O_RDONLY | O_CLOEXEC)) < 0) return skiff_throw(env, "open our own namespace", errno, thread_ns[i]);
+    int fd;
+    if (pid == 0) {
+      fd = own_ns[i];
+    } else {
+      snprintf(theirs, sizeof theirs, "/proc/%d/ns/%s", pid, thread_ns[i]);
+      struct stat a, b;
+      if (stat(mine, &a) < 0 || stat(theirs, &b) < 0) return skiff_throw(env, "the caller's namespace", errno, thread_ns[i]);
+      if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) continue;
+      if ((fd = open(theirs, O_RDONLY | O_CLOEXEC)) < 0) return skiff_throw(env, "open the caller's namespace", errno, thread_ns[i]);
+    }
+    int rc = setns(fd, thread_ns_flags[i]);
+    int err = errno;
+    if (pid != 0) close(fd);
+    if (rc < 0) return skiff_throw(env, "join the caller's namespace", err, thread_ns[i]);
   }
   return NULL;
 }
@@ -236,7 +272,7 @@ napi_value skiff_remote_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       FN("remoteListen", remote_listen), FN("remoteAccept", remote_accept), FN("remoteRecv", remote_recv),
       FN("remoteSend", remote_send),     FN("threadIsolate", thread_isolate), FN("threadEnter", thread_enter),
-      FN("pollReadable", poll_readable),
+      FN("pollReadable", poll_readable), FN("threadJoinNamespaces", thread_join_namespaces),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

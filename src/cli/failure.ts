@@ -4,6 +4,7 @@
 // in the requested format (containerd's shim reads the error from `--log log.json --log-format
 // json`; a missing file shows as "unable to retrieve OCI runtime error").
 import { writeSync } from 'node:fs';
+import { output } from '../runtime/output';
 import { type LogSettings, writeLogLine } from '../runtime/log';
 
 /** runc's exit statuses: 1 for a failure, 3 for an unknown command, 255 for a failed exec. */
@@ -61,7 +62,7 @@ export function unknownCommandMessage(name: string): string {
 export function reportFailure(log: LogSettings, message: string): void {
   const msg = message.replace(/\s+$/, '');
   try {
-    writeSync(2, `skiff: ${msg}\n`);
+    writeSync(output.err, `skiff: ${msg}\n`);
   } catch {
     // stderr closed: the log line below is all that is left
   }

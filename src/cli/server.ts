@@ -3,8 +3,8 @@
 // skiff-front (addon/front-remote.c) starts it on demand, connects to it for each such call, and
 // stays the caller's process: it starts skiff-init, is the subreaper and waits, so the container's
 // processes are the caller's children as with runc. Each call runs in a worker thread that stands
-// in for the caller: the caller's stdio, cwd and umask (unshare(CLONE_FS | CLONE_FILES) of that
-// thread), its environment and argv, the same main() as bin/skiff.js. The server holds no state:
+// in for the caller: its stdout and stderr (output.ts), cwd and umask (unshare(CLONE_FS) of that
+// thread), network, UTS and IPC namespaces, environment and argv, the same main() as bin/skiff.js. The server holds no state:
 // everything is in the state root as always, and it exits after SKIFF_SERVER_IDLE seconds (120)
 // without a call. One per build: the socket's name is a hash of the bundle, the addon and
 // skiff-init (the front computes the same), so a rebuilt skiff never talks to an old server.
@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { initPath, native, serveCaller, type Native } from '../runtime/native';
 import { HandoverError, REMOTE_DIR, Remote, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
+import { output } from '../runtime/output';
 import { main } from './skiff';
 
 const MAX_WORKERS = 16;
@@ -106,39 +107,42 @@ export async function serveWorker(): Promise<void> {
   const n = nr();
   n.threadIsolate();
   const { listenFd, log, stopping } = workerData as { listenFd: number; log: string; stopping: Int32Array };
-  const devNull = openSync('/dev/null', 'r+');
   while (!Atomics.load(stopping, 0)) {
     const conn = n.remoteAccept(listenFd, ACCEPT_TICK_MS);
     if (!conn) continue;
     parentPort!.postMessage('busy');
     try {
-      await serveCall(n, conn, devNull);
+      await serveCall(n, conn);
     } catch (e) {
       appendFileSync(log, `${new Date().toISOString()} call from pid ${conn.pid}: ${(e as Error)?.stack ?? e}\n`);
     } finally {
       serveCaller();
-      n.threadEnter('/', 0o022, devNull, devNull, devNull);
+      n.threadEnter('/', 0o022);
+      n.threadJoinNamespaces(0);
       closeSync(conn.fd);
     }
     parentPort!.postMessage('idle');
   }
 }
 
-async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }, devNull: number): Promise<void> {
+async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }): Promise<void> {
   const m = n.remoteRecv(conn.fd, 10_000);
   const req = m && conn.uid === 0 ? parseRequest(m) : undefined;
   for (const fd of m?.fds ?? []) if (!req) closeSync(fd);
   if (!req) return; // the front sees the end of file and runs the CLI itself
   try {
-    n.threadEnter(req.cwd, req.umask, ...req.stdio);
-  } finally {
+    n.threadEnter(req.cwd, req.umask);
+    n.threadJoinNamespaces(conn.pid);
+  } catch (e) {
     for (const fd of req.stdio) closeSync(fd);
+    throw e;
   }
   const realCwd = process.cwd;
   for (const k of Object.keys(process.env)) delete process.env[k];
   Object.assign(process.env, req.env);
   process.cwd = () => req.cwd;
   serveCaller({ pid: conn.pid, overrides: callerOverrides(conn.fd, n) });
+  [output.out, output.err] = [req.stdio[1], req.stdio[2]];
   let code: number | undefined;
   try {
     code = await main(req.argv);
@@ -147,8 +151,10 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
   } finally {
     serveCaller();
     process.cwd = realCwd;
+    [output.out, output.err] = [1, 2];
     // The caller's stdio is let go before it is told to exit: a reader of its pipes sees their end.
-    n.threadEnter('/', 0o022, devNull, devNull, devNull);
+    for (const fd of req.stdio) closeSync(fd);
+    n.threadEnter('/', 0o022);
   }
   try {
     n.remoteSend(conn.fd, code === undefined ? Remote.HANDOVER : Remote.EXIT, code ?? 0, 0, 0, 0);

@@ -2,6 +2,7 @@
 // loads the library modules it needs when it runs, so that start-up stays small.
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, writeFileSync, writeSync } from 'node:fs';
+import { output } from '../runtime/output';
 import { join } from 'node:path';
 import type { CreateOptions } from '../runtime/create';
 import type { Runtime, RuntimeOptions } from '../runtime/runtime';
@@ -13,7 +14,7 @@ const VERSION = '0.1.0';
 const SPEC_VERSION = '1.3.0';
 
 function print(text: string): void {
-  writeSync(1, text.endsWith('\n') ? text : text + '\n');
+  writeSync(output.out, text.endsWith('\n') ? text : text + '\n');
 }
 
 function int(name: string) {
@@ -71,7 +72,7 @@ function fail(e: unknown): void {
   if (e instanceof HandoverError) throw e; // the warm server gives this call to the CLI on Node
   const err = e as Error & { exitCode?: number; name?: string };
   const msg = err?.message ?? String(e);
-  if (err?.name !== 'SkiffError' && runtimeOpts.debug) writeSync(2, `${err?.stack}\n`);
+  if (err?.name !== 'SkiffError' && runtimeOpts.debug) writeSync(output.err, `${err?.stack}\n`);
   reportFailure(runtimeOpts, msg);
   const verbStatus = early.command ? FAILURE_STATUS[early.command] : undefined;
   exitCode = verbStatus ?? err?.exitCode ?? EXIT.failure;
@@ -91,7 +92,7 @@ const program = new Command('skiff')
   .showSuggestionAfterError(false)
   // Usage errors: one `skiff: <why>` line and the --log line; CommanderError ends the parse.
   .exitOverride()
-  .configureOutput({ writeOut: (t) => void writeSync(1, t), writeErr: (t) => void writeSync(2, t), outputError: (s) => reportFailure(runtimeOpts, s.replace(/^error: /, '')) })
+  .configureOutput({ writeOut: (t) => void writeSync(output.out, t), writeErr: (t) => void writeSync(output.err, t), outputError: (s) => reportFailure(runtimeOpts, s.replace(/^error: /, '')) })
   .hook('preAction', (cmd) => {
     const o = cmd.opts();
     runtimeOpts = { root: o.root, logFile: o.log, logFormat: o.logFormat, debug: !!o.debug, systemdCgroup: !!o.systemdCgroup };
@@ -273,7 +274,7 @@ program
         if (psArgs.length) throw new Error('ps arguments cannot be used with --format json');
         return void print(JSON.stringify(ps.containerPids(await runtime(), id)));
       }
-      writeSync(1, ps.psTable(await runtime(), id, psArgs));
+      writeSync(output.out, ps.psTable(await runtime(), id, psArgs));
     }),
   );
 
@@ -395,7 +396,7 @@ function knownCommand(name: string): boolean {
 
 if (early.command === undefined && !argv.some((a) => /^(-h|--help|-v|--version)$/.test(a))) {
   // runc with no verb prints its help on stdout and succeeds.
-  writeSync(1, program.helpInformation());
+  writeSync(output.out, program.helpInformation());
   return EXIT.ok;
 }
 if (early.command !== undefined && !knownCommand(early.command)) {
@@ -418,7 +419,7 @@ export function runCli(): void {
   const early = scanGlobalArgs(argv);
   // Whatever escapes an action (a stream error, a bug) still ends as one reported failure.
   process.on('uncaughtException', (e) => {
-    if (early.debug) writeSync(2, `${e?.stack}\n`);
+    if (early.debug) writeSync(output.err, `${e?.stack}\n`);
     reportFailure(early, e?.message ?? String(e));
     process.exit((early.command && FAILURE_STATUS[early.command]) || EXIT.failure);
   });

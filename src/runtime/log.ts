@@ -2,8 +2,9 @@
 // runc (logrus) writes `time="2006-01-02T15:04:05Z" level=error msg="..."` in text format and
 // {"level":"error","msg":"...","time":"..."} in json format, to --log or stderr. Engines read them:
 // containerd's shim and podman parse the last error line of the --log file (json) to show why a
-// container could not be created. No imports beyond node:fs, so the CLI can load it first.
+// container could not be created. No imports beyond node:fs and output.ts, so the CLI can load it first.
 import { appendFileSync, writeSync } from 'node:fs';
+import { output } from './output';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -35,7 +36,7 @@ export function writeLogLine(s: LogSettings, level: LogLevel, msg: string, skipS
   const line = formatLogLine(level, msg, s.logFormat);
   try {
     if (s.logFile) appendFileSync(s.logFile, line);
-    else if (!skipStderr) writeSync(2, line);
+    else if (!skipStderr) writeSync(output.err, line);
   } catch {
     // see above
   }

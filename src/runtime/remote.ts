@@ -27,7 +27,7 @@ export interface RemoteMessage {
   c: number;
   d: number;
   payload: Buffer;
-  /** fds passed with the message (SCM_RIGHTS), close-on-exec, in this thread's file table. */
+  /** fds passed with the message (SCM_RIGHTS), close-on-exec. */
   fds: number[];
 }
 
@@ -39,10 +39,12 @@ export interface NativeRemote {
   /** null at end of file; an ETIMEDOUT error after timeoutMs (-1 or undefined: no limit). */
   remoteRecv(fd: number, timeoutMs?: number): RemoteMessage | null;
   remoteSend(fd: number, type: number, a: number, b: number, c: number, d: number, payload?: Buffer): void;
-  /** This thread gets its own cwd, umask and file table. */
+  /** This thread gets its own cwd and umask. */
   threadIsolate(): void;
-  /** The caller's cwd, umask and stdio (dup2'd onto 0, 1, 2) for this thread. */
-  threadEnter(cwd: string, umask: number, stdin: number, stdout: number, stderr: number): void;
+  /** The caller's cwd and umask for this thread. */
+  threadEnter(cwd: string, umask: number): void;
+  /** This thread enters the network, UTS and IPC namespaces of `pid` (0: back to its own). */
+  threadJoinNamespaces(pid: number): void;
   /** Index of the first fd readable (or hung up), -1 after timeoutMs. */
   pollReadable(fds: number[], timeoutMs: number): number;
 }

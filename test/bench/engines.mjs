@@ -1,10 +1,11 @@
 // Engines driving each runtime, one run, interleaved (runc, skiff, crun, runc, ...) on the same
-// image and storage: `podman run --rm IMG true` with runc, crun and skiff; `ctr run --rm` with runc
-// and skiff where containerd is installed and running; then dock beside podman (dock-run.mjs).
+// image and storage: `podman run --rm IMG true` with runc, crun and skiff; `ctr run --rm` on a
+// private containerd, and `docker run --rm` on a private dockerd (in a network namespace of its own)
+// with each runtime; then dock beside podman (dock-run.mjs).
 // Prints means and medians and the ratios of the means to runc's. A benchmark, never a test.
 // Usage: sudo node test/bench/engines.mjs [iterations]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -70,16 +71,69 @@ try {
   podman(['save', '-o', join(dir, 'image.tar'), 'localhost/bench:latest']); // a docker-archive ctr imports
   podman(['rmi', '-af']);
 
-  // containerd: only where it is installed and answering; the bench starts no daemon of its own.
-  const ctr = which('ctr');
-  if (ctr && spawnSync(ctr, ['version'], { stdio: 'ignore', timeout: 5000 }).status === 0) {
-    const c = (args) => spawnSync(ctr, ['-n', 'skiff-bench', ...args], { encoding: 'utf8' });
-    c(['image', 'import', join(dir, 'image.tar')]);
-    let k = 0;
-    compare('ctr run --rm IMG true', (bin) => c(['run', '--rm', '--runc-binary', bin, 'localhost/bench:latest', `bench-${process.pid}-${k++}`, 'true']));
-    c(['image', 'rm', 'localhost/bench:latest']);
-  } else console.log('ctr run --rm: containerd not installed or not running here (skipped)');
-  if (!which('dockerd')) console.log('docker run --rm: dockerd not installed here (skipped)');
+  // containerd: a private one (its own root, state and socket), stopped at the end.
+  const daemons = [];
+  const until = (cond, what) => {
+    for (let i = 0; i < 600; i++) {
+      if (cond()) return;
+      spawnSync('sleep', ['0.05']);
+    }
+    throw new Error(`${what} did not start`);
+  };
+  try {
+    if (which('containerd') && which('ctr')) {
+      const cd = join(dir, 'containerd');
+      const address = join(cd, 'containerd.sock');
+      mkdirSync(cd);
+      writeFileSync(join(cd, 'config.toml'), `version = 2\nroot = "${join(cd, 'root')}"\nstate = "${join(cd, 'state')}"\n[grpc]\n  address = "${address}"\n`);
+      daemons.push(spawn('containerd', ['--config', join(cd, 'config.toml')], { stdio: 'ignore' }));
+      const c = (args) => spawnSync('ctr', ['--address', address, '-n', 'skiff-bench', ...args], { encoding: 'utf8' });
+      until(() => c(['version']).status === 0, 'containerd');
+      c(['image', 'import', join(dir, 'image.tar')]);
+      let k = 0;
+      compare('ctr run --rm IMG true', (bin) => c(['run', '--rm', '--runc-binary', bin, 'localhost/bench:latest', `bench-${process.pid}-${k++}`, 'true']));
+
+      // dockerd (Debian's docker.io) on that containerd, in a network namespace of its own with no
+      // bridge, no firewall and no forwarding: it makes nothing in the machine's network. Its
+      // containers run with --network none; the runtimes are called by containerd's shim.
+      const docker = which('docker');
+      if (which('dockerd') && docker) {
+        const dd = join(dir, 'docker');
+        const host = `unix://${join(dd, 'docker.sock')}`;
+        const ns = `skiff-bench-${process.pid}`;
+        mkdirSync(dd);
+        spawnSync('ip', ['netns', 'add', ns]);
+        try {
+          const skiff = runtimes.find(([n]) => n === 'skiff')[1];
+          daemons.push(
+            spawn('nsenter', [`--net=/run/netns/${ns}`, 'dockerd', '--data-root', join(dd, 'data'), '--exec-root', join(dd, 'exec'), '--pidfile', join(dd, 'pid'), '-H', host,
+              '--containerd', address, '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
+              '--storage-driver', 'vfs', '--exec-opt', 'native.cgroupdriver=cgroupfs', '--add-runtime', `skiff=${skiff}`, '--add-runtime', `crun=${which('crun') ?? 'crun'}`],
+              { stdio: 'ignore' }),
+          );
+          const d = (args) => spawnSync(docker, ['-H', host, ...args], { encoding: 'utf8' });
+          until(() => d(['version']).status === 0, 'dockerd');
+          d(['load', '-i', join(dir, 'image.tar')]);
+          compare('docker run --rm IMG true', (bin) => d(['run', '--rm', '--network', 'none', '--runtime', runtimes.find(([, b]) => b === bin)[0], 'localhost/bench:latest', 'true']));
+        } finally {
+          spawnSync('ip', ['netns', 'delete', ns]);
+        }
+      } else console.log('docker run --rm: dockerd or the docker CLI not installed here (skipped)');
+    } else console.log('ctr run --rm: containerd not installed here (skipped)');
+  } finally {
+    // Ours, by pid, newest first (dockerd before its containerd); each waited for.
+    const running = (pid) => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (const p of daemons.reverse()) {
+      p.kill('SIGTERM');
+      for (let i = 0; i < 200 && running(p.pid); i++) spawnSync('sleep', ['0.05']);
+    }
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

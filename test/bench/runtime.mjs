@@ -13,8 +13,11 @@ const rootfs = join(root, 'test/.rootfs');
 if (!existsSync(join(rootfs, 'bin/busybox'))) spawnSync('sh', [join(root, 'scripts/make-rootfs.sh'), rootfs], { stdio: 'inherit' });
 
 const which = (cmd) => ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/sbin', '/bin'].map((d) => join(d, cmd)).find(existsSync);
+// skiff as it ships (create, run and exec served by the warm server, which the probe run starts),
+// and with SKIFF_SERVER=0 (each of those calls a Node process of its own).
 const candidates = [
-  ['skiff', join(root, 'bin/skiff')],
+  ['skiff', join(root, 'bin/skiff'), { SKIFF_SERVER: '1' }],
+  ['skiff-node', join(root, 'bin/skiff'), { SKIFF_SERVER: '0' }],
   ['runc', which('runc')],
   ['crun', which('crun')],
 ].filter(([, path]) => path);
@@ -35,10 +38,10 @@ function bundle(args) {
 // exits. stderr goes to a file, read when a call fails.
 const errFile = join(mkdtempSync(join(tmpdir(), 'skiff-bench-')), 'stderr');
 const errFd = openSync(errFile, 'w+');
-function call(bin, args) {
+function call(bin, args, env) {
   ftruncateSync(errFd, 0);
   const t = process.hrtime.bigint();
-  const r = spawnSync(bin, args, { stdio: ['ignore', 'ignore', errFd] });
+  const r = spawnSync(bin, args, { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, ...env } });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status}: ${readFileSync(errFile, 'utf8').trim()}`);
   return ms;
@@ -49,24 +52,24 @@ const sleepBundle = bundle(['sleep', '600']);
 const VERBS = ['run', 'create', 'start', 'state', 'list', 'exec', 'kill', 'delete', 'lifecycle'];
 const runtimes = [];
 const unavailable = {};
-for (const [name, bin] of candidates) {
+for (const [name, bin, env] of candidates) {
   const state = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const g = ['--root', state];
   // A runtime that cannot run here (crun 1.8 refuses hybrid hosts with v2 controllers) is reported, not timed.
-  const probe = spawnSync(bin, [...g, 'run', '--bundle', trueBundle, 'probe'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] }); // `true` keeps no pipe
+  const probe = spawnSync(bin, [...g, 'run', '--bundle', trueBundle, 'probe'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }); // `true` keeps no pipe
   spawnSync(bin, [...g, 'delete', '--force', 'probe'], { stdio: 'ignore' });
   if (probe.status !== 0) {
     unavailable[name] = probe.stderr.trim().split('\n').pop();
     rmSync(state, { recursive: true, force: true });
     continue;
   }
-  runtimes.push({ name, bin, g, state, times: Object.fromEntries(VERBS.map((v) => [v, []])) });
+  runtimes.push({ name, bin, env, g, state, times: Object.fromEntries(VERBS.map((v) => [v, []])) });
 }
 
 /** Wait (untimed, bounded) until the container's init is gone, as an engine learns from its shim. */
 function waitStopped(rt, id) {
   for (let i = 0; i < 500; i++) {
-    const r = spawnSync(rt.bin, [...rt.g, 'state', id], { encoding: 'utf8' });
+    const r = spawnSync(rt.bin, [...rt.g, 'state', id], { encoding: 'utf8', env: { ...process.env, ...rt.env } });
     if (r.status !== 0 || JSON.parse(r.stdout).status === 'stopped') return;
   }
   throw new Error(`${rt.name}: ${id} did not stop`);
@@ -75,7 +78,7 @@ function waitStopped(rt, id) {
 for (let i = 0; i < N; i++) {
   for (const rt of runtimes) {
     const t = rt.times;
-    const c = (args) => call(rt.bin, [...rt.g, ...args]);
+    const c = (args) => call(rt.bin, [...rt.g, ...args], rt.env);
     t.run.push(c(['run', '--bundle', trueBundle, `r${i}`]));
     t.create.push(c(['create', '--bundle', sleepBundle, `c${i}`]));
     t.start.push(c(['start', `c${i}`]));

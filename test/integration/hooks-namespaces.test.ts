@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { needRoot, skipWhen } from '../host';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SKIFF, Skiff, baseConfig, isRoot, makeBundle, tmp } from '../helpers';
@@ -101,14 +101,25 @@ describe.skipIf(skipWhen(needRoot()))('namespaces joined by path', () => {
 
 describe.skipIf(skipWhen(needRoot()))('concurrency', () => {
   const skiff = new Skiff();
-  afterAll(() => skiff.cleanup());
+  const outDir = tmp('skiff-cli-out-');
+  afterAll(() => {
+    skiff.cleanup();
+    rmSync(outDir, { recursive: true, force: true });
+  });
 
+  // stderr into a file, read once the command has exited: a created container keeps the command's
+  // stdio open, so a pipe would not end with the command, and its 'exit' may come before the data.
+  let calls = 0;
   const cli = async (args: string[]) => {
-    const p = spawn(SKIFF, ['--root', skiff.root, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d) => (err += d));
-    const [code] = await once(p, 'close'); // after stderr has been read to its end
-    return { code: code as number, err };
+    const file = join(outDir, `err${calls++}`);
+    const fd = openSync(file, 'w+');
+    try {
+      const p = spawn(SKIFF, ['--root', skiff.root, ...args], { stdio: ['ignore', 'ignore', fd] });
+      const [code] = await once(p, 'exit');
+      return { code: code as number, err: readFileSync(file, 'utf8') };
+    } finally {
+      closeSync(fd);
+    }
   };
 
   it('creates and deletes 50 containers in parallel and leaves nothing behind', async () => {

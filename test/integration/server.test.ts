@@ -5,7 +5,7 @@
 // skiff-front insist on the server (it fails instead of falling back), SKIFF_SERVER=0 refuses it.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
@@ -134,8 +134,10 @@ describe.skipIf(skipWhen(needRoot()))('the warm skiff server', () => {
   });
 
   it('concurrent calls are served at once, each with its own output', async () => {
-    const b = bundle(['sh', '-c', 'sleep 0.3; echo "$0"', 'arg']);
-    const calls = Array.from({ length: 8 }, (_, i) => {
+    // With a prestart hook: workers then wait on their inits at the same time (the addon once
+    // received every init's messages into one static buffer).
+    const b = bundle(['sh', '-c', 'sleep 0.3; echo "$0"', 'arg'], (c) => (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null'] }] }));
+    const calls = Array.from({ length: 16 }, (_, i) => {
       const p = spawn(SKIFF, ['--root', sk.root, 'run', '-b', b, `c${i}`], { env: SERVER, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -145,7 +147,7 @@ describe.skipIf(skipWhen(needRoot()))('the warm skiff server', () => {
     });
     const results = await Promise.all(calls);
     for (const r of results) expect(r, JSON.stringify(r)).toMatchObject({ code: 0, err: '' });
-    expect(results.map((r) => r.out)).toEqual(Array(8).fill('arg\n'));
+    expect(results.map((r) => r.out)).toEqual(Array(16).fill('arg\n'));
   });
 
   it('a terminal of its own is left to the CLI on Node', () => {
@@ -157,14 +159,23 @@ describe.skipIf(skipWhen(needRoot()))('the warm skiff server', () => {
     expect(r.stdout).toMatch(/^\/dev\/pts\/\d+/);
   });
 
-  it.skipIf(skipWhen(needTools('unshare')))('a caller in other namespaces is served by Node, never by the server', () => {
-    const b = bundle(['sh', '-c', 'echo in-netns']);
-    const forced = run('unshare', ['-n', SKIFF, '--root', sk.root, 'run', '-b', b, 'ns1'], { env: SERVER });
+  it.skipIf(skipWhen(needTools('unshare')))("a caller in another network namespace: served, its hooks run in the caller's", () => {
+    const cwd = tmp('skiff-cwd-');
+    dirs.push(cwd);
+    const b = bundle(['true'], (c) => (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `readlink /proc/self/ns/net > ${cwd}/hook`] }] }));
+    const r = run('unshare', ['-n', 'sh', '-c', `readlink /proc/self/ns/net > ${cwd}/caller; exec "$0" "$@"`, SKIFF, '--root', sk.root, 'run', '-b', b, 'ns1'], { env: SERVER });
+    expect(r, r.stderr).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(join(cwd, 'hook'), 'utf8')).toBe(readFileSync(join(cwd, 'caller'), 'utf8'));
+    expect(readFileSync(join(cwd, 'hook'), 'utf8')).not.toBe(`${readlinkSync('/proc/self/ns/net')}\n`); // not the server's (nor ours)
+  });
+
+  it.skipIf(skipWhen(needTools('unshare')))('a caller in another mount namespace is served by Node, never by the server', () => {
+    const b = bundle(['sh', '-c', 'echo in-mntns']);
+    const forced = run('unshare', ['-m', SKIFF, '--root', sk.root, 'run', '-b', b, 'ns2'], { env: SERVER });
     expect(forced.stderr).toBe('skiff: SKIFF_SERVER=1: the skiff server cannot serve this caller (other namespaces, root or privileges)\n');
     expect(forced.status).toBe(1);
-    const auto = run('unshare', ['-n', SKIFF, '--root', sk.root, 'run', '-b', b, 'ns2'], { env: { ...process.env, SKIFF_SERVER: '' } });
-    expect(auto.stdout).toBe('in-netns\n');
-    expect(auto.status).toBe(0);
+    const auto = run('unshare', ['-m', SKIFF, '--root', sk.root, 'run', '-b', b, 'ns3'], { env: { ...process.env, SKIFF_SERVER: '' } });
+    expect(auto).toMatchObject({ status: 0, stdout: 'in-mntns\n' });
   });
 
   it('a config too large for a request is run by Node', () => {
