@@ -91,8 +91,8 @@ export function serve(workerScript: string): void {
     // Unlinked first: a front that connects meanwhile runs the CLI on Node itself (or, if it got in
     // before, sees its connection closed before any answer and does the same).
     rmSync(sock, { force: true });
+    // Not closed here: the workers share this fd number until they have seen the flag.
     Atomics.store(stopping, 0, 1);
-    closeSync(listenFd);
   };
   process.on('SIGTERM', stop).on('SIGINT', stop);
   const idle = setInterval(() => {
