@@ -134,8 +134,17 @@ if (ids.length) dock(['rm', '-f', ...ids]);
 // (No `podman system reset`: it may reach state shared with other podman users on this machine.)
 podman(['rm', '-f', '-a', '-t', '0']);
 podman(['rmi', '-a', '-f']);
-// podman's overlay driver keeps its storage directory mounted (a private bind): unmount what is left.
-const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && p.startsWith(work + '/'));
-// Lazily when still busy (podman's storage may be released a moment after rm): nothing is left mounted.
-for (const m of left.sort().reverse()) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
-rmSync(work, { recursive: true, force: true });
+// podman's overlay driver keeps its storage directory mounted (a private bind): unmount what is left,
+// lazily when still busy. Its storage may be mounted again a moment after rm (seen once): bounded
+// retries until the tree is gone.
+for (let tries = 0; ; tries++) {
+  const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && p.startsWith(work + '/'));
+  for (const m of left.sort().reverse()) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+  try {
+    rmSync(work, { recursive: true, force: true });
+    break;
+  } catch (e) {
+    if (e.code !== 'EBUSY' || tries >= 20) throw e;
+    spawnSync('sleep', ['0.1']);
+  }
+}

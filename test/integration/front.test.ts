@@ -121,6 +121,9 @@ describe.skipIf(!isRoot || !existsSync(FRONT))('native front', () => {
       expect(existsSync(join(sk.root, id))).toBe(false);
     }
     expect(existsSync(cgroupDir)).toBe(false);
+    // Again, as containerd's shim does after the exit: nothing there, success, without Node.
+    expect(sk.run(['delete', '--force', 'f6'], noNode)).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(front(['delete', '--force', 'f6'])).toEqual(cli(['delete', '--force', 'f6']));
     for (const pid of pids) expect(existsSync(`/proc/${pid}/stat`) && !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
     // paused: the CLI thaws and kills (no Node on PATH: the front handed it over and the exec failed)
     sk.ok(['create', '--bundle', b, 'f7']);
