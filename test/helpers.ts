@@ -156,3 +156,12 @@ export class EventStream {
     return code as number | null;
   }
 }
+
+/** Poll `cond` until it holds, at most `ms`: a wait on a condition with a deadline, never a sleep. */
+export async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

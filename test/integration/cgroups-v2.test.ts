@@ -179,6 +179,13 @@ describe.skipIf(!enabled)('cgroup v2 driver (real cgroup2 hierarchy)', () => {
     cg.freeze();
     expect(cg.isFrozen()).toBe(true);
     expect(readFileSync(join(cg.paths()[''], 'cgroup.events'), 'utf8')).toMatch(/^frozen 1$/m);
+    // What was written before the freeze may still be in the pipe: wait until our side has read it
+    // all (the same length twice, 100 ms apart; bounded), then nothing more may come.
+    for (let seen = -1, i = 0; proc.out().length !== seen; i++) {
+      if (i > 50) throw new Error('the output did not settle after the freeze');
+      seen = proc.out().length;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const atFreeze = proc.out().length;
     await new Promise((r) => setTimeout(r, 300));
     expect(proc.out().length).toBe(atFreeze);

@@ -6,7 +6,7 @@ import { needRoot, skipWhen } from '../host';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SKIFF, Skiff, baseConfig, isRoot, makeBundle } from '../helpers';
+import { baseConfig, isRoot, makeBundle, Skiff, SKIFF, until } from '../helpers';
 
 /** Mount points of the cgroup hierarchies skiff uses (v1 controllers, or the v2 root). */
 function hierarchies(): string[] {
@@ -17,14 +17,6 @@ function hierarchies(): string[] {
 }
 const v1Freezer = existsSync('/sys/fs/cgroup/freezer/freezer.state') || existsSync('/sys/fs/cgroup/freezer/tasks');
 const existing = (rel: string) => hierarchies().filter((h) => existsSync(join(h, rel)));
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(skipWhen(needRoot()))('frozen cgroups and a killed create', () => {
   const skiff = new Skiff();

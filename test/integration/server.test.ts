@@ -9,18 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync }
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
-import { SKIFF, Skiff, baseConfig, makeBundle, run, tmp } from '../helpers';
+import { baseConfig, makeBundle, run, Skiff, SKIFF, tmp, until } from '../helpers';
 
 const SERVER = { ...process.env, SKIFF_SERVER: '1' };
 const NODE = { ...process.env, SKIFF_SERVER: '0' };
 
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(skipWhen(needRoot()))('the warm skiff server', () => {
   let sk: Skiff;

@@ -116,10 +116,21 @@ export function parseFlatKeyed(text: string): Record<string, number> {
   return out;
 }
 
-/** Pids of one cgroup.procs file (ENOENT → [] when the cgroup vanished meanwhile). */
+/**
+ * Pids of one cgroup.procs file; [] when the cgroup vanished meanwhile: ENOENT once it is removed,
+ * ENODEV while it is being removed (systemd stops a scope whose last process died, e.g. during
+ * `delete --force`, and takes its directory away under our read).
+ */
 export function readProcs(dir: string): number[] {
-  const text = readOptional(dir, 'cgroup.procs');
-  if (text === undefined) return [];
+  const full = path.join(dir, 'cgroup.procs');
+  let text: string;
+  try {
+    text = fs.readFileSync(full, 'utf8');
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'ENOENT' || code === 'ENODEV') return [];
+    throw cgroupError(code ?? 'EIO', `failed to read ${full}: ${osReason(err)}`, err);
+  }
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
