@@ -64,6 +64,9 @@ export function serve(workerScript: string): void {
   rmSync(join(REMOTE_DIR, `${id}.start`), { force: true });
 
   const busy = new Map<Worker, boolean>();
+  // The fds of the call each worker serves: closed here if the worker dies in the middle of it,
+  // so that its caller sees the end of the connection (and the readers of its pipes their end).
+  const held = new Map<Worker, number[]>();
   // Set to 1 to stop: idle workers see it within ACCEPT_TICK_MS, busy ones after their call. The
   // process exits once they have all ended (a worker blocked in the addon cannot be terminated).
   const stopping = new Int32Array(new SharedArrayBuffer(4));
@@ -71,13 +74,23 @@ export function serve(workerScript: string): void {
   const spawn = () => {
     const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true });
     busy.set(w, false);
-    w.on('message', (m: string) => {
+    w.on('message', (m: { state: 'busy' | 'idle' | 'holds'; fds?: number[] }) => {
       last = Date.now();
-      busy.set(w, m === 'busy');
-      if (m === 'busy' && [...busy.values()].every(Boolean) && busy.size < MAX_WORKERS) spawn();
+      if (m.state === 'holds') return void held.set(w, m.fds ?? []);
+      busy.set(w, m.state === 'busy');
+      held.delete(w);
+      if (m.state === 'busy' && [...busy.values()].every(Boolean) && busy.size < MAX_WORKERS) spawn();
     });
     w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} worker: ${e?.stack ?? e}\n`));
     w.on('exit', () => {
+      for (const fd of held.get(w) ?? []) {
+        try {
+          closeSync(fd);
+        } catch {
+          /* closed by the worker already */
+        }
+      }
+      held.delete(w);
       busy.delete(w);
       if (Atomics.load(stopping, 0)) {
         if (!busy.size) process.exit(0);
@@ -110,7 +123,8 @@ export async function serveWorker(): Promise<void> {
   while (!Atomics.load(stopping, 0)) {
     const conn = n.remoteAccept(listenFd, ACCEPT_TICK_MS);
     if (!conn) continue;
-    parentPort!.postMessage('busy');
+    parentPort!.postMessage({ state: 'busy' });
+    parentPort!.postMessage({ state: 'holds', fds: [conn.fd] });
     try {
       await serveCall(n, conn);
     } catch (e) {
@@ -118,10 +132,11 @@ export async function serveWorker(): Promise<void> {
     } finally {
       serveCaller();
       n.threadEnter('/', 0o022);
-      n.threadJoinNamespaces(0);
       closeSync(conn.fd);
+      parentPort!.postMessage({ state: 'holds', fds: [] });
+      n.threadJoinNamespaces(0);
     }
-    parentPort!.postMessage('idle');
+    parentPort!.postMessage({ state: 'idle' });
   }
 }
 
@@ -130,11 +145,13 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
   const req = m && conn.uid === 0 ? parseRequest(m) : undefined;
   for (const fd of m?.fds ?? []) if (!req) closeSync(fd);
   if (!req) return; // the front sees the end of file and runs the CLI itself
+  parentPort!.postMessage({ state: 'holds', fds: [conn.fd, ...req.stdio] });
   try {
     n.threadEnter(req.cwd, req.umask);
     n.threadJoinNamespaces(conn.pid);
   } catch (e) {
     for (const fd of req.stdio) closeSync(fd);
+    parentPort!.postMessage({ state: 'holds', fds: [conn.fd] });
     throw e;
   }
   const realCwd = process.cwd;
@@ -154,6 +171,7 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
     [output.out, output.err] = [1, 2];
     // The caller's stdio is let go before it is told to exit: a reader of its pipes sees their end.
     for (const fd of req.stdio) closeSync(fd);
+    parentPort!.postMessage({ state: 'holds', fds: [conn.fd] });
     n.threadEnter('/', 0o022);
   }
   try {
