@@ -110,10 +110,10 @@ await Promise.all(
 // Man pages, one per command, from the CLIs' own command definitions (their hidden `_man` command):
 // dist/man/man1/dock-run.1 and so on. `man` finds them through an npm global install (package.json's
 // directories.man) or MANPATH=$PWD/dist/man in a checkout (README).
+// Through bin/NAME.js: dist/skiff.js only exports the CLI (the warm server shares the bundle).
 for (const name of ['dock', 'skiff']) {
-  const js = join(root, 'dist', `${name}.js`);
-  if (!existsSync(js)) continue;
-  const r = spawnSync(process.execPath, [js, '_man', join(root, 'dist', 'man', 'man1')], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH } });
+  if (!existsSync(join(root, 'dist', `${name}.js`))) continue;
+  const r = spawnSync(process.execPath, [join(root, 'bin', `${name}.js`), '_man', join(root, 'dist', 'man', 'man1')], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH } });
   if (r.status !== 0) console.warn(`build: the man pages of ${name} were not written (status ${r.status})`);
 }
 
