@@ -280,7 +280,8 @@ function readAll(master: number): Promise<string> {
       stream.destroy();
       done(Buffer.concat(chunks).toString('utf8'));
     };
-    const timer = setTimeout(finish, 10_000);
+    // A guard against a master that never ends; the end comes with the last slave's close (EIO).
+    const timer = setTimeout(finish, 60_000);
     stream.on('data', (d: Buffer) => chunks.push(d));
     stream.on('end', finish);
     stream.on('error', finish);
