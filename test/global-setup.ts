@@ -40,7 +40,8 @@ export default function setup(): () => void {
     encoding: 'utf8',
     timeout: 60_000,
   });
-  if (!/does not exist/.test(r.stderr ?? '')) throw new Error(`the skiff server did not answer: ${r.stderr || r.error}`);
+  // A server that cannot start fails server.test.ts with its reason; the rest runs on Node meanwhile.
+  if (!/does not exist/.test(r.stderr ?? '')) console.warn(`global-setup: the skiff server did not answer: ${(r.stderr || String(r.error)).trim()}`);
   const ours = servers().filter((pid) => !before.has(pid));
   return () => {
     for (const pid of ours) {
