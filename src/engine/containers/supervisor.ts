@@ -114,6 +114,11 @@ function request(dir: string, line: string): string {
       if (out.includes('\n')) break;
     }
     return out.trim();
+  } catch (e) {
+    // A supervisor that was leaving (its container just stopped) accepted, then closed: it is gone.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ECONNRESET') throw new ContainerError('ESUPERVISOR', "the container's supervisor is not running");
+    throw e;
   } finally {
     native().close(fd);
   }
