@@ -426,6 +426,7 @@ export function registerContainers(r: Router): void {
     const o = { stdin: qBool(ctx, 'stdin'), stdout: qBool(ctx, 'stdout'), stderr: qBool(ctx, 'stderr') };
     const stream = qBool(ctx, 'stream');
     const withLogs = qBool(ctx, 'logs');
+    const slot = stream ? attachSlotFor(ctx, doc) : undefined; // before the answer: see reserveAttach
     const h = hijack(ctx, tty);
     const out = streamWriter(h.out, 1, tty);
     const err = streamWriter(h.out, 2, tty);
@@ -436,8 +437,9 @@ export function registerContainers(r: Router): void {
         await streamLogs(ctx.engine, doc, { stdout: o.stdout ? out : devNull(), stderr: o.stderr ? err : devNull() });
       }
       if (!stream) return;
-      await attachStream(ctx, doc, o, h.input, out, err);
+      await attachStream(ctx, doc, o, h.input, out, err, slot);
     } finally {
+      slot?.release();
       h.end();
     }
   });
@@ -619,50 +621,93 @@ export async function resize(ctx: Ctx, dir: string): Promise<void> {
   await resizeTerminal(dir, h, w);
 }
 
+type Connect = (onReady?: () => void) => Promise<unknown>;
+
+/**
+ * A place among the attaches that a start through this service connects first, taken before the
+ * client hears the upgrade answer: docker-py and the docker CLI send their start right after it,
+ * while this side still sets up its streams (under load a quick process ran and exited unseen).
+ * The start waits for `provide`; `release` (always called) lets it go if this attach never connects.
+ */
+function reserveAttach(id: string) {
+  let provide!: (c: Connect) => void;
+  const connector = new Promise<Connect>((r) => (provide = r));
+  let session: Promise<unknown> | undefined;
+  let taken!: () => void;
+  const takenP = new Promise<void>((r) => (taken = r));
+  let provided = false;
+  const entry = async () => {
+    const connect = await connector;
+    await new Promise<void>((ok, fail) => {
+      session = connect(ok);
+      session.catch(fail);
+      taken();
+    });
+  };
+  pendingAttaches.set(id, [...(pendingAttaches.get(id) ?? []), entry]);
+  const forget = () => {
+    const left = (pendingAttaches.get(id) ?? []).filter((e) => e !== entry);
+    if (left.length) pendingAttaches.set(id, left);
+    else pendingAttaches.delete(id);
+  };
+  return {
+    taken: takenP,
+    session: () => session,
+    forget,
+    provide(c: Connect) {
+      provided = true;
+      provide(c);
+    },
+    release() {
+      forget();
+      if (!provided) this.provide(async (onReady) => void onReady?.());
+    },
+  };
+}
+type AttachSlot = ReturnType<typeof reserveAttach>;
+
+/** Reserved before the upgrade answer when the container has not started (see reserveAttach). */
+function attachSlotFor(ctx: Ctx, doc: ContainerDoc): AttachSlot | undefined {
+  const status = liveState(ctx.engine, doc).status;
+  return status === 'created' || status === 'exited' ? reserveAttach(doc.Id) : undefined;
+}
+
 /** Connects one attach to the container's supervisor now, or at its start if it is not running yet. */
-async function attachStream(ctx: Ctx, doc: ContainerDoc, o: { stdin: boolean; stdout: boolean; stderr: boolean }, input: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+async function attachStream(ctx: Ctx, doc: ContainerDoc, o: { stdin: boolean; stdout: boolean; stderr: boolean }, input: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream, reserved?: AttachSlot): Promise<void> {
   const { attach } = await import('../containers/attach');
   const dir = containerDir(ctx.engine.paths, doc.Id);
-  const connect = (onReady?: () => void) =>
+  const connect: Connect = (onReady) =>
     attach(dir, { ...o, stdin: o.stdin && doc.Config.OpenStdin, claim: false, stdinOnce: doc.Config.StdinOnce, tty: false, input, output: out, errors: err, onReady, signal: ctx.signal });
-  const status = liveState(ctx.engine, doc).status;
-  if (status === 'running' || status === 'paused') {
-    await connect();
-    return;
-  }
-  if (status !== 'created' && status !== 'exited') return;
-  // Not started yet: the start through this service connects it first; a start by someone else
-  // (the dock CLI) is noticed by polling.
-  let session: Promise<unknown> | undefined;
-  let entry!: () => Promise<void>;
-  const ready = new Promise<void>((resolve) => {
-    entry = () =>
-      new Promise<void>((ok, fail) => {
-        session = connect(ok);
-        session.catch(fail);
-        resolve();
-      });
-    pendingAttaches.set(doc.Id, [...(pendingAttaches.get(doc.Id) ?? []), entry]);
-  });
-  const forget = () => {
-    const left = (pendingAttaches.get(doc.Id) ?? []).filter((e) => e !== entry);
-    if (left.length) pendingAttaches.set(doc.Id, left);
-    else pendingAttaches.delete(doc.Id);
-  };
-  while (!session && !ctx.signal.aborted) {
-    await Promise.race([ready, sleep(200)]);
-    if (session) break;
-    const cur = ctx.engine.containers.get(doc.Id);
-    if (!cur) break;
-    if (liveState(ctx.engine, cur).status === 'running') {
-      forget();
-      session = connect();
+  const slot = reserved ?? attachSlotFor(ctx, doc);
+  try {
+    if (!slot?.session()) {
+      const status = liveState(ctx.engine, doc).status;
+      if (status === 'running' || status === 'paused') {
+        // Started by someone else (a start through here waits for this slot before it starts).
+        slot?.forget();
+        await connect();
+        return;
+      }
+      if (!slot) return;
     }
+    // Not started yet: the start through this service connects it first; a start by someone else
+    // (the dock CLI) is noticed by polling.
+    slot.provide(connect);
+    let session: Promise<unknown> | undefined;
+    while (!(session = slot.session()) && !ctx.signal.aborted) {
+      await Promise.race([slot.taken, sleep(200)]);
+      if ((session = slot.session())) break;
+      const cur = ctx.engine.containers.get(doc.Id);
+      if (!cur) break;
+      if (liveState(ctx.engine, cur).status === 'running') {
+        slot.forget();
+        session = connect();
+        break;
+      }
+    }
+    if (session) await session.catch(() => undefined);
+  } finally {
+    slot?.release();
   }
-  if (!session) {
-    forget();
-    return;
-  }
-  await session.catch(() => undefined);
 }
 
