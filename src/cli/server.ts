@@ -75,6 +75,7 @@ export function serve(workerScript: string): void {
     const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true });
     busy.set(w, false);
     w.on('message', (m: { state: 'busy' | 'idle' | 'holds'; fds?: number[] }) => {
+      if (!busy.has(w)) return; // a message that trails the worker's exit must not bring it back
       last = Date.now();
       if (m.state === 'holds') return void held.set(w, m.fds ?? []);
       busy.set(w, m.state === 'busy');
@@ -108,9 +109,12 @@ export function serve(workerScript: string): void {
     Atomics.store(stopping, 0, 1);
   };
   process.on('SIGTERM', stop).on('SIGINT', stop);
-  const idle = setInterval(() => {
+  setInterval(() => {
+    if (Atomics.load(stopping, 0)) {
+      if (!busy.size) process.exit(0); // every worker has ended (also checked at each exit)
+      return;
+    }
     if (Date.now() - last < idleMs() || [...busy.values()].some(Boolean)) return;
-    clearInterval(idle);
     stop();
   }, 1000);
 }
