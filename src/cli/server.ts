@@ -142,6 +142,9 @@ export async function serveWorker(): Promise<void> {
     }
     parentPort!.postMessage({ state: 'idle' });
   }
+  // Stopping: end this thread even if a call left a handle behind (a timer, a socket) that would
+  // keep its loop, and so the server, alive.
+  process.exit(0);
 }
 
 async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }): Promise<void> {
