@@ -5,7 +5,7 @@
 // Prints means and medians and the ratios of the means to runc's. A benchmark, never a test.
 // Usage: sudo node test/bench/engines.mjs [iterations]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -73,6 +73,11 @@ try {
 
   // containerd: a private one (its own root, state and socket), stopped at the end.
   const daemons = [];
+  // The cgroup parents the engines make for their containers (containerd: /<namespace>, dockerd:
+  // /docker) and leave behind, with runc as with skiff: removed at the end if this run made them.
+  const cgroupParents = () =>
+    readdirSync('/sys/fs/cgroup').flatMap((h) => ['skiff-bench', 'docker'].map((n) => join('/sys/fs/cgroup', h, n))).filter((d) => existsSync(d));
+  const parentsBefore = new Set(cgroupParents());
   const until = (cond, what) => {
     for (let i = 0; i < 600; i++) {
       if (cond()) return;
@@ -132,6 +137,13 @@ try {
     for (const p of daemons.reverse()) {
       p.kill('SIGTERM');
       for (let i = 0; i < 200 && running(p.pid); i++) spawnSync('sleep', ['0.05']);
+    }
+    for (const d of cgroupParents().filter((d) => !parentsBefore.has(d))) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* not empty: a container of this run is still there, which the bench reports by failing */
+      }
     }
   }
 } finally {
