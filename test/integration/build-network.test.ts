@@ -15,7 +15,7 @@ import { needRoot, needTools, skipWhen } from '../host';
 import { IMAGE_TOOLS } from '../fixtures/images/tools';
 import { buildAppImage, dockScript, mountsUnder, newRoot, waitFor, type TestImage } from './dock-helpers';
 import { request, startService, type TestService } from './api-helpers';
-import { TestNetns, sh, tryRun } from './net-env';
+import { TestNetns, namedNetns, sh, tryRun } from './net-env';
 
 const FILE = 'fetched through the network\n';
 const URL = 'http://192.0.2.2:8000/file.txt';
@@ -181,7 +181,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
     }
 
     const links = host.links().sort();
-    const netns = tryRun('ip', ['netns', 'list']).stdout;
+    const netns = namedNetns();
     for (const [name, err] of [
       ['nosuch', 'dock: network nosuch not found\n'],
       ['bad name!', 'dock: invalid --network "bad name!": default, none, host or a network\'s name\n'],
@@ -190,7 +190,7 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS, 'nft', 'ip', 'bus
       expect([r.code, r.stdout, r.stderr]).toEqual([1, '', err]);
     }
     expect(host.links().sort()).toEqual(links);
-    expect(tryRun('ip', ['netns', 'list']).stdout).toBe(netns);
+    expect(namedNetns()).toEqual(netns);
     expect(await leftovers()).toEqual(nothingLeft);
   });
 

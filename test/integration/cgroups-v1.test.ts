@@ -273,7 +273,7 @@ describe.skipIf(skipWhen(needRoot(), detectCgroupVersion() === 1 ? undefined : '
     const cg = manager();
     cg.create();
     cg.apply({ memory: { limit: 256 << 20 }, pids: { limit: 50 } });
-    const proc = spawnWaiting('i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; head -c 1000000 /dev/zero > /dev/null; echo done; sleep 60');
+    const proc = spawnWaiting('i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; head -c 1000000 /dev/zero > /dev/null; sleep 60 & echo done; wait');
     cg.addProcess(proc.pid);
     proc.go();
     await waitFor(() => proc.out().includes('done'));

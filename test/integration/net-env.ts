@@ -33,6 +33,12 @@ export function ensureNetTools(): void {
   requireTools(NET_TOOLS);
 }
 
+/** The named network namespaces, without those of other test files running at the same time. */
+export function namedNetns(): string[] {
+  const others = new RegExp(`^skiff-t-(?!${process.pid}-)\\d+-`);
+  return tryRun('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => n && !others.test(n)).sort();
+}
+
 /** A named netns (removed by cleanup): `ip netns add skiff-t-<pid>-<n>`. */
 export class TestNetns {
   readonly name: string;
