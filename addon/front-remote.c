@@ -37,7 +37,7 @@ extern char **environ;
 #define START_BACKOFF_S 10
 
 static int build_id(const char *pkg, char *out, size_t len) {
-  static const char *files[] = {"dist/skiff.js", "build/Release/skiff_native.node", "build/Release/skiff-init"};
+  static const char *files[] = {"dist/skiff.js", "dist/dock.js", "build/Release/skiff_native.node", "build/Release/skiff-init"};
   uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, as buildId() in src/cli/server.ts */
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[4200], rec[128];
@@ -174,8 +174,9 @@ static int send_msg(int sock, uint32_t type, int32_t a, int32_t b, int32_t c, in
   return skiff_send_fd(sock, buf, sizeof h + len, fd) < 0 ? -1 : 0;
 }
 
-/* The request: header, then "cwd\0", the arguments and the environment; our stdio as SCM_RIGHTS. */
-static int send_request(int sock, char **args, int argc) {
+/* The request: header, then "cwd\0", the arguments and the environment; our stdio (and a dock
+ * call's signal pipe, extra_fd) as SCM_RIGHTS. */
+static int send_request(int sock, char **args, int argc, uint32_t type, int extra_fd) {
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return -1;
   for (int i = 0; i < 3; i++)
@@ -189,28 +190,60 @@ static int send_request(int sock, char **args, int argc) {
   if (!buf) return -1;
   mode_t mask = umask(0);
   umask(mask);
-  struct skiff_remote_msg h = {REMOTE_REQUEST, SKIFF_REMOTE_VERSION, (int32_t)mask, argc, envc};
+  struct skiff_remote_msg h = {type, SKIFF_REMOTE_VERSION, (int32_t)mask, argc, envc};
   memcpy(p, &h, sizeof h);
   p += sizeof h;
   p = stpcpy(p, cwd) + 1;
   for (int i = 0; i < argc; i++) p = stpcpy(p, args[i]) + 1;
   for (char **e = environ; *e; e++) p = stpcpy(p, *e) + 1;
-  char cbuf[CMSG_SPACE(3 * sizeof(int))];
+  int nfds = extra_fd >= 0 ? 4 : 3;
+  char cbuf[CMSG_SPACE(4 * sizeof(int))];
   memset(cbuf, 0, sizeof cbuf);
   struct iovec iov = {.iov_base = buf, .iov_len = len};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-  int fds[3] = {0, 1, 2};
-  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+  int fds[4] = {0, 1, 2, extra_fd};
+  memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
   ssize_t w;
   do {
     w = sendmsg(sock, &msg, MSG_NOSIGNAL);
   } while (w < 0 && errno == EINTR);
   free(buf);
   return w == (ssize_t)len ? 0 : -1;
+}
+
+/* A dock call's signals go to the worker that runs it, one byte each on this pipe. */
+static int signal_pipe = -1;
+static void pass_signal(int sig) {
+  unsigned char b = (unsigned char)sig;
+  int saved = errno;
+  if (write(signal_pipe, &b, 1) < 0) {
+  }
+  errno = saved;
+}
+
+static void dock_started(void) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+  struct sigaction sa = {.sa_handler = pass_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a worker that has ended: its EXIT is on the way */
+}
+
+/* The end of a served call: the status, or the death by a signal dock left unhandled, as Node's. */
+static void __attribute__((noreturn)) exit_as(int status, int sig) {
+  if (sig > 0 && sig < NSIG) {
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+  }
+  exit(status & 0xff);
 }
 
 static volatile pid_t foreground = 0;
@@ -244,10 +277,6 @@ static void answer_wait_foreground(int sock, pid_t pid) {
   }
 }
 
-/*
- * Serve this call through the warm server when one can take it. Returns (and the caller hands the
- * call to the CLI on Node) when it cannot; exits with the call's status when it was served.
- */
 static int connect_server(const char *path) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
@@ -262,8 +291,10 @@ static int connect_server(const char *path) {
   return sock;
 }
 
+static const char *prog = "skiff";
+
 static void __attribute__((noreturn)) required(const char *why) {
-  fprintf(stderr, "skiff: SKIFF_SERVER=1: %s\n", why);
+  fprintf(stderr, "%s: SKIFF_SERVER=1: %s\n", prog, why);
   exit(1);
 }
 
@@ -272,7 +303,8 @@ static void __attribute__((noreturn)) required(const char *why) {
  * call to the CLI on Node) when it cannot; exits with the call's status when it was served.
  * SKIFF_SERVER=0: never; SKIFF_SERVER=1: always (started and waited for), or fail with one line.
  */
-void front_try_server(const char *cli_js, char **args, int argc) {
+void front_try_server(const char *cli_js, char **args, int argc, int dock) {
+  if (dock) prog = "dock";
   const char *opt = getenv("SKIFF_SERVER");
   if (opt && !strcmp(opt, "0")) return;
   int must = opt && !strcmp(opt, "1");
@@ -305,8 +337,22 @@ void front_try_server(const char *cli_js, char **args, int argc) {
     if (must) required("the skiff server cannot serve this caller (other namespaces, root or privileges)");
     return;
   }
-  if (send_request(sock, args, argc) < 0) {
+  int pipe_r = -1;
+  if (dock) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+      close(sock);
+      if (must) required("no pipe for the signals");
+      return;
+    }
+    pipe_r = p[0];
+    signal_pipe = p[1];
+  }
+  int sent = send_request(sock, args, argc, dock ? REMOTE_REQUEST_DOCK : REMOTE_REQUEST, pipe_r);
+  if (pipe_r >= 0) close(pipe_r);
+  if (sent < 0) {
     close(sock);
+    if (signal_pipe >= 0) close(signal_pipe);
     if (must) required("the call does not fit in a request (closed stdio or a huge environment)");
     return;
   }
@@ -321,9 +367,10 @@ void front_try_server(const char *cli_js, char **args, int argc) {
       if (!spawned) { /* nothing was done for this call yet: Node does it all */
         if (must) required("the skiff server ended the call without an answer");
         close(sock);
+        if (signal_pipe >= 0) close(signal_pipe);
         return;
       }
-      fprintf(stderr, "skiff: the skiff server went away in the middle of the call\n");
+      fprintf(stderr, "%s: the skiff server went away in the middle of the call\n", prog);
       exit(1);
     }
     struct skiff_remote_msg m;
@@ -352,18 +399,26 @@ void front_try_server(const char *cli_js, char **args, int argc) {
       break;
     case REMOTE_WAIT_FOREGROUND:
       answer_wait_foreground(sock, m.a);
+      if (dock) dock_started(); /* signals go to the worker again */
+      break;
+    case REMOTE_STARTED:
+      if (!dock || spawned) goto unexpected;
+      spawned = 1;
+      dock_started();
       break;
     case REMOTE_EXIT:
-      exit(m.a & 0xff);
+      exit_as(m.a, dock ? m.b : 0);
     case REMOTE_HANDOVER:
       if (!spawned) {
         close(sock);
+        if (signal_pipe >= 0) close(signal_pipe);
         return;
       }
       /* a server that has started an init cannot hand over */
       __attribute__((fallthrough));
     default:
-      fprintf(stderr, "skiff: unexpected message %u from the skiff server\n", m.type);
+    unexpected:
+      fprintf(stderr, "%s: unexpected message %u from the skiff server\n", prog, m.type);
       exit(1);
     }
   }

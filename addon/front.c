@@ -42,7 +42,7 @@
 #define FAST_STATE_FILE "fast-state"
 #define FAST_STATE_VERSION "1"
 
-void front_try_server(const char *cli_js, char **args, int argc); /* front-remote.c */
+void front_try_server(const char *cli_js, char **args, int argc, int dock); /* front-remote.c */
 
 static char *cli_js;
 static char **cli_args;
@@ -598,8 +598,20 @@ static int opt_value(char **args, int n, int *i, const char *name, const char **
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: skiff-front CLI_JS [ARG...]\n");
+    fprintf(stderr, "usage: skiff-front CLI_JS [ARG...] | skiff-front --dock DOCK_JS [ARG...]\n");
     return 127;
+  }
+  /* bin/dock: every dock call goes to the warm server when one can take it, else to Node. The CA
+   * bundle is set aside first (as bin/dock did), so that both see the same environment. */
+  if (!strcmp(argv[1], "--dock") && argc >= 3) {
+    cli_js = argv[2];
+    cli_args = argv + 3;
+    cli_argc = argc - 3;
+    const char *ca = getenv("NODE_EXTRA_CA_CERTS");
+    if (ca) setenv("SKIFF_CALLER_NODE_EXTRA_CA_CERTS", ca, 1);
+    unsetenv("NODE_EXTRA_CA_CERTS");
+    if (geteuid() == 0) front_try_server(cli_js, cli_args, cli_argc, 1);
+    hand_over();
   }
   cli_js = argv[1];
   cli_args = argv + 2;
@@ -619,7 +631,7 @@ int main(int argc, char **argv) {
   const char *verb = cli_args[i];
   /* The verbs that need the TypeScript CLI and that engines call for every container. */
   if (!strcmp(verb, "create") || !strcmp(verb, "run") || !strcmp(verb, "exec")) {
-    front_try_server(cli_js, cli_args, cli_argc);
+    front_try_server(cli_js, cli_args, cli_argc, 0);
     hand_over();
   }
   char **rest = cli_args + i + 1;

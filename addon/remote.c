@@ -211,15 +211,17 @@ static napi_value thread_enter(napi_env env, napi_callback_info info) {
  * where they differ from its own (0: back to the server's, saved by the first call). Those are the
  * namespaces a caller may have apart from the server (ip netns exec, a network-namespaced engine)
  * that are per thread; hooks this thread starts run in them as they would under the CLI.
+ * threadJoinNamespaces(0, 1): back, and the saved fds closed (a thread that ends: a dock worker).
  */
 static const char *const thread_ns[] = {"net", "uts", "ipc"};
 static const int thread_ns_flags[] = {CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC};
 static __thread int own_ns[3] = {-1, -1, -1};
 
 static napi_value thread_join_namespaces(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  args(env, info, 1, argv);
+  napi_value argv[2];
+  args(env, info, 2, argv);
   int32_t pid = i32_or(env, argv[0], -1);
+  int32_t release = i32_or(env, argv[1], 0); /* with 0: the thread ends, its saved fds go too */
   if (pid < 0) return skiff_throw(env, "threadJoinNamespaces", EINVAL, NULL);
   for (int i = 0; i < 3; i++) {
     char mine[64], theirs[64];
@@ -239,6 +241,10 @@ static napi_value thread_join_namespaces(napi_env env, napi_callback_info info) 
     int err = errno;
     if (pid != 0) close(fd);
     if (rc < 0) return skiff_throw(env, "join the caller's namespace", err, thread_ns[i]);
+  }
+  for (int i = 0; pid == 0 && release && i < 3; i++) {
+    close(own_ns[i]);
+    own_ns[i] = -1;
   }
   return NULL;
 }

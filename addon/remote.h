@@ -44,6 +44,12 @@ enum skiff_remote_type {
   REMOTE_EXIT = 9,
   /* server -> front: nothing was done; run the TypeScript CLI on Node instead. */
   REMOTE_HANDOVER = 10,
+  /* front -> server: a dock call (src/cli/dock-serve.ts), laid out as REQUEST; fds: stdin, stdout,
+   * stderr and the read end of a pipe on which the front writes each signal it gets as one byte.
+   * The server answers STARTED once it runs the call (no HANDOVER after that), then EXIT: a = status,
+   * b = a signal to die of (one dock left unhandled), or 0. */
+  REMOTE_REQUEST_DOCK = 11,
+  REMOTE_STARTED = 12,
 };
 
 struct skiff_remote_msg {

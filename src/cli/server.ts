@@ -12,7 +12,7 @@ import { appendFileSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSy
 import { dirname, join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { initPath, native, serveCaller, type Native } from '../runtime/native';
-import { HandoverError, REMOTE_DIR, Remote, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
+import { DOCK_SHARED_SLOTS, HandoverError, REMOTE_DIR, Remote, type DockCall, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
 import { output } from '../runtime/output';
 import { main } from './skiff';
 
@@ -27,7 +27,7 @@ function nr(): Native & NativeRemote {
 /** The same hash of the same files as build_id() in addon/front-remote.c. */
 export function buildId(): string {
   const release = dirname(initPath());
-  const files = [join(release, '../../dist/skiff.js'), join(release, 'skiff_native.node'), join(release, 'skiff-init')];
+  const files = [join(release, '../../dist/skiff.js'), join(release, '../../dist/dock.js'), join(release, 'skiff_native.node'), join(release, 'skiff-init')];
   let h = 0xcbf29ce484222325n;
   for (const f of files) {
     const st = statSync(f, { bigint: true });
@@ -74,7 +74,11 @@ export function serve(workerScript: string): void {
   const spawn = () => {
     const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true });
     busy.set(w, false);
-    w.on('message', (m: { state: 'busy' | 'idle' | 'holds'; fds?: number[] }) => {
+    w.on('message', (m: { state: 'busy' | 'idle' | 'holds' | 'dock'; fds?: number[]; call?: DockCall }) => {
+      if (m.state === 'dock') {
+        held.delete(w); // the dock worker holds the call's fds from now on
+        return void serveDock(m.call!);
+      }
       if (!busy.has(w)) return; // a message that trails the worker's exit must not bring it back
       last = Date.now();
       if (m.state === 'holds') return void held.set(w, m.fds ?? []);
@@ -84,37 +88,78 @@ export function serve(workerScript: string): void {
     });
     w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} worker: ${e?.stack ?? e}\n`));
     w.on('exit', () => {
-      for (const fd of held.get(w) ?? []) {
-        try {
-          closeSync(fd);
-        } catch {
-          /* closed by the worker already */
-        }
-      }
+      for (const fd of held.get(w) ?? []) closeQuietly(fd);
       held.delete(w);
       busy.delete(w);
       if (Atomics.load(stopping, 0)) {
-        if (!busy.size) process.exit(0);
+        if (!busy.size && !docks.size) process.exit(0);
       } else if (!busy.size) {
         spawn(); // never without a worker accepting
       }
     });
   };
   spawn();
+
+  // dock calls: each in a worker of its own that has loaded dist/dock.js before the call came, and
+  // ends with it (dock-serve.ts). One such worker is kept ready.
+  const docks = new Map<Worker, { busy: boolean; held: number[]; shared: Int32Array }>();
+  // Children of ended dock workers that no thread waits for any more (a supervisor's first fork, a
+  // network helper): reaped here, by pid, so that none stays a zombie of the server.
+  const orphans = new Set<number>();
+  let ready: Worker | undefined;
+  const spawnDock = () => {
+    const shared = new Int32Array(new SharedArrayBuffer(4 * DOCK_SHARED_SLOTS));
+    const w = new Worker(workerScript, { workerData: { dock: true, log, shared }, stdout: true, stderr: true });
+    docks.set(w, { busy: false, held: [], shared });
+    w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} dock worker: ${e?.stack ?? e}\n`));
+    w.on('exit', () => {
+      const d = docks.get(w)!;
+      docks.delete(w);
+      if (ready === w) ready = undefined;
+      if (!Atomics.load(d.shared, 0)) for (const fd of d.held) closeQuietly(fd); // it died before letting them go
+      for (let i = 0; i < Atomics.load(d.shared, 1); i++) orphans.add(Atomics.load(d.shared, 2 + i));
+      reap();
+      if (Atomics.load(stopping, 0) && !busy.size && !docks.size) process.exit(0);
+    });
+    return w;
+  };
+  const reap = () => {
+    for (const pid of orphans) {
+      try {
+        if (nr().waitPidSync(pid, true)) orphans.delete(pid);
+      } catch {
+        orphans.delete(pid); // not our child (reaped already)
+      }
+    }
+  };
+  const serveDock = (call: DockCall) => {
+    last = Date.now();
+    const w = ready ?? spawnDock();
+    ready = undefined;
+    Object.assign(docks.get(w)!, { busy: true, held: [call.conn, ...call.req.stdio] });
+    w.postMessage({ call });
+    if (!Atomics.load(stopping, 0)) ready = spawnDock();
+  };
+  ready = spawnDock();
+  const anyBusy = () => [...busy.values()].some(Boolean) || [...docks.values()].some((d) => d.busy);
+
   const stop = () => {
     // Unlinked first: a front that connects meanwhile runs the CLI on Node itself (or, if it got in
     // before, sees its connection closed before any answer and does the same).
     rmSync(sock, { force: true });
     // Not closed here: the workers share this fd number until they have seen the flag.
     Atomics.store(stopping, 0, 1);
+    ready?.postMessage({ stop: true });
+    ready = undefined;
   };
   process.on('SIGTERM', stop).on('SIGINT', stop);
   setInterval(() => {
+    reap();
     if (Atomics.load(stopping, 0)) {
-      if (!busy.size) process.exit(0); // every worker has ended (also checked at each exit)
+      if (!busy.size && !docks.size) process.exit(0); // every worker has ended (also checked at each exit)
       return;
     }
-    if (Date.now() - last < idleMs() || [...busy.values()].some(Boolean)) return;
+    if (Date.now() - last < idleMs() || anyBusy()) return;
     stop();
   }, 1000);
 }
@@ -129,14 +174,15 @@ export async function serveWorker(): Promise<void> {
     if (!conn) continue;
     parentPort!.postMessage({ state: 'busy' });
     parentPort!.postMessage({ state: 'holds', fds: [conn.fd] });
+    let passed = false;
     try {
-      await serveCall(n, conn);
+      passed = await serveCall(n, conn);
     } catch (e) {
       appendFileSync(log, `${new Date().toISOString()} call from pid ${conn.pid}: ${(e as Error)?.stack ?? e}\n`);
     } finally {
       serveCaller();
       n.threadEnter('/', 0o022);
-      closeSync(conn.fd);
+      if (!passed) closeSync(conn.fd);
       parentPort!.postMessage({ state: 'holds', fds: [] });
       n.threadJoinNamespaces(0);
     }
@@ -147,11 +193,16 @@ export async function serveWorker(): Promise<void> {
   process.exit(0);
 }
 
-async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }): Promise<void> {
+/** Serves one connection; true when it was passed on (a dock call, to a dock worker). */
+async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: number; uid: number }): Promise<boolean> {
   const m = n.remoteRecv(conn.fd, 10_000);
   const req = m && conn.uid === 0 ? parseRequest(m) : undefined;
   for (const fd of m?.fds ?? []) if (!req) closeSync(fd);
-  if (!req) return; // the front sees the end of file and runs the CLI itself
+  if (!req) return false; // the front sees the end of file and runs the CLI itself
+  if (req.program === 'dock') {
+    parentPort!.postMessage({ state: 'dock', call: { conn: conn.fd, pid: conn.pid, req } satisfies DockCall });
+    return true;
+  }
   parentPort!.postMessage({ state: 'holds', fds: [conn.fd, ...req.stdio] });
   try {
     n.threadEnter(req.cwd, req.umask);
@@ -185,5 +236,14 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
     n.remoteSend(conn.fd, code === undefined ? Remote.HANDOVER : Remote.EXIT, code ?? 0, 0, 0, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // a caller killed meanwhile
+  }
+  return false;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // closed by the worker already
   }
 }

@@ -16,6 +16,8 @@ export const Remote = {
   WAIT_FOREGROUND: 8,
   EXIT: 9,
   HANDOVER: 10,
+  REQUEST_DOCK: 11,
+  STARTED: 12,
 } as const;
 export const REMOTE_VERSION = 1;
 export const REMOTE_DIR = '/run/skiff-server';
@@ -43,8 +45,9 @@ export interface NativeRemote {
   threadIsolate(): void;
   /** The caller's cwd and umask for this thread. */
   threadEnter(cwd: string, umask: number): void;
-  /** This thread enters the network, UTS and IPC namespaces of `pid` (0: back to its own). */
-  threadJoinNamespaces(pid: number): void;
+  /** This thread enters the network, UTS and IPC namespaces of `pid` (0: back to its own; with
+   * release, the fds that kept its own are closed: the thread ends). */
+  threadJoinNamespaces(pid: number, release?: 0 | 1): void;
   /** Index of the first fd readable (or hung up), -1 after timeoutMs. */
   pollReadable(fds: number[], timeoutMs: number): number;
 }
@@ -58,17 +61,31 @@ export class HandoverError extends Error {
 }
 
 export interface CallRequest {
+  /** Which CLI the call is for: REQUEST is skiff's, REQUEST_DOCK dock's (src/cli/dock-serve.ts). */
+  program: 'skiff' | 'dock';
   cwd: string;
   umask: number;
   argv: string[];
   env: Record<string, string>;
-  /** The caller's stdin, stdout, stderr (received fds). */
-  stdio: [number, number, number];
+  /** The caller's stdin, stdout, stderr (received fds); a dock call adds its signal pipe's read end. */
+  stdio: number[];
 }
+
+/** A dock call, as the server's main thread hands it to a dock worker (src/cli/dock-serve.ts). */
+export interface DockCall {
+  conn: number;
+  pid: number;
+  req: CallRequest;
+}
+
+/** Slots of a dock worker's shared array: [0] set once the worker has let its call's fds go itself;
+ * [1] how many child pids follow; then the pids of its children that may outlive it. */
+export const DOCK_SHARED_SLOTS = 2 + 256;
 
 /** A REQUEST message, or undefined when it is not one this build understands. */
 export function parseRequest(m: RemoteMessage): CallRequest | undefined {
-  if (m.type !== Remote.REQUEST || m.a !== REMOTE_VERSION || m.fds.length !== 3) return undefined;
+  const program = m.type === Remote.REQUEST ? 'skiff' : m.type === Remote.REQUEST_DOCK ? 'dock' : undefined;
+  if (!program || m.a !== REMOTE_VERSION || m.fds.length !== (program === 'dock' ? 4 : 3)) return undefined;
   const parts = m.payload.toString('utf8').split('\0');
   if (parts.length !== 1 + m.c + m.d + 1 || parts[parts.length - 1] !== '') return undefined;
   const env: Record<string, string> = {};
@@ -76,7 +93,7 @@ export function parseRequest(m: RemoteMessage): CallRequest | undefined {
     const eq = kv.indexOf('=');
     if (eq > 0 && !(kv.slice(0, eq) in env)) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return { cwd: parts[0], umask: m.b & 0o777, argv: parts.slice(1, 1 + m.c), env, stdio: [m.fds[0], m.fds[1], m.fds[2]] };
+  return { program, cwd: parts[0], umask: m.b & 0o777, argv: parts.slice(1, 1 + m.c), env, stdio: [...m.fds] };
 }
 
 /** How long the front may take to answer a step that does not wait for a container. */

@@ -81,7 +81,7 @@ export async function newRoot(img: TestImage): Promise<string> {
 /** Runs `dock ARGS` with its root in `root` (the script from dockScript); never throws on a non-zero exit. */
 export async function d(root: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
   const js = await dockScript();
-  const child = spawn(process.execPath, [js, ...args], { env: { ...process.env, DOCK_ROOT: root, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(...dockCommand(js, args), { env: { ...process.env, DOCK_ROOT: root, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (x) => (stdout += x));
@@ -127,11 +127,20 @@ export async function dockScript(): Promise<string> {
   return (script = out);
 }
 
+/**
+ * How a test runs dock: the script on Node, or with SKIFF_TEST_DOCK=front the way users do, bin/dock
+ * (skiff-front and the warm server), when the script is the built one.
+ */
+export function dockCommand(js: string, args: string[]): [string, string[]] {
+  if (process.env.SKIFF_TEST_DOCK === 'front' && js === join(repo, 'dist', 'dock.js')) return [join(repo, 'bin', 'dock'), args];
+  return [process.execPath, [js, ...args]];
+}
+
 /** Starts `dock ARGS` and gives the child (for tests that kill dock or follow logs). */
 export function dockChild(root: string, args: string[]) {
   if (!script) throw new Error('call dockScript() (newRoot does) before dockChild');
   const js = script;
-  const child = spawn(process.execPath, [js, ...args], { env: { ...process.env, DOCK_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(...dockCommand(js, args), { env: { ...process.env, DOCK_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (x) => (stdout += x));

@@ -1,9 +1,12 @@
 // dock container commands (docker/cli cli/command/container): run, create, start, stop, ps, logs,
 // exec, cp... The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { clientOpts, collect, type Engine, group, reportError, withEngine } from './common';
 import { columns, renderFormat, renderFormatDeep } from './format';
+import { output } from '../../runtime/output';
 import { ContainerError, startFailure } from '../../engine/containers/errors';
 
 const runFlags = (cmd: Command) =>
@@ -384,7 +387,7 @@ const execCmd = (cmd: Command) =>
         const errFd = fs.openSync(errPath, 'w+', 0o600);
         fs.unlinkSync(errPath);
         try {
-          const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
+          const r = spawnSync(...dockAgain(), { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
           const size = fs.fstatSync(errFd).size;
           if (size) {
             const buf = Buffer.alloc(size);
@@ -401,7 +404,7 @@ const execCmd = (cmd: Command) =>
         // Without -i the process must not read our standard input (a `while read` loop calling
         // dock exec would lose its lines): a copy of dock runs it with /dev/null as stdin.
         const { spawn } = await import('node:child_process');
-        const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
+        const child = spawn(...dockAgain(), { stdio: ['ignore', output.out, output.err], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
         const forward = (sig: NodeJS.Signals) => child.kill(sig);
         for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward);
         process.exitCode = await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? 128 + ((sig && (require('node:os').constants.signals as Record<string, number>)[sig]) || 0))));
@@ -419,10 +422,18 @@ const execCmd = (cmd: Command) =>
       });
     });
 
+/** This command line again: through bin/dock (so through the warm server when it runs) when this
+ * is bin/dock.js, else as this process was started. */
+function dockAgain(): [string, string[]] {
+  const front = join(dirname(process.argv[1]), 'dock');
+  if (process.argv[1].endsWith('/bin/dock.js') && existsSync(front)) return [front, process.argv.slice(2)];
+  return [process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)]];
+}
+
 function stdinIsDevNull(): boolean {
   try {
     const { fstatSync, statSync } = require('node:fs') as typeof import('node:fs');
-    const a = fstatSync(0);
+    const a = fstatSync(output.in);
     const b = statSync('/dev/null');
     return a.isCharacterDevice() && a.rdev === b.rdev;
   } catch {

@@ -146,8 +146,11 @@ async function startLocked(engine: Engine, doc: ContainerDoc, dir: string, opts:
  * step of start, as a killed or crashed dock would, to prove that `ps -a` and `rm -f` handle it.
  */
 export function crashPoint(step: string): void {
-  if (process.env.DOCK_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
+  if (process.env.DOCK_CRASH_AT === step) crash.now();
 }
+
+/** How this dock dies there; a call served by the warm server kills its caller instead (src/cli/dock-serve.ts). */
+export const crash = { now: (): void => void process.kill(process.pid, 'SIGKILL') };
 
 /** --pid/--ipc container:X: X's namespace of that type (X must run). */
 function joinedNamespace(engine: Engine, mode: string | undefined, type: 'pid' | 'ipc'): string | undefined {

@@ -1,0 +1,249 @@
+// A dock call served by the warm server (src/cli/server.ts) instead of a new Node: a worker thread
+// that has loaded dist/dock.js beforehand takes one call, stands in for the caller and ends with
+// it. One call per worker, so that nothing of one call (the commander program, module state,
+// handlers, open handles) lives on into the next.
+//
+// What the worker takes on from the caller (skiff-front in dock mode, addon/front-remote.c): its
+// cwd and umask (this thread's own, unshare(CLONE_FS)), its network, UTS and IPC namespaces, its
+// environment and argv, and its stdin, stdout and stderr as process.stdin/stdout/stderr. Signals
+// the front receives arrive as bytes on a pipe and are emitted on `process` as Node would; one that
+// dock does not handle ends the call and the front dies of it. process.exit ends the call: the
+// exit status goes back to the front, which exits with it.
+//
+// What a Node process would get back from the kernel at its exit, the worker gives back itself:
+// the fds dock opened and left open (a container lock's flock among them) are closed, and the
+// children it spawned that outlive it (a supervisor's first fork, a network helper) are left to
+// the server's main thread to reap.
+import { appendFileSync, closeSync, createReadStream, fstatSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import tty from 'node:tty';
+import { parentPort, workerData } from 'node:worker_threads';
+import { native, serveCaller, type Native } from '../runtime/native';
+import { output } from '../runtime/output';
+import { DOCK_SHARED_SLOTS, Remote, callerOverrides, type DockCall, type NativeRemote } from '../runtime/remote';
+import { crash } from '../engine/containers/start';
+
+/**
+ * The commands the server runs: those of a container's life that engines, scripts and people call
+ * again and again. The others stay on Node: build and compose run steps whose init dock itself must
+ * parent, the API daemon would hold a worker as long as it runs, and the rest gain little.
+ */
+const SERVED = new Set(['ps', 'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'exec', 'inspect', 'images', 'logs', 'top', 'port', 'wait', 'pause', 'unpause', 'rename', 'version', 'info']);
+
+function handOver(args: string[]): boolean {
+  return !SERVED.has(args.find((a) => !a.startsWith('-')) ?? '');
+}
+
+export function serveDockWorker(main: (args: string[]) => void): void {
+  const { shared, log } = workerData as { shared: Int32Array; log: string };
+  parentPort!.once('message', (m: { call?: DockCall; stop?: boolean }) => {
+    if (!m.call) process.exit(0);
+    try {
+      serveDockCall(m.call, shared, main);
+    } catch (e) {
+      appendFileSync(log, `${new Date().toISOString()} dock call from pid ${m.call.pid}: ${(e as Error)?.stack ?? e}\n`);
+      process.exit(1);
+    }
+  });
+}
+
+function serveDockCall(call: DockCall, shared: Int32Array, main: (args: string[]) => void): void {
+  const n = native() as Native & NativeRemote;
+  const { conn, req } = call;
+  const signals = req.stdio[3]!;
+  const owned = new Set<number>([req.stdio[0], req.stdio[1], req.stdio[2], signals]);
+  const letGo = () => {
+    Atomics.store(shared, 0, 1);
+    for (const fd of owned) close(fd);
+    owned.clear();
+  };
+  if (handOver(req.argv)) {
+    letGo();
+    n.remoteSend(conn, Remote.HANDOVER, 0, 0, 0, 0);
+    close(conn);
+    process.exit(0);
+  }
+  n.threadIsolate();
+  n.threadEnter(req.cwd, req.umask);
+  n.threadJoinNamespaces(call.pid);
+  n.remoteSend(conn, Remote.STARTED, 0, 0, 0, 0);
+
+  // What runtime calls do in their caller's process (start an init, be its subreaper, wait for
+  // it: `dock exec`) is done by the front, as for skiff's own calls (src/runtime/remote.ts).
+  serveCaller({ pid: call.pid, overrides: callerOverrides(conn, n) });
+  [output.in, output.out, output.err] = [req.stdio[0], req.stdio[1], req.stdio[2]];
+  const opened = trackFds();
+  const children = trackChildren(shared);
+  let dieOf = 0;
+  process.on('exit', (code) => {
+    serveCaller();
+    n.threadJoinNamespaces(0, 1);
+    letGo();
+    for (const fd of opened) close(fd);
+    children();
+    try {
+      n.remoteSend(conn, Remote.EXIT, code, dieOf, 0, 0);
+    } catch {
+      // the caller was killed meanwhile
+    }
+    close(conn);
+  });
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  });
+  crash.now = () => {
+    // DOCK_CRASH_AT: as a dock killed at that step, its caller dies and nothing more is done.
+    process.kill(call.pid, 'SIGKILL');
+    process.exit(137);
+  };
+
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, req.env);
+  process.cwd = () => req.cwd;
+  const script = join(dirname(__filename), '..', 'bin', 'dock.js');
+  process.argv = [process.execPath, script, ...req.argv];
+
+  const out = writer(req.stdio[1], owned);
+  const err = writer(req.stdio[2], owned);
+  let input: Readable | undefined;
+  define('stdout', () => out);
+  define('stderr', () => err);
+  define('stdin', () => (input ??= reader(req.stdio[0], owned)));
+
+  const sig = new Socket({ fd: signals, readable: true, writable: false });
+  owned.delete(signals);
+  sig.unref();
+  sig.on('data', (bytes: Buffer) => {
+    for (const s of bytes) {
+      const name = Object.entries(constants.signals).find(([, v]) => v === s)?.[0] as NodeJS.Signals | undefined;
+      if (!name) continue;
+      if (name === 'SIGWINCH') {
+        for (const w of [out, err]) (w as tty.WriteStream & { _refreshSize?: () => void })._refreshSize?.();
+      } else if (process.listenerCount(name) > 0) {
+        process.emit(name, name);
+      } else if (name !== 'SIGCONT') {
+        dieOf = s;
+        process.exit(128 + s);
+      }
+    }
+  });
+  // The front is gone (killed): so is the call, as a killed dock was.
+  sig.on('end', () => process.exit(137));
+  sig.on('error', () => process.exit(137));
+
+  main(req.argv);
+}
+
+function close(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // closed already
+  }
+}
+
+function define(name: 'stdin' | 'stdout' | 'stderr', get: () => unknown): void {
+  Object.defineProperty(process, name, { configurable: true, enumerable: true, get });
+}
+
+/** The caller's stdout or stderr: a terminal as Node makes it, anything else written synchronously
+ * as Node writes to files and pipes. */
+function writer(fd: number, owned: Set<number>): NodeJS.WriteStream {
+  if (tty.isatty(fd)) {
+    owned.delete(fd); // the stream's handle closes it
+    return new tty.WriteStream(fd);
+  }
+  const w = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        writeAll(fd, chunk);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  }) as unknown as NodeJS.WriteStream;
+  Object.assign(w, { fd, isTTY: false });
+  return w;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(fd: number, b: Buffer): void {
+  for (let off = 0; off < b.length; ) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (e) {
+      // The caller's pipe may be non-blocking (shared with it): wait for room as Node's stdio does.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
+/** The caller's stdin as Node would make it: a terminal, a socket or pipe, or a file. */
+function reader(fd: number, owned: Set<number>): Readable {
+  const st = fstatSync(fd);
+  if (!tty.isatty(fd) && !st.isFIFO() && !st.isSocket()) return createReadStream('', { fd, autoClose: false }); // closed with the call
+  owned.delete(fd); // the stream's handle closes it
+  return tty.isatty(fd) ? new tty.ReadStream(fd) : new Socket({ fd, readable: true, writable: false });
+}
+
+/** The module object itself, whose functions every import of it calls through (the bundle's
+ * lazy builtins are getters over it, scripts/build.mjs): patched, it sees every call. */
+function builtin(name: string): Record<string, (...a: unknown[]) => unknown> {
+  return (process as unknown as { getBuiltinModule(n: string): Record<string, (...a: unknown[]) => unknown> }).getBuiltinModule(`node:${name}`);
+}
+
+/** fds this call opens with fs and leaves open: closed when it ends, as the kernel would. */
+function trackFds(): Set<number> {
+  const opened = new Set<number>();
+  const f = builtin('fs');
+  const { openSync, open, closeSync: closeS, close: closeA } = f;
+  f.openSync = (...a) => {
+    const fd = openSync(...a) as number;
+    opened.add(fd);
+    return fd;
+  };
+  f.open = (...a) => {
+    const cb = a.pop() as (e: Error | null, fd?: number) => void;
+    return open(...a, (e: Error | null, fd?: number) => {
+      if (!e) opened.add(fd!);
+      cb(e, fd);
+    });
+  };
+  f.closeSync = (fd) => {
+    opened.delete(fd as number);
+    return closeS(fd);
+  };
+  f.close = (fd, ...rest) => {
+    opened.delete(fd as number);
+    return closeA(fd, ...rest);
+  };
+  return opened;
+}
+
+/** Children spawned by this call: those not yet reaped when it ends are written to the shared
+ * array for the server's main thread to reap (nothing in this thread will wait for them then). */
+function trackChildren(shared: Int32Array): () => void {
+  const live = new Set<number>();
+  const cp = builtin('child_process');
+  const spawn = cp.spawn;
+  cp.spawn = (...a) => {
+    const c = spawn(...a) as import('node:child_process').ChildProcess;
+    if (c.pid) {
+      const pid = c.pid;
+      live.add(pid);
+      c.once('exit', () => live.delete(pid));
+    }
+    return c;
+  };
+  return () => {
+    const pids = [...live].slice(0, DOCK_SHARED_SLOTS - 2);
+    pids.forEach((p, i) => Atomics.store(shared, 2 + i, p));
+    Atomics.store(shared, 1, pids.length);
+  };
+}
