@@ -391,6 +391,13 @@ void front_try_server(const char *cli_js, char **args, int argc, int dock) {
       if (fd >= 0) close(fd);
       break;
     }
+    case REMOTE_NULL_STDIN: {
+      int null = open("/dev/null", O_RDONLY | O_CLOEXEC), err = 0;
+      if (null < 0 || dup2(null, 0) < 0) err = errno;
+      if (null > 0) close(null);
+      send_msg(sock, REMOTE_DONE, 0, err, 0, 0, NULL, 0, -1);
+      break;
+    }
     case REMOTE_SUBREAPER:
       send_msg(sock, REMOTE_DONE, 0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0, 0, 0, NULL, 0, -1);
       break;

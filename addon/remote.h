@@ -50,6 +50,9 @@ enum skiff_remote_type {
    * b = a signal to die of (one dock left unhandled), or 0. */
   REMOTE_REQUEST_DOCK = 11,
   REMOTE_STARTED = 12,
+  /* server -> front: stdin becomes /dev/null (what the init is started with next: `dock exec`
+   * without -i must not read the caller's input). Answer DONE: b = errno. */
+  REMOTE_NULL_STDIN = 13,
 };
 
 struct skiff_remote_msg {

@@ -1,22 +1,25 @@
-// A dock call served by the warm server (src/cli/server.ts) instead of a new Node: a worker thread
-// that has loaded dist/dock.js beforehand takes one call, stands in for the caller and ends with
-// it. One call per worker, so that nothing of one call (the commander program, module state,
-// handlers, open handles) lives on into the next.
+// dock calls served by the warm server (src/cli/server.ts) instead of a new Node each: a worker
+// thread that has loaded dist/dock.js and registered its commands takes a call, stands in for the
+// caller, answers, and takes the next one.
 //
 // What the worker takes on from the caller (skiff-front in dock mode, addon/front-remote.c): its
 // cwd and umask (this thread's own, unshare(CLONE_FS)), its network, UTS and IPC namespaces, its
-// environment and argv, and its stdin, stdout and stderr as process.stdin/stdout/stderr. Signals
-// the front receives arrive as bytes on a pipe and are emitted on `process` as Node would; one that
-// dock does not handle ends the call and the front dies of it. process.exit ends the call: the
-// exit status goes back to the front, which exits with it.
+// environment and argv, and its stdin, stdout and stderr as process.stdin/stdout/stderr. What
+// runtime calls do in their caller's process (start an init, be its subreaper, wait for it: `dock
+// exec`) the front does, as for skiff's own calls (src/runtime/remote.ts). Signals the front gets
+// arrive as bytes on a pipe and are emitted on `process` as Node would; one that dock leaves
+// unhandled ends the call and the front dies of it.
 //
-// What a Node process would get back from the kernel at its exit, the worker gives back itself:
-// the fds dock opened and left open (a container lock's flock among them) are closed, and the
-// children it spawned that outlive it (a supervisor's first fork, a network helper) are left to
-// the server's main thread to reap.
+// A call ends with its exit status (the front exits with it) and gives back what a Node process
+// would have got back from the kernel at its exit: the fds it opened and left open (a container
+// lock's flock among them) are closed, the listeners it added removed, env, cwd, argv and stdio put
+// back. The worker serves another call only when the call left nothing running (no timer, socket
+// or child beyond what the worker had before it); otherwise, and after a process.exit, a signal
+// that ends the call, or a caller that was killed, the worker ends, and children that outlive it
+// are left to the main thread to reap.
 import { appendFileSync, closeSync, createReadStream, fstatSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
+import { constants, setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import tty from 'node:tty';
@@ -37,47 +40,78 @@ function handOver(args: string[]): boolean {
   return !SERVED.has(args.find((a) => !a.startsWith('-')) ?? '');
 }
 
-export function serveDockWorker(main: (args: string[]) => void): void {
+/** What most calls load: loaded while the worker gets ready, not during a call. */
+const BUILTINS = ['child_process', 'net', 'tty', 'crypto', 'readline', 'stream', 'http', 'zlib'];
+
+/** process events whose listeners a call may add; removed when it ends. */
+const EVENTS = ['exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+
+/**
+ * A dock worker: it gets ready (at the lowest priority of its thread, bin/skiff-server.js, so that
+ * getting ready never slows a call being served), then serves the calls its main thread hands it.
+ */
+export function serveDockWorker(prepare: () => void, run: (args: string[]) => Promise<number>): void {
   const { shared, log } = workerData as { shared: Int32Array; log: string };
-  parentPort!.once('message', (m: { call?: DockCall; stop?: boolean }) => {
-    if (!m.call) process.exit(0);
-    try {
-      serveDockCall(m.call, shared, main);
-    } catch (e) {
-      appendFileSync(log, `${new Date().toISOString()} dock call from pid ${m.call.pid}: ${(e as Error)?.stack ?? e}\n`);
-      process.exit(1);
-    }
-  });
+  for (const b of BUILTINS) builtin(b);
+  prepare();
+  const fds = trackFds();
+  const children = trackChildren(shared);
+  const next = () =>
+    parentPort!.once('message', (m: { call?: DockCall }) => {
+      if (!m.call) process.exit(0);
+      setPriority(0); // this thread's own nice value; root may lower it
+      serveDockCall(m.call, shared, run, fds, children).then(
+        (again) => {
+          if (!again) process.exit(0);
+          parentPort!.postMessage({ idle: true });
+          next();
+        },
+        (e) => {
+          appendFileSync(log, `${new Date().toISOString()} dock call from pid ${m.call!.pid}: ${(e as Error)?.stack ?? e}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  next();
 }
 
-function serveDockCall(call: DockCall, shared: Int32Array, main: (args: string[]) => void): void {
+/** Serves one call; true when the worker may serve another. */
+async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: string[]) => Promise<number>, opened: Set<number>, children: () => void): Promise<boolean> {
   const n = native() as Native & NativeRemote;
   const { conn, req } = call;
   const signals = req.stdio[3]!;
   const owned = new Set<number>([req.stdio[0], req.stdio[1], req.stdio[2], signals]);
   const letGo = () => {
-    Atomics.store(shared, 0, 1);
     for (const fd of owned) close(fd);
     owned.clear();
+    Atomics.store(shared, 0, 1);
   };
   if (handOver(req.argv)) {
     letGo();
     n.remoteSend(conn, Remote.HANDOVER, 0, 0, 0, 0);
     close(conn);
-    process.exit(0);
+    return true;
   }
   n.threadIsolate();
   n.threadEnter(req.cwd, req.umask);
   n.threadJoinNamespaces(call.pid);
   n.remoteSend(conn, Remote.STARTED, 0, 0, 0, 0);
 
-  // What runtime calls do in their caller's process (start an init, be its subreaper, wait for
-  // it: `dock exec`) is done by the front, as for skiff's own calls (src/runtime/remote.ts).
+  // What the worker is without a call: put back at the end.
+  const before = {
+    env: { ...process.env },
+    cwd: process.cwd,
+    argv: process.argv,
+    stdio: (['stdin', 'stdout', 'stderr'] as const).map((k) => [k, Object.getOwnPropertyDescriptor(process, k)!] as const),
+    listeners: EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)] as const),
+    resources: resources(),
+    crash: crash.now,
+  };
   serveCaller({ pid: call.pid, overrides: callerOverrides(conn, n) });
   [output.in, output.out, output.err] = [req.stdio[0], req.stdio[1], req.stdio[2]];
-  const opened = trackFds();
-  const children = trackChildren(shared);
+  opened.clear();
   let dieOf = 0;
+  // The ends that stop the worker (process.exit, a signal, a killed caller) answer from here.
   process.on('exit', (code) => {
     serveCaller();
     n.threadJoinNamespaces(0, 1);
@@ -104,9 +138,7 @@ function serveDockCall(call: DockCall, shared: Int32Array, main: (args: string[]
   for (const k of Object.keys(process.env)) delete process.env[k];
   Object.assign(process.env, req.env);
   process.cwd = () => req.cwd;
-  const script = join(dirname(__filename), '..', 'bin', 'dock.js');
-  process.argv = [process.execPath, script, ...req.argv];
-
+  process.argv = [process.execPath, join(dirname(__filename), '..', 'bin', 'dock.js'), ...req.argv];
   const out = writer(req.stdio[1], owned);
   const err = writer(req.stdio[2], owned);
   let input: Readable | undefined;
@@ -132,10 +164,57 @@ function serveDockCall(call: DockCall, shared: Int32Array, main: (args: string[]
     }
   });
   // The front is gone (killed): so is the call, as a killed dock was.
-  sig.on('end', () => process.exit(137));
-  sig.on('error', () => process.exit(137));
+  const gone = () => process.exit(137);
+  sig.on('end', gone);
+  sig.on('error', gone);
 
-  main(req.argv);
+  const code = await run(req.argv);
+
+  // The call is over: give back what it took, answer, and see whether it left anything running.
+  sig.off('end', gone).off('error', gone);
+  sig.destroy();
+  input?.destroy();
+  for (const w of [out, err]) w instanceof tty.WriteStream ? w.destroy() : ((w as { dead?: boolean }).dead = true);
+  for (const [k, d] of before.stdio) Object.defineProperty(process, k, d);
+  for (const [e, ls] of before.listeners) {
+    process.removeAllListeners(e);
+    for (const l of ls) process.on(e, l as (...a: unknown[]) => void);
+  }
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, before.env);
+  process.cwd = before.cwd;
+  process.argv = before.argv;
+  process.exitCode = undefined;
+  crash.now = before.crash;
+  serveCaller();
+  [output.in, output.out, output.err] = [0, 1, 2];
+  for (const fd of opened) close(fd);
+  opened.clear();
+  letGo();
+  n.threadJoinNamespaces(0);
+  n.threadEnter('/', 0o022);
+  try {
+    n.remoteSend(conn, Remote.EXIT, code, 0, 0, 0);
+  } catch {
+    // the caller was killed meanwhile
+  }
+  close(conn);
+  // Closed handles leave the loop's list on its next turn, and what the call left in flight (an fs
+  // request, a child's pipe) ends soon after: given half a second, the worker is as it was, or ends.
+  let clean = false;
+  for (let i = 0; i < 50 && !clean; i++) {
+    await new Promise((r) => setTimeout(r, i ? 10 : 0));
+    clean = JSON.stringify(resources()) === JSON.stringify(before.resources);
+  }
+  if (clean) Atomics.store(shared, 0, 0);
+  return clean;
+}
+
+/** The worker's live resources (timers, sockets, children...) by kind, for "did the call leave any". */
+function resources(): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (const k of process.getActiveResourcesInfo()) r[k] = (r[k] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(r).sort());
 }
 
 function close(fd: number): void {
@@ -159,6 +238,8 @@ function writer(fd: number, owned: Set<number>): NodeJS.WriteStream {
   }
   const w = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      // Once the call is over its fd is closed, and the number may be another's: never written.
+      if ((w as { dead?: boolean }).dead) return cb(Object.assign(new Error('write after the call ended'), { code: 'EBADF' }));
       try {
         writeAll(fd, chunk);
         cb();
@@ -198,7 +279,7 @@ function builtin(name: string): Record<string, (...a: unknown[]) => unknown> {
   return (process as unknown as { getBuiltinModule(n: string): Record<string, (...a: unknown[]) => unknown> }).getBuiltinModule(`node:${name}`);
 }
 
-/** fds this call opens with fs and leaves open: closed when it ends, as the kernel would. */
+/** fds the calls open with fs and leave open: closed when each ends, as the kernel would. */
 function trackFds(): Set<number> {
   const opened = new Set<number>();
   const f = builtin('fs');

@@ -21,8 +21,12 @@ import { register as update } from './dock/update';
 import { register as commit } from './dock/commit';
 import { register as prune } from './dock/prune';
 
-/** Runs one dock command line (argv without node and the script) and exits with its status. */
-export function main(args: string[]): void {
+let prepared = false;
+
+/** Registers every command (the warm server does it before a call comes: dock-serve.ts). */
+export function prepare(): void {
+  if (prepared) return;
+  prepared = true;
   // One entry per line, so that groups added at the same time merge cleanly.
   for (const register of [
     registry,
@@ -55,24 +59,30 @@ export function main(args: string[]): void {
   );
   finishCommands(program);
   addNegations(program);
-
-  program
-    .parseAsync(normalizeBoolArgs(program, ['node', 'dock', ...args]))
-    .then(() => {
-      // Keep-alive sockets must not hold the process open.
-      process.exit(process.exitCode ?? 0);
-    })
-    .catch((err) => {
-      const usage = usageExit(err);
-      if (usage !== undefined) process.exit(usage); // commander printed it
-      reportError(err);
-      process.exit(typeof (err as { dockExit?: unknown })?.dockExit === 'number' ? (err as { dockExit: number }).dockExit : 1);
-    });
 }
 
-/** A worker thread of the warm server that serves one dock call (src/cli/dock-serve.ts). */
+/** Runs one dock command line (argv without node and the script); resolves to its exit status. */
+export async function run(args: string[]): Promise<number> {
+  prepare();
+  try {
+    await program.parseAsync(normalizeBoolArgs(program, ['node', 'dock', ...args]));
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    const usage = usageExit(err);
+    if (usage !== undefined) return usage; // commander printed it
+    reportError(err);
+    return typeof (err as { dockExit?: unknown })?.dockExit === 'number' ? (err as { dockExit: number }).dockExit : 1;
+  }
+}
+
+/** The CLI on Node: run, then exit at once (keep-alive sockets must not hold the process open). */
+export function main(args: string[]): void {
+  void run(args).then((code) => process.exit(code));
+}
+
+/** A worker thread of the warm server that serves dock calls (src/cli/dock-serve.ts). */
 export function serveWorker(): void {
-  serveDockWorker(main);
+  serveDockWorker(prepare, run);
 }
 
 // `node dist/dock.js ARGS` runs the CLI itself (bin/dock.js and the server's workers call main).

@@ -9,6 +9,7 @@
 // without a call. One per build: the socket's name is a hash of the bundle, the addon and
 // skiff-init (the front computes the same), so a rebuilt skiff never talks to an old server.
 import { appendFileSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { initPath, native, serveCaller, type Native } from '../runtime/native';
@@ -17,6 +18,8 @@ import { output } from '../runtime/output';
 import { main } from './skiff';
 
 const MAX_WORKERS = 16;
+/** Idle dock workers kept for the next calls. */
+const MAX_IDLE_DOCKS = 4;
 /** How often an idle worker looks up from accept() to see whether the server stops. */
 const ACCEPT_TICK_MS = 500;
 
@@ -100,22 +103,34 @@ export function serve(workerScript: string): void {
   };
   spawn();
 
-  // dock calls: each in a worker of its own that has loaded dist/dock.js before the call came, and
-  // ends with it (dock-serve.ts). One such worker is kept ready.
-  const docks = new Map<Worker, { busy: boolean; held: number[]; shared: Int32Array }>();
+  // dock calls: served by workers that have loaded dist/dock.js before the call came (dock-serve.ts).
+  // A worker takes the next call when its last one left nothing running, else it ends. One more is
+  // always getting ready while the others serve, for a call that comes meanwhile.
+  const docks = new Map<Worker, { busy: boolean; held: number[]; shared: Int32Array; tid?: number }>();
   // Children of ended dock workers that no thread waits for any more (a supervisor's first fork, a
   // network helper): reaped here, by pid, so that none stays a zombie of the server.
   const orphans = new Set<number>();
-  let ready: Worker | undefined;
+  const ready: Worker[] = [];
   const spawnDock = () => {
     const shared = new Int32Array(new SharedArrayBuffer(4 * DOCK_SHARED_SLOTS));
     const w = new Worker(workerScript, { workerData: { dock: true, log, shared }, stdout: true, stderr: true });
     docks.set(w, { busy: false, held: [], shared });
+    w.on('message', (m: { tid?: number; idle?: boolean }) => {
+      const d = docks.get(w);
+      if (!d) return;
+      if (m.tid) d.tid = m.tid;
+      if (!m.idle) return;
+      Object.assign(d, { busy: false, held: [] });
+      last = Date.now();
+      // The warmest first; a stopping server, or more idle than it needs, lets it go.
+      if (Atomics.load(stopping, 0) || ready.length >= MAX_IDLE_DOCKS) w.postMessage({ stop: true });
+      else ready.unshift(w);
+    });
     w.on('error', (e) => appendFileSync(log, `${new Date().toISOString()} dock worker: ${e?.stack ?? e}\n`));
     w.on('exit', () => {
       const d = docks.get(w)!;
       docks.delete(w);
-      if (ready === w) ready = undefined;
+      if (ready.includes(w)) ready.splice(ready.indexOf(w), 1);
       if (!Atomics.load(d.shared, 0)) for (const fd of d.held) closeQuietly(fd); // it died before letting them go
       for (let i = 0; i < Atomics.load(d.shared, 1); i++) orphans.add(Atomics.load(d.shared, 2 + i));
       reap();
@@ -134,13 +149,17 @@ export function serve(workerScript: string): void {
   };
   const serveDock = (call: DockCall) => {
     last = Date.now();
-    const w = ready ?? spawnDock();
-    ready = undefined;
-    Object.assign(docks.get(w)!, { busy: true, held: [call.conn, ...call.req.stdio] });
+    const w = ready.shift() ?? spawnDock();
+    const d = Object.assign(docks.get(w)!, { busy: true, held: [call.conn, ...call.req.stdio] });
+    try {
+      if (d.tid) setPriority(d.tid, 0); // still getting ready at nice 19: the call waits on it now
+    } catch {
+      // it ended meanwhile
+    }
     w.postMessage({ call });
-    if (!Atomics.load(stopping, 0)) ready = spawnDock();
+    if (!Atomics.load(stopping, 0) && !ready.length) ready.push(spawnDock());
   };
-  ready = spawnDock();
+  ready.push(spawnDock());
   const anyBusy = () => [...busy.values()].some(Boolean) || [...docks.values()].some((d) => d.busy);
 
   const stop = () => {
@@ -149,8 +168,7 @@ export function serve(workerScript: string): void {
     rmSync(sock, { force: true });
     // Not closed here: the workers share this fd number until they have seen the flag.
     Atomics.store(stopping, 0, 1);
-    ready?.postMessage({ stop: true });
-    ready = undefined;
+    for (const w of ready.splice(0)) w.postMessage({ stop: true });
   };
   process.on('SIGTERM', stop).on('SIGINT', stop);
   setInterval(() => {

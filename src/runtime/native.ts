@@ -32,6 +32,8 @@ export interface Native {
   /** Returns false when `wait` is false and the lock is held elsewhere. */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   setSubreaper(): void;
+  /** Only while the warm server serves a call (src/runtime/remote.ts): the caller's stdin becomes /dev/null. */
+  nullStdin?(): void;
   pidfdOpen(pid: number): number;
   pidfdSignal(pidfd: number, signal: number): void;
   waitPidSync(pid: number, nohang: boolean): WaitStatus | null;

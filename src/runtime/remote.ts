@@ -18,6 +18,7 @@ export const Remote = {
   HANDOVER: 10,
   REQUEST_DOCK: 11,
   STARTED: 12,
+  NULL_STDIN: 13,
 } as const;
 export const REMOTE_VERSION = 1;
 export const REMOTE_DIR = '/run/skiff-server';
@@ -129,6 +130,10 @@ export function callerOverrides(fd: number, base: Native & NativeRemote): Partia
       const [step, text] = m.payload.toString('utf8').split('\n');
       if (m.b || m.fds.length !== 1) throw errnoError(`${step} ${path}`, m.b || constants.errno.EPROTO, text);
       return { pid: m.a, fd: m.fds[0] };
+    },
+    nullStdin() {
+      const m = ask(Remote.NULL_STDIN, 0, 0);
+      if (m.b) throw errnoError('stdin from /dev/null', m.b);
     },
     setSubreaper() {
       const m = ask(Remote.SUBREAPER, 0, 0);

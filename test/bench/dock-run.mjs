@@ -1,6 +1,7 @@
-// Bench: `dock run --rm IMAGE true` against `podman run --rm IMAGE true` (podman with its default
-// runtime) on the same locally made busybox image, interleaved, in private roots; then the memory
-// (RSS) of dock's supervisor per running container beside podman's conmon.
+// Bench: `dock run --rm IMAGE true`, `dock ps -a` and `dock exec C true` against podman's (podman
+// with its default runtime) on the same locally made busybox image, interleaved, in private roots,
+// dock with the warm server and on Node (SKIFF_SERVER=0); then the memory (RSS) of dock's supervisor
+// per running container beside podman's conmon.
 //
 //   node test/bench/dock-run.mjs [iterations]        (root; the packages of scripts/test-setup.sh)
 //
@@ -53,7 +54,8 @@ const IMAGE = 'bench/busybox:1';
 const ULIMIT = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 
 const dockRoot = join(work, 'dock');
-const dock = (args, opts = {}) => spawnSync(DOCK, args, { env: { ...process.env, DOCK_ROOT: dockRoot }, encoding: 'utf8', ...opts });
+const dock = (args, opts = {}, server = '') => spawnSync(DOCK, args, { env: { ...process.env, DOCK_ROOT: dockRoot, SKIFF_SERVER: server }, encoding: 'utf8', ...opts });
+const dockNode = (args) => dock(args, {}, '0');
 const pod = ['--root', join(work, 'podman', 'root'), '--runroot', join(work, 'podman', 'run'), '--tmpdir', join(work, 'podman', 'tmp')];
 const podman = (args, opts = {}) => spawnSync('podman', [...pod, ...args], { encoding: 'utf8', ...opts });
 
@@ -85,22 +87,37 @@ const stats = (xs) => {
   return { median: s[Math.floor(s.length / 2)], mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0] };
 };
 
+// One running container each for exec.
+check(dock(['run', '-d', '--name', 'exec-target', '--network', 'none', IMAGE, 'sleep', '600']), 'dock run -d');
+check(podman(['run', '-d', '--name', 'exec-target', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'sleep', '600']), 'podman run -d');
 const cases = {
-  'dock run --rm --network none': () => check(dock(['run', '--rm', '--network', 'none', IMAGE, 'true']), 'dock run'),
   'podman run --rm --network none': () => check(podman(['run', '--rm', ...RUNTIME, ...ULIMIT, '--network', 'none', IMAGE, 'true']), 'podman run'),
+  'dock run --rm --network none': () => check(dock(['run', '--rm', '--network', 'none', IMAGE, 'true']), 'dock run'),
+  'dock run --rm (SKIFF_SERVER=0)': () => check(dockNode(['run', '--rm', '--network', 'none', IMAGE, 'true']), 'dock run'),
+  'podman ps -a': () => check(podman(['ps', '-a']), 'podman ps'),
+  'dock ps -a': () => check(dock(['ps', '-a']), 'dock ps'),
+  'dock ps -a (SKIFF_SERVER=0)': () => check(dockNode(['ps', '-a']), 'dock ps'),
+  'podman exec C true': () => check(podman(['exec', 'exec-target', 'true']), 'podman exec'),
+  'dock exec C true': () => check(dock(['exec', 'exec-target', 'true']), 'dock exec'),
+  'dock exec C true (SKIFF_SERVER=0)': () => check(dockNode(['exec', 'exec-target', 'true']), 'dock exec'),
 };
 // Warm-up (page cache, first-run setup), then interleaved rounds.
 for (const f of Object.values(cases)) f();
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let i = 0; i < N; i++) for (const [k, f] of Object.entries(cases)) times[k].push(time(f));
 
-console.log(`dock run vs podman run (${N} interleaved runs each; podman's runtime: ${runtime})`);
+console.log(`dock vs podman (${N} interleaved runs each; podman's runtime: ${runtime})`);
 for (const [k, xs] of Object.entries(times)) {
   const s = stats(xs);
   console.log(`  ${k.padEnd(36)} median ${s.median.toFixed(0)} ms   mean ${s.mean.toFixed(0)} ms   min ${s.min.toFixed(0)} ms`);
 }
-const base = stats(times['dock run --rm --network none']).median;
-for (const k of Object.keys(cases).slice(1)) console.log(`  ratio ${k} / dock run: ${(stats(times[k]).median / base).toFixed(2)}`);
+// Each dock case against podman's for the same verb, by the mean and by the median.
+for (const k of Object.keys(cases).filter((c) => c.startsWith('dock'))) {
+  const verb = k.split(' ')[1];
+  const p = stats(times[Object.keys(cases).find((c) => c.startsWith(`podman ${verb}`))]);
+  const s = stats(times[k]);
+  console.log(`  ratio ${k.padEnd(36)} / podman's: ${(s.mean / p.mean).toFixed(2)}x mean, ${(s.median / p.median).toFixed(2)}x median`);
+}
 
 // Memory of the per-container keeper: dock's supervisor and podman's conmon, K containers each.
 const K = 5;

@@ -129,6 +129,32 @@ describe.skipIf(skipWhen(needRoot(), needTools(...IMAGE_TOOLS)))('dock through t
     expect(dock('1', ['rm', '-f', 'victim'])).toEqual({ status: 0, stdout: 'victim\n', stderr: '' });
   }, ops(6));
 
+  it("the next call starts clean: the last one's options, environment and directory are gone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dock-clean-'));
+    try {
+      await ok(root, ['run', '-d', '--network', 'none', '--name', 'clean', img.name, 'sleep', '600']);
+      writeFileSync(join(dir, 'vars'), 'FROM_FILE=1\n');
+      // Calls in quick succession are served by the same few workers, one after another.
+      const calls: [string[], Record<string, string>, string | undefined][] = [
+        [['ps', '--format', '{{.Names}}', '--filter', 'name=clean'], {}, undefined],
+        [['ps', '--filter', 'name=clean'], {}, undefined],
+        [['run', '--rm', '--network', 'none', '-e', 'PASSED', '--env-file', 'vars', img.name, 'sh', '-c', 'echo "${PASSED-unset} ${FROM_FILE-unset}"'], { PASSED: 'yes' }, dir],
+        [['exec', '-e', 'PASSED', 'clean', 'sh', '-c', 'echo "${PASSED-unset} ${FROM_FILE-unset}"'], {}, undefined],
+        [['run', '--rm', '--network', 'none', '--env-file', 'vars', img.name, 'true'], {}, tmpdir()],
+      ];
+      const out = calls.map(([args, extra, cwd]) => spawnSync(DOCK, args, { env: env('1', extra), cwd, encoding: 'utf8', timeout: ops(1) }));
+      expect(out.map((r) => [r.status, r.stdout.split('\n')[0], r.stderr.replace(/:.*/s, '')])).toEqual([
+        [0, 'clean', ''],
+        [0, expect.stringMatching(/^CONTAINER ID +IMAGE/), ''],
+        [0, 'yes 1', ''],
+        [0, ' unset', ''],
+        [125, '', expect.stringMatching(/^dock/)],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, ops(8));
+
   it('what stays on Node gives the same answers (volumes, networks)', () => {
     for (const args of [['volume', 'ls'], ['network', 'ls', '--format', '{{.Name}}']]) {
       const [s, n] = both(() => args);

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { clientOpts, collect, type Engine, group, reportError, withEngine } from './common';
 import { columns, renderFormat, renderFormatDeep } from './format';
+import { native } from '../../runtime/native';
 import { output } from '../../runtime/output';
 import { ContainerError, startFailure } from '../../engine/containers/errors';
 
@@ -400,15 +401,20 @@ const execCmd = (cmd: Command) =>
         }
         return;
       }
+      const nullStdin = native().nullStdin;
       if (!o.interactive && !o.detach && !process.env.DOCK_EXEC_STDIO_DETACHED && !stdinIsDevNull()) {
         // Without -i the process must not read our standard input (a `while read` loop calling
-        // dock exec would lose its lines): a copy of dock runs it with /dev/null as stdin.
-        const { spawn } = await import('node:child_process');
-        const child = spawn(...dockAgain(), { stdio: ['ignore', output.out, output.err], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
-        const forward = (sig: NodeJS.Signals) => child.kill(sig);
-        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward);
-        process.exitCode = await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? 128 + ((sig && (require('node:os').constants.signals as Record<string, number>)[sig]) || 0))));
-        return;
+        // dock exec would lose its lines): served by the warm server, the caller's front takes
+        // /dev/null as its stdin; on Node, a copy of dock runs it with /dev/null as stdin.
+        if (nullStdin) nullStdin();
+        else {
+          const { spawn } = await import('node:child_process');
+          const child = spawn(...dockAgain(), { stdio: ['ignore', output.out, output.err], env: { ...process.env, DOCK_EXEC_STDIO_DETACHED: '1' } });
+          const forward = (sig: NodeJS.Signals) => child.kill(sig);
+          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward);
+          process.exitCode = await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? 128 + ((sig && (require('node:os').constants.signals as Record<string, number>)[sig]) || 0))));
+          return;
+        }
       }
       // The API's exec runs this command on pipes for a client that made its own terminal check.
       if (o.tty && o.interactive && !process.stdin.isTTY && !process.env.DOCK_EXEC_FOR_API) throw Object.assign(new ContainerError('EUSAGE', 'the input device is not a TTY'), { dockExit: 125 });
