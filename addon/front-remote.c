@@ -129,26 +129,57 @@ static int find_node(char *out, size_t len) {
   return -1;
 }
 
-/* Start the server for the next calls, detached (its own session, stdio on /dev/null, a clean
- * environment: no caller's variables live on in it). At most once per START_BACKOFF_S. */
+/* Where the servers live: /run/skiff-server, or SKIFF_SERVER_DIR (an absolute path short enough
+ * for a socket's name: a private server, for tests). The server checks it is root's alone. */
+static const char *server_dir(void) {
+  const char *d = getenv("SKIFF_SERVER_DIR");
+  return d && d[0] == '/' && strlen(d) < 64 ? d : SKIFF_REMOTE_DIR;
+}
+
+static void note(const char *mark, const char *text) {
+  int fd = open(mark, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) {
+  }
+  close(fd);
+}
+
+/*
+ * Start the server for the next calls, detached (its own session, stdio on /dev/null, a clean
+ * environment: no caller's variables live on in it). At most once per START_BACKOFF_S.
+ *
+ * The double fork leaves it to pid 1, unless a child subreaper is among our ancestors: an engine's
+ * conmon or containerd shim, which would then wait for the server to end before it ends itself.
+ * Under one, the server is started by systemd (systemd-run) where systemd runs, else not at all
+ * (calls go to Node, and the reason is written in the .start file) unless SKIFF_SERVER=1 asks.
+ */
 static void start_server(const char *pkg, const char *id, int now) {
   char node[4200], script[4200], mark[256], abs[4096];
+  const char *dir = server_dir();
   /* The server runs in "/": the script's path must not depend on our cwd. */
   if (find_node(node, sizeof node) < 0 || !realpath(pkg, abs) || snprintf(script, sizeof script, "%s/bin/skiff-server.js", abs) >= (int)sizeof script) return;
-  if (mkdir(SKIFF_REMOTE_DIR, 0700) < 0 && errno != EEXIST) return;
-  snprintf(mark, sizeof mark, "%s/%s.start", SKIFF_REMOTE_DIR, id);
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) return;
+  snprintf(mark, sizeof mark, "%s/%s.start", dir, id);
   struct stat st;
   if (!now && stat(mark, &st) == 0 && time(NULL) - st.st_mtime < START_BACKOFF_S) return;
   int m = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (m < 0) return;
   close(m);
   const char *idle = getenv("SKIFF_SERVER_IDLE");
-  char idle_env[64] = "";
+  char idle_env[64] = "", dir_env[96] = "";
   if (idle && strlen(idle) < 32) snprintf(idle_env, sizeof idle_env, "SKIFF_SERVER_IDLE=%s", idle);
+  if (strcmp(dir, SKIFF_REMOTE_DIR)) snprintf(dir_env, sizeof dir_env, "SKIFF_SERVER_DIR=%s", dir);
   pid_t child = fork();
   if (child < 0) return;
   if (child == 0) {
+    pid_t mid = getpid();
     if (setsid() < 0 || fork() != 0) _exit(0);
+    /* Who adopts us once the middle process has exited: pid 1, or a child subreaper. */
+    for (int i = 0; i < 2000 && getppid() == mid; i++) {
+      struct timespec ts = {0, 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    pid_t adopter = getppid();
     int null = open("/dev/null", O_RDWR);
     if (null < 0 || chdir("/") < 0) _exit(1);
     for (int i = 0; i < 3; i++) dup2(null, i);
@@ -156,8 +187,25 @@ static void start_server(const char *pkg, const char *id, int now) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", idle_env[0] ? idle_env : dir_env[0] ? dir_env : NULL, idle_env[0] && dir_env[0] ? dir_env : NULL, NULL};
+    if (adopter != 1 && !now) {
+      char why[160];
+      if (access("/run/systemd/system", F_OK) == 0 && access("/usr/bin/systemd-run", X_OK) == 0) {
+        char unit[64], e1[100], e2[100];
+        snprintf(unit, sizeof unit, "--unit=skiff-server-%s", id);
+        snprintf(e1, sizeof e1, "--setenv=%s", idle_env[0] ? idle_env : "SKIFF_SERVER_IDLE=120");
+        snprintf(e2, sizeof e2, "--setenv=%s", dir_env[0] ? dir_env : "SKIFF_SERVER_DIR=" SKIFF_REMOTE_DIR);
+        char *argv[] = {"/usr/bin/systemd-run", unit, "--collect", "--quiet", "--no-block", e1, e2, node, script, NULL};
+        snprintf(why, sizeof why, "under the child subreaper %d: started by systemd-run\n", adopter);
+        note(mark, why);
+        execve(argv[0], argv, envp);
+        _exit(127);
+      }
+      snprintf(why, sizeof why, "not started: under the child subreaper %d, which would wait for it (no systemd to start it)\n", adopter);
+      note(mark, why);
+      _exit(0);
+    }
     char *argv[] = {node, script, NULL};
-    char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", idle_env[0] ? idle_env : NULL, NULL};
     execve(node, argv, envp);
     _exit(127);
   }
@@ -315,7 +363,7 @@ void front_try_server(const char *cli_js, char **args, int argc, int dock) {
     if (must) required("cannot read the build's files");
     return;
   }
-  snprintf(path, sizeof path, "%s/%s.sock", SKIFF_REMOTE_DIR, id);
+  snprintf(path, sizeof path, "%s/%s.sock", server_dir(), id);
   int sock = connect_server(path);
   if (sock < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
     start_server(pkg, id, must);

@@ -28,7 +28,7 @@ function readFileSafe(p: string): string {
 }
 
 export default function setup(): () => void {
-  for (const f of ['dist/skiff.js', 'build/Release/skiff_native.node', 'build/Release/skiff-init']) {
+  for (const f of ['dist/skiff.js', 'dist/dock.js', 'build/Release/skiff_native.node', 'build/Release/skiff-init']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm install (and npm run build)`);
   }
   if (process.getuid?.() !== 0) return () => {};

@@ -13,7 +13,7 @@ import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { initPath, native, serveCaller, type Native } from '../runtime/native';
-import { DOCK_SHARED_SLOTS, HandoverError, REMOTE_DIR, Remote, type DockCall, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
+import { DOCK_SHARED_SLOTS, HandoverError, Remote, remoteDir, type DockCall, type NativeRemote, callerOverrides, parseRequest } from '../runtime/remote';
 import { output } from '../runtime/output';
 import { main } from './skiff';
 
@@ -45,26 +45,28 @@ function idleMs(): number {
 }
 
 /** The server's directory: root's own, nobody else may have written in it. */
-function ownDir(): void {
-  mkdirSync(REMOTE_DIR, { recursive: true, mode: 0o700 });
-  const st = lstatSync(REMOTE_DIR);
-  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o077) !== 0) throw new Error(`${REMOTE_DIR} is not a directory of root's alone`);
+function ownDir(): string {
+  const dir = remoteDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o077) !== 0) throw new Error(`${dir} is not a directory of root's alone`);
+  return dir;
 }
 
 /** The main thread: the socket, the pool of workers, the idle exit. */
 export function serve(workerScript: string): void {
   if (process.geteuid?.() !== 0) throw new Error('the skiff server runs as root');
-  ownDir();
+  const dir = ownDir();
   const id = buildId();
-  const log = join(REMOTE_DIR, `${id}.log`);
-  const lock = openSync(join(REMOTE_DIR, `${id}.lock`), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const log = join(dir, `${id}.log`);
+  const lock = openSync(join(dir, `${id}.lock`), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   if (!nr().flock(lock, true, false)) process.exit(0); // another one is starting or running
   ftruncateSync(lock);
   writeSync(lock, `${process.pid}\n`, 0); // who serves: `kill $(cat /run/skiff-server/*.lock)` stops it
-  const sock = join(REMOTE_DIR, `${id}.sock`);
+  const sock = join(dir, `${id}.sock`);
   rmSync(sock, { force: true });
   const listenFd = nr().remoteListen(sock);
-  rmSync(join(REMOTE_DIR, `${id}.start`), { force: true });
+  rmSync(join(dir, `${id}.start`), { force: true });
 
   const busy = new Map<Worker, boolean>();
   // The fds of the call each worker serves: closed here if the worker dies in the middle of it,

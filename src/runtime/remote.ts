@@ -21,7 +21,11 @@ export const Remote = {
   NULL_STDIN: 13,
 } as const;
 export const REMOTE_VERSION = 1;
-export const REMOTE_DIR = '/run/skiff-server';
+/** Where the servers live; SKIFF_SERVER_DIR: a private one (skiff-front passes it on to the server it starts). */
+export function remoteDir(): string {
+  const d = process.env.SKIFF_SERVER_DIR;
+  return d && d.startsWith('/') && d.length < 64 ? d : '/run/skiff-server';
+}
 
 export interface RemoteMessage {
   type: number;

@@ -58,6 +58,16 @@ function compare(title, run) {
   for (const [name, why] of Object.entries(errors)) console.log(`  ${name.padEnd(6)} cannot run here: ${why}`);
 }
 
+// skiff's warm server, started here as a host's init would: the engines' calls come from a child
+// subreaper (conmon, containerd's shim), under which skiff-front does not start one itself.
+const serverLocks = () => (existsSync('/run/skiff-server') ? readdirSync('/run/skiff-server').filter((f) => f.endsWith('.lock')) : []);
+const serverPid = (f) => Number(readFileSync(join('/run/skiff-server', f), 'utf8').trim());
+const serversBefore = new Set(serverLocks().map(serverPid));
+spawnSync(join(root, 'bin/skiff'), ['--root', '/nonexistent/skiff-bench-warm-up', 'exec', 'warm-up', 'true'], { env: { ...process.env, SKIFF_SERVER: '1' } });
+process.on('exit', () => {
+  for (const pid of serverLocks().map(serverPid)) if (!serversBefore.has(pid)) spawnSync('kill', [String(pid)]); // the one started here
+});
+
 // podman: private storage, no network, cgroupfs (no systemd here), small rlimits (no CAP_SYS_RESOURCE).
 const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-engines-'));
 const conf = join(dir, 'containers.conf');

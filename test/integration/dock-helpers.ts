@@ -86,6 +86,8 @@ export async function d(root: string, args: string[], opts: { input?: string; en
   let stderr = '';
   child.stdout.on('data', (x) => (stdout += x));
   child.stderr.on('data', (x) => (stderr += x));
+  // A command that does not read its input may have exited before it is written: EPIPE is no error.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(opts.input ?? '');
   const code = await new Promise<number>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 + (constants.signals[sig] as number) : -1))));
   return { code, stdout, stderr };
@@ -128,11 +130,11 @@ export async function dockScript(): Promise<string> {
 }
 
 /**
- * How a test runs dock: the script on Node, or with SKIFF_TEST_DOCK=front the way users do, bin/dock
- * (skiff-front and the warm server), when the script is the built one.
+ * How a test runs dock: as users do, bin/dock (skiff-front, and the warm server for the commands it
+ * serves), when the script is the built one; SKIFF_TEST_DOCK=node runs the script on Node instead.
  */
 export function dockCommand(js: string, args: string[]): [string, string[]] {
-  if (process.env.SKIFF_TEST_DOCK === 'front' && js === join(repo, 'dist', 'dock.js')) return [join(repo, 'bin', 'dock'), args];
+  if (process.env.SKIFF_TEST_DOCK !== 'node' && js === join(repo, 'dist', 'dock.js')) return [join(repo, 'bin', 'dock'), args];
   return [process.execPath, [js, ...args]];
 }
 

@@ -5,7 +5,7 @@
 // skiff-front insist on the server (it fails instead of falling back), SKIFF_SERVER=0 refuses it.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { needRoot, needTools, skipWhen } from '../host';
@@ -179,5 +179,66 @@ describe.skipIf(skipWhen(needRoot()))('the warm skiff server', () => {
     expect(forced.stderr).toMatch(/^skiff: SKIFF_SERVER=1: the call does not fit in a request/);
     const auto = run(SKIFF, ['--root', sk.root, 'run', '-b', b, 'big2'], { env: { ...process.env, SKIFF_SERVER: '', ...big } });
     expect(auto).toMatchObject({ status: 0, stdout: '0\n' }); // the container has its own environment
+  });
+});
+
+describe.skipIf(skipWhen(needRoot(), needTools('python3')))('a private server (SKIFF_SERVER_DIR): its start and its end', () => {
+  let sk: Skiff;
+  let dir: string;
+  let seq = 0;
+  const lockPid = () => {
+    const lock = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.lock')) : undefined;
+    return lock ? Number(readFileSync(join(dir, lock), 'utf8').trim()) : 0;
+  };
+  const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const env = (extra: Record<string, string>) => ({ ...process.env, SKIFF_SERVER_DIR: dir, ...extra });
+  beforeEach(() => {
+    sk = new Skiff();
+    dir = `/run/skiff-t-${process.pid}-${seq++}`;
+  });
+  afterEach(() => {
+    const pid = lockPid();
+    if (alive(pid)) process.kill(pid, 'SIGTERM'); // ours: started for this test in its own directory
+    sk.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends by itself after SKIFF_SERVER_IDLE seconds without a call, its socket removed', async () => {
+    const b = makeBundle(baseConfig(['true']));
+    try {
+      const r = run(SKIFF, ['--root', sk.root, 'run', '-b', b, 'idle1'], { env: env({ SKIFF_SERVER: '1', SKIFF_SERVER_IDLE: '1' }) });
+      expect(r, r.stderr).toMatchObject({ status: 0, stderr: '' });
+      const pid = lockPid();
+      expect(alive(pid)).toBe(true);
+      await until(() => !alive(pid), 'the idle server to exit', 30_000);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.sock'))).toEqual([]);
+    } finally {
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it("is not left in an engine's tree: under a child subreaper it is started by systemd, or not at all", async () => {
+    const b = makeBundle(baseConfig(['sh', '-c', 'echo served']));
+    try {
+      // As conmon or containerd's shim: a child subreaper (PR_SET_CHILD_SUBREAPER = 36) runs skiff.
+      const reaper = 'import ctypes, subprocess, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); sys.exit(subprocess.call(sys.argv[1:]))';
+      const r = run('python3', ['-c', reaper, SKIFF, '--root', sk.root, 'run', '-b', b, 'reaped1'], { env: env({ SKIFF_SERVER: '' }) });
+      expect(r).toMatchObject({ status: 0, stdout: 'served\n' }); // by Node: no server was running
+      const mark = () => {
+        const f = existsSync(dir) ? readdirSync(dir).find((e) => e.endsWith('.start')) : undefined;
+        return f ? readFileSync(join(dir, f), 'utf8') : '';
+      };
+      await until(() => mark() !== '', 'the front to decide', 30_000);
+      if (existsSync('/run/systemd/system')) {
+        expect(mark()).toMatch(/^under the child subreaper \d+: started by systemd-run\n$/);
+        await until(() => alive(lockPid()), 'the server under systemd', 30_000);
+        expect(readFileSync(`/proc/${lockPid()}/status`, 'utf8')).toMatch(/^PPid:\s+1$/m);
+      } else {
+        expect(mark()).toMatch(/^not started: under the child subreaper \d+, which would wait for it \(no systemd to start it\)\n$/);
+        expect(lockPid()).toBe(0);
+      }
+    } finally {
+      rmSync(b, { recursive: true, force: true });
+    }
   });
 });
