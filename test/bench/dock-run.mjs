@@ -11,7 +11,7 @@
 // Prints medians and means and the ratios. No thresholds: a benchmark, not a test.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const N = Number(process.argv[2] ?? 20);
@@ -77,6 +77,34 @@ let RUNTIME = [];
 }
 const runtime = podman(['info', '--format', '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}']).stdout.trim().split('\n')[0] + (RUNTIME.length ? ' unusable here (hybrid cgroups): runc' : '');
 
+// CPU of a call: what this process's waited-for children used (cutime + cstime), plus, for a call
+// the warm server serves, what the server used meanwhile (its threads and the children it reaped).
+// Neither counts the per-container keeper and what it starts (podman's conmon and runtime, dock's
+// supervisor and skiff-init): they are detached, nobody here waits for them.
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+const ticks = (pid, from) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(from, from + 4).map(Number);
+function server() {
+  const dir = '/run/skiff-server';
+  for (const f of existsSync(dir) ? readdirSync(dir).filter((e) => e.endsWith('.lock')) : []) {
+    const pid = readFileSync(join(dir, f), 'utf8').trim();
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] === join(repo, 'bin', 'skiff-server.js')) return pid;
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+function cpu(fn) {
+  const srv = server();
+  const [, , cu0, cs0] = ticks('self', 11);
+  const s0 = srv ? ticks(srv, 11) : [0, 0, 0, 0];
+  fn();
+  const [, , cu1, cs1] = ticks('self', 11);
+  const s1 = srv && existsSync(`/proc/${srv}`) ? ticks(srv, 11) : s0;
+  return (cu1 - cu0 + cs1 - cs0 + s1.reduce((a, b) => a + b, 0) - s0.reduce((a, b) => a + b, 0)) * TICK_MS;
+}
+
 function time(fn) {
   const t = process.hrtime.bigint();
   fn();
@@ -104,19 +132,26 @@ const cases = {
 // Warm-up (page cache, first-run setup), then interleaved rounds.
 for (const f of Object.values(cases)) f();
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-for (let i = 0; i < N; i++) for (const [k, f] of Object.entries(cases)) times[k].push(time(f));
+const cpus = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let i = 0; i < N; i++)
+  for (const [k, f] of Object.entries(cases)) {
+    let ms = 0;
+    cpus[k].push(cpu(() => (ms = time(f))));
+    times[k].push(ms);
+  }
 
 console.log(`dock vs podman (${N} interleaved runs each; podman's runtime: ${runtime})`);
 for (const [k, xs] of Object.entries(times)) {
   const s = stats(xs);
-  console.log(`  ${k.padEnd(36)} median ${s.median.toFixed(0)} ms   mean ${s.mean.toFixed(0)} ms   min ${s.min.toFixed(0)} ms`);
+  console.log(`  ${k.padEnd(36)} median ${s.median.toFixed(0)} ms   mean ${s.mean.toFixed(0)} ms   min ${s.min.toFixed(0)} ms   cpu ${stats(cpus[k]).mean.toFixed(0)} ms`);
 }
 // Each dock case against podman's for the same verb, by the mean and by the median.
 for (const k of Object.keys(cases).filter((c) => c.startsWith('dock'))) {
   const verb = k.split(' ')[1];
   const p = stats(times[Object.keys(cases).find((c) => c.startsWith(`podman ${verb}`))]);
   const s = stats(times[k]);
-  console.log(`  ratio ${k.padEnd(36)} / podman's: ${(s.mean / p.mean).toFixed(2)}x mean, ${(s.median / p.median).toFixed(2)}x median`);
+  const pc = stats(cpus[Object.keys(cases).find((c) => c.startsWith(`podman ${verb}`))]).mean;
+  console.log(`  ratio ${k.padEnd(36)} / podman's: ${(s.mean / p.mean).toFixed(2)}x mean, ${(s.median / p.median).toFixed(2)}x median, ${(stats(cpus[k]).mean / pc).toFixed(2)}x cpu`);
 }
 
 // Memory of the per-container keeper: dock's supervisor and podman's conmon, K containers each.
