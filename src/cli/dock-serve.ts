@@ -111,11 +111,15 @@ async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: str
   [output.in, output.out, output.err] = [req.stdio[0], req.stdio[1], req.stdio[2]];
   opened.clear();
   let dieOf = 0;
+  let input: Readable | undefined;
   // The ends that stop the worker (process.exit, a signal, a killed caller) answer from here.
   process.on('exit', (code) => {
     serveCaller();
     n.threadJoinNamespaces(0, 1);
     letGo();
+    // A file as stdin is closed by its stream, asynchronously: too late in a thread that ends. (A
+    // handle's fd -- terminal, pipe, socket -- is closed with the thread's loop.)
+    if (input && 'bytesRead' in input && !input.destroyed) close(req.stdio[0]);
     for (const fd of opened) close(fd);
     children();
     try {
@@ -141,7 +145,6 @@ async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: str
   process.argv = [process.execPath, join(dirname(__filename), '..', 'bin', 'dock.js'), ...req.argv];
   const out = writer(req.stdio[1], owned);
   const err = writer(req.stdio[2], owned);
-  let input: Readable | undefined;
   define('stdout', () => out);
   define('stderr', () => err);
   define('stdin', () => (input ??= reader(req.stdio[0], owned)));
@@ -188,8 +191,6 @@ async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: str
   crash.now = before.crash;
   serveCaller();
   [output.in, output.out, output.err] = [0, 1, 2];
-  for (const fd of opened) close(fd);
-  opened.clear();
   letGo();
   n.threadJoinNamespaces(0);
   n.threadEnter('/', 0o022);
@@ -206,6 +207,10 @@ async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: str
     await new Promise((r) => setTimeout(r, i ? 10 : 0));
     clean = JSON.stringify(resources()) === JSON.stringify(before.resources);
   }
+  // Only now, with nothing of the call in flight, what it opened and left open: closed earlier, a
+  // stream still finishing would close its fd a second time (or another's with the same number).
+  for (const fd of opened) close(fd);
+  opened.clear();
   if (clean) Atomics.store(shared, 0, 0);
   return clean;
 }
@@ -225,8 +230,24 @@ function close(fd: number): void {
   }
 }
 
-function define(name: 'stdin' | 'stdout' | 'stderr', get: () => unknown): void {
-  Object.defineProperty(process, name, { configurable: true, enumerable: true, get });
+/**
+ * process.stdin/stdout/stderr as the caller's for the call. A worker's own stdio streams talk to
+ * its main thread, which calls back on `process[name]` by an internal symbol when it has taken what
+ * was written there (a warning of Node's, say): the stand-in passes such calls on to the original.
+ */
+function define(name: 'stdin' | 'stdout' | 'stderr', get: () => object): void {
+  const original = Object.getOwnPropertyDescriptor(process, name)?.get?.call(process) as Record<symbol, unknown> | undefined;
+  const internal: symbol[] = [];
+  for (let o = original; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) internal.push(...Object.getOwnPropertySymbols(o).filter((k) => /^kStdio/.test(k.description ?? '')));
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const stream = get() as Record<symbol, unknown>;
+      for (const k of internal) if (!(k in stream)) stream[k] = (...a: unknown[]) => (original![k] as (...a: unknown[]) => unknown).apply(original, a);
+      return stream;
+    },
+  });
 }
 
 /** The caller's stdout or stderr: a terminal as Node makes it, anything else written synchronously
@@ -267,10 +288,10 @@ function writeAll(fd: number, b: Buffer): void {
 
 /** The caller's stdin as Node would make it: a terminal, a socket or pipe, or a file. */
 function reader(fd: number, owned: Set<number>): Readable {
+  owned.delete(fd); // the stream closes it (destroyed at the end of the call)
+  if (tty.isatty(fd)) return new tty.ReadStream(fd);
   const st = fstatSync(fd);
-  if (!tty.isatty(fd) && !st.isFIFO() && !st.isSocket()) return createReadStream('', { fd, autoClose: false }); // closed with the call
-  owned.delete(fd); // the stream's handle closes it
-  return tty.isatty(fd) ? new tty.ReadStream(fd) : new Socket({ fd, readable: true, writable: false });
+  return st.isFIFO() || st.isSocket() ? new Socket({ fd, readable: true, writable: false }) : createReadStream('', { fd });
 }
 
 /** The module object itself, whose functions every import of it calls through (the bundle's

@@ -77,7 +77,9 @@ export function serve(workerScript: string): void {
   const stopping = new Int32Array(new SharedArrayBuffer(4));
   let last = Date.now();
   const spawn = () => {
-    const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true });
+    // trackUnmanagedFds off: the fds of a call are received by one thread and closed by another.
+    const w = new Worker(workerScript, { workerData: { listenFd, log, stopping }, stdout: true, stderr: true, trackUnmanagedFds: false });
+    keepOutput(w, log);
     busy.set(w, false);
     w.on('message', (m: { state: 'busy' | 'idle' | 'holds' | 'dock'; fds?: number[]; call?: DockCall }) => {
       if (m.state === 'dock') {
@@ -115,7 +117,8 @@ export function serve(workerScript: string): void {
   const ready: Worker[] = [];
   const spawnDock = () => {
     const shared = new Int32Array(new SharedArrayBuffer(4 * DOCK_SHARED_SLOTS));
-    const w = new Worker(workerScript, { workerData: { dock: true, log, shared }, stdout: true, stderr: true });
+    const w = new Worker(workerScript, { workerData: { dock: true, log, shared }, stdout: true, stderr: true, trackUnmanagedFds: false });
+    keepOutput(w, log);
     docks.set(w, { busy: false, held: [], shared });
     w.on('message', (m: { tid?: number; idle?: boolean }) => {
       const d = docks.get(w);
@@ -258,6 +261,11 @@ async function serveCall(n: Native & NativeRemote, conn: { fd: number; pid: numb
     if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // a caller killed meanwhile
   }
   return false;
+}
+
+/** What a worker writes on its own stdout or stderr (a warning of Node's, say), not its caller's: the log. */
+function keepOutput(w: Worker, log: string): void {
+  for (const stream of [w.stdout, w.stderr]) stream.on('data', (d: Buffer) => appendFileSync(log, `${new Date().toISOString()} worker ${w.threadId}: ${d}`));
 }
 
 function closeQuietly(fd: number): void {
