@@ -31,10 +31,10 @@ import { crash } from '../engine/containers/start';
 
 /**
  * The commands the server runs: those of a container's life that engines, scripts and people call
- * again and again. The others stay on Node: build and compose run steps whose init dock itself must
+ * again and again (`container` includes the exit and health commands of supervisors). The others stay on Node: build and compose run steps whose init dock itself must
  * parent, the API daemon would hold a worker as long as it runs, and the rest gain little.
  */
-const SERVED = new Set(['ps', 'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'exec', 'inspect', 'images', 'logs', 'top', 'port', 'wait', 'pause', 'unpause', 'rename', 'version', 'info']);
+const SERVED = new Set(['container', 'ps', 'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'exec', 'inspect', 'images', 'logs', 'top', 'port', 'wait', 'pause', 'unpause', 'rename', 'version', 'info']);
 
 function handOver(args: string[]): boolean {
   return !SERVED.has(args.find((a) => !a.startsWith('-')) ?? '');

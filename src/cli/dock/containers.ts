@@ -1,12 +1,11 @@
 // dock container commands (docker/cli cli/command/container): run, create, start, stop, ps, logs,
 // exec, cp... The work is in src/engine/containers and src/engine/volumes; here: flags, output, exit codes.
 
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { clientOpts, collect, type Engine, group, reportError, withEngine } from './common';
 import { columns, renderFormat, renderFormatDeep } from './format';
 import { native } from '../../runtime/native';
+import { selfCommand } from '../../engine/containers/engine';
 import { output } from '../../runtime/output';
 import { ContainerError, startFailure } from '../../engine/containers/errors';
 
@@ -428,12 +427,10 @@ const execCmd = (cmd: Command) =>
       });
     });
 
-/** This command line again: through bin/dock (so through the warm server when it runs) when this
- * is bin/dock.js, else as this process was started. */
+/** This command line again (engine.ts's selfCommand: through the warm server when it runs). */
 function dockAgain(): [string, string[]] {
-  const front = join(dirname(process.argv[1]), 'dock');
-  if (process.argv[1].endsWith('/bin/dock.js') && existsSync(front)) return [front, process.argv.slice(2)];
-  return [process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)]];
+  const [cmd, ...pre] = selfCommand();
+  return [cmd, [...pre, ...process.argv.slice(2)]];
 }
 
 function stdinIsDevNull(): boolean {

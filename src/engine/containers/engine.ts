@@ -1,7 +1,8 @@
 // The engine context a dock command opens: the image store, the container and volume records (in
 // the same SQLite database) and the runtime library with its state under <root>/runtime.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { openRuntime, type Runtime } from '../../runtime/runtime';
 import { ImageStore, engineRoot } from '../store/store';
 import { VolumeStore } from '../volumes/store';
@@ -33,7 +34,19 @@ export async function openEngine(root?: string, opts: { debug?: boolean } = {}):
     containers: new ContainerStore(images.db),
     volumes: new VolumeStore(images.db, r),
     rt,
-    self: [process.execPath, ...process.execArgv.filter((a) => !a.startsWith('--inspect')), process.argv[1]],
+    self: selfCommand(),
     close: () => images.close(),
   };
+}
+
+/**
+ * How dock runs itself (a supervisor's exit and health commands, the API's exec, `dock exec`'s copy):
+ * bin/dock when this is bin/dock.js, so that those calls go to the warm server too; otherwise as
+ * this process was started.
+ */
+export function selfCommand(): string[] {
+  const script = process.argv[1] ?? '';
+  const front = join(dirname(script), 'dock');
+  if (script.endsWith('/bin/dock.js') && existsSync(front)) return [front];
+  return [process.execPath, ...process.execArgv.filter((a) => !a.startsWith('--inspect')), script];
 }
