@@ -16,6 +16,8 @@ const isRoot = process.getuid?.() === 0;
 const file = expect.getState().testPath ?? 'unknown file';
 const dir = mkdtempSync('/tmp/skt');
 chmodSync(dir, 0o1777); // like /tmp: tests run tools as other users (rootless tests)
+// A file whose every test is skipped runs no afterAll: the suite's teardown removes what is listed here.
+if (RUN_DIR) appendFileSync(join(RUN_DIR, 'tmpdirs'), `${dir}\n`);
 const mark = `${dir.slice(5)}`;
 process.env.TMPDIR = dir;
 process.env.SKIFF_TEST_MARK = mark;
