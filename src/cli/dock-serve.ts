@@ -52,6 +52,7 @@ const EVENTS = ['exit', 'beforeExit', 'uncaughtException', 'unhandledRejection',
  */
 export function serveDockWorker(prepare: () => void, run: (args: string[]) => Promise<number>): void {
   const { shared, log } = workerData as { shared: Int32Array; log: string };
+  (native() as Native & NativeRemote).threadIsolate(); // a cwd and umask of this thread's own
   for (const b of BUILTINS) builtin(b);
   prepare();
   const fds = trackFds();
@@ -90,9 +91,9 @@ async function serveDockCall(call: DockCall, shared: Int32Array, run: (args: str
     letGo();
     n.remoteSend(conn, Remote.HANDOVER, 0, 0, 0, 0);
     close(conn);
+    Atomics.store(shared, 0, 0); // the next call's fds are the main thread's to close if this worker dies
     return true;
   }
-  n.threadIsolate();
   n.threadEnter(req.cwd, req.umask);
   n.threadJoinNamespaces(call.pid);
   n.remoteSend(conn, Remote.STARTED, 0, 0, 0, 0);
