@@ -63,4 +63,21 @@ static inline napi_value skiff_number(napi_env env, double d) {
   return v;
 }
 
+/* The call's first `want` arguments (undefined where fewer were given); the count given, or -1. */
+static inline int skiff_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return (int)argc;
+}
+
+/* A number as int32: 0, or -1 when it is not one. */
+static inline int skiff_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
+
+/* A number as int32, or `dflt` when it is not one (undefined, say). */
+static inline int32_t skiff_i32_or(napi_env env, napi_value v, int32_t dflt) {
+  int32_t out;
+  return skiff_i32(env, v, &out) ? dflt : out;
+}
+
 #endif

@@ -47,14 +47,6 @@ extern char **environ;
 /* "<what>: <strerror>" as an Error with .code and .errno. */
 static napi_value throw_errno(napi_env env, const char *what, int err) { return skiff_throw(env, what, err, NULL); }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
-  return (int)argc;
-}
-
-static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
 
 
 
@@ -68,7 +60,7 @@ static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_v
  */
 static napi_value spawn_init(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  get_args(env, info, 4, argv);
+  skiff_args(env, info, 4, argv);
   char *path = skiff_get_string(env, argv[0]);
   int32_t target, preserve;
   int32_t stdio[3] = {0, 1, 2};
@@ -76,14 +68,14 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
   if (path && napi_is_array(env, argv[3], &is_array) == napi_ok && is_array) {
     for (uint32_t i = 0; i < 3; i++) {
       napi_value el;
-      if (napi_get_element(env, argv[3], i, &el) != napi_ok || get_i32(env, el, &stdio[i]) || stdio[i] < 0) {
+      if (napi_get_element(env, argv[3], i, &el) != napi_ok || skiff_i32(env, el, &stdio[i]) || stdio[i] < 0) {
         free(path);
         napi_throw_type_error(env, NULL, "spawnInit: stdio must be [in, out, err] fds");
         return NULL;
       }
     }
   }
-  if (!path || get_i32(env, argv[1], &target) || get_i32(env, argv[2], &preserve)) {
+  if (!path || skiff_i32(env, argv[1], &target) || skiff_i32(env, argv[2], &preserve)) {
     free(path);
     napi_throw_type_error(env, NULL, "spawnInit(path, fdTarget, preserveFds, stdio?)");
     return NULL;
@@ -109,11 +101,11 @@ static napi_value spawn_init(napi_env env, napi_callback_info info) {
 /* sendPlan(fd, buf): u32 length, then the plan in chunks (a packet is at most the socket buffer). */
 static napi_value send_plan(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   int32_t fd;
   void *data;
   size_t len;
-  if (get_i32(env, argv[0], &fd) || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+  if (skiff_i32(env, argv[0], &fd) || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "sendPlan(fd, buffer)");
     return NULL;
   }
@@ -133,10 +125,10 @@ static napi_value send_plan(napi_env env, napi_callback_info info) {
 /* sendMsg(fd, type, value, payload?) */
 static napi_value send_msg(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  get_args(env, info, 4, argv);
+  skiff_args(env, info, 4, argv);
   int32_t fd, type;
   double value = 0;
-  if (get_i32(env, argv[0], &fd) || get_i32(env, argv[1], &type)) {
+  if (skiff_i32(env, argv[0], &fd) || skiff_i32(env, argv[1], &type)) {
     napi_throw_type_error(env, NULL, "sendMsg(fd, type, value, payload?)");
     return NULL;
   }
@@ -172,11 +164,11 @@ static napi_value send_msg(napi_env env, napi_callback_info info) {
  */
 static napi_value recv_msg(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   int32_t fd, timeout = -1;
   napi_valuetype tt;
   napi_typeof(env, argv[1], &tt);
-  if (get_i32(env, argv[0], &fd) || (tt != napi_undefined && get_i32(env, argv[1], &timeout))) {
+  if (skiff_i32(env, argv[0], &fd) || (tt != napi_undefined && skiff_i32(env, argv[1], &timeout))) {
     napi_throw_type_error(env, NULL, "recvMsg(fd, timeoutMs?)");
     return NULL;
   }
@@ -250,12 +242,12 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
  */
 static napi_value unix_send_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  get_args(env, info, 3, argv);
+  skiff_args(env, info, 3, argv);
   char *path = skiff_get_string(env, argv[0]);
   int32_t fd;
   void *data = NULL;
   size_t len = 0;
-  if (!path || get_i32(env, argv[1], &fd) || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+  if (!path || skiff_i32(env, argv[1], &fd) || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
     free(path);
     napi_throw_type_error(env, NULL, "unixSendFd(path, fd, payload)");
     return NULL;
@@ -287,18 +279,18 @@ static napi_value unix_send_fd(napi_env env, napi_callback_info info) {
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   int32_t fd;
-  if (get_i32(env, argv[0], &fd) == 0 && fd >= 0) close(fd);
+  if (skiff_i32(env, argv[0], &fd) == 0 && fd >= 0) close(fd);
   return NULL;
 }
 
 static napi_value mkfifo_(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   char *path = skiff_get_string(env, argv[0]);
   int32_t mode;
-  if (!path || get_i32(env, argv[1], &mode)) {
+  if (!path || skiff_i32(env, argv[1], &mode)) {
     free(path);
     napi_throw_type_error(env, NULL, "mkfifo(path, mode)");
     return NULL;
@@ -319,7 +311,7 @@ static napi_value mkfifo_(napi_env env, napi_callback_info info) {
  */
 static napi_value mount_overlay(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   char *target = skiff_get_string(env, argv[0]);
   char *data = skiff_get_string(env, argv[1]);
   if (!target || !data) {
@@ -341,7 +333,7 @@ static napi_value mount_overlay(napi_env env, napi_callback_info info) {
 /* umount(target, detach): umount2(2), MNT_DETACH when detach is true. */
 static napi_value umount_(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   char *target = skiff_get_string(env, argv[0]);
   bool detach = false;
   if (!target || napi_get_value_bool(env, argv[1], &detach) != napi_ok) {
@@ -361,10 +353,10 @@ static napi_value umount_(napi_env env, napi_callback_info info) {
 /* flock(fd, exclusive, wait) -> boolean (false: would block) */
 static napi_value flock_(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  get_args(env, info, 3, argv);
+  skiff_args(env, info, 3, argv);
   int32_t fd;
   bool excl = true, wait = true;
-  get_i32(env, argv[0], &fd);
+  skiff_i32(env, argv[0], &fd);
   napi_get_value_bool(env, argv[1], &excl);
   napi_get_value_bool(env, argv[2], &wait);
   int op = (excl ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
@@ -390,9 +382,9 @@ static napi_value set_subreaper(napi_env env, napi_callback_info info) {
 /* signalPid(pid, sig): through a pidfd, so that the signal reaches the process we checked. */
 static napi_value pidfd_open_(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   int32_t pid;
-  get_i32(env, argv[0], &pid);
+  skiff_i32(env, argv[0], &pid);
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (fd < 0) return throw_errno(env, "pidfd_open", errno);
   fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -401,10 +393,10 @@ static napi_value pidfd_open_(napi_env env, napi_callback_info info) {
 
 static napi_value pidfd_signal(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   int32_t fd, sig;
-  get_i32(env, argv[0], &fd);
-  get_i32(env, argv[1], &sig);
+  skiff_i32(env, argv[0], &fd);
+  skiff_i32(env, argv[1], &sig);
   if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, "send signal", errno);
   return NULL;
 }
@@ -427,10 +419,10 @@ static napi_value status_obj(napi_env env, int status) {
 
 static napi_value wait_pid_sync(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   int32_t pid;
   bool nohang = false;
-  get_i32(env, argv[0], &pid);
+  skiff_i32(env, argv[0], &pid);
   napi_get_value_bool(env, argv[1], &nohang);
   int status = 0;
   pid_t r;
@@ -481,9 +473,9 @@ static void wait_complete(napi_env env, napi_status st, void *data) {
 
 static napi_value wait_pid(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   int32_t pid;
-  get_i32(env, argv[0], &pid);
+  skiff_i32(env, argv[0], &pid);
   struct wait_work *w = calloc(1, sizeof *w);
   if (!w) return throw_errno(env, "waitPid", ENOMEM);
   w->pid = pid;
@@ -498,9 +490,9 @@ static napi_value wait_pid(napi_env env, napi_callback_info info) {
 /* recvFd(sockFd) -> { fd, name }: one SCM_RIGHTS message (console socket). Blocks. */
 static napi_value recv_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   int32_t sock;
-  get_i32(env, argv[0], &sock);
+  skiff_i32(env, argv[0], &sock);
   char name[4096];
   char cbuf[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = name, .iov_len = sizeof name - 1};
@@ -526,7 +518,7 @@ static napi_value recv_fd(napi_env env, napi_callback_info info) {
 /* unixListen(path) -> fd of a listening SOCK_STREAM unix socket; unixAccept(fd) -> fd. */
 static napi_value unix_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   char *path = skiff_get_string(env, argv[0]);
   if (!path) return NULL;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -548,10 +540,10 @@ static napi_value unix_listen(napi_env env, napi_callback_info info) {
 
 static napi_value unix_accept(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  get_args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   int32_t fd, timeout = -1;
-  get_i32(env, argv[0], &fd);
-  get_i32(env, argv[1], &timeout);
+  skiff_i32(env, argv[0], &fd);
+  skiff_i32(env, argv[1], &timeout);
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int r;
   do {
@@ -567,7 +559,7 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
  * path too long for sun_path may be given as "/proc/self/fd/DIRFD/name". */
 static napi_value unix_connect(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  get_args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   char *path = skiff_get_string(env, argv[0]);
   if (!path) {
     napi_throw_type_error(env, NULL, "unixConnect(path)");
@@ -599,11 +591,11 @@ static napi_value unix_connect(napi_env env, napi_callback_info info) {
 /* setWinsize(fd, rows, cols): forward a terminal size to a pty master. */
 static napi_value set_winsize(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  get_args(env, info, 3, argv);
+  skiff_args(env, info, 3, argv);
   int32_t fd, rows, cols;
-  get_i32(env, argv[0], &fd);
-  get_i32(env, argv[1], &rows);
-  get_i32(env, argv[2], &cols);
+  skiff_i32(env, argv[0], &fd);
+  skiff_i32(env, argv[1], &rows);
+  skiff_i32(env, argv[2], &cols);
   struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
   if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "set window size", errno);
   return NULL;

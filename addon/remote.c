@@ -25,18 +25,6 @@
 
 #define MAX_FDS 8
 
-static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
-  return 0;
-}
-
-static int32_t i32_or(napi_env env, napi_value v, int32_t dflt) {
-  int32_t out;
-  return napi_get_value_int32(env, v, &out) == napi_ok ? out : dflt;
-}
-
 static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -46,7 +34,7 @@ static long long now_ms(void) {
 /* remoteListen(path) -> fd: non-blocking (every worker polls it; one wins each accept), mode 0600. */
 static napi_value remote_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  args(env, info, 1, argv);
+  skiff_args(env, info, 1, argv);
   char *path = skiff_get_string(env, argv[0]);
   if (!path) return NULL;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -72,8 +60,8 @@ static napi_value remote_listen(napi_env env, napi_callback_info info) {
 /* remoteAccept(fd, timeoutMs) -> { fd, pid, uid } or null when nothing came in time. */
 static napi_value remote_accept(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  args(env, info, 2, argv);
-  int32_t lfd = i32_or(env, argv[0], -1), timeout = i32_or(env, argv[1], -1);
+  skiff_args(env, info, 2, argv);
+  int32_t lfd = skiff_i32_or(env, argv[0], -1), timeout = skiff_i32_or(env, argv[1], -1);
   long long deadline = timeout < 0 ? 0 : now_ms() + timeout;
   for (;;) {
     int left = timeout < 0 ? -1 : (int)(deadline - now_ms());
@@ -108,8 +96,8 @@ static napi_value remote_accept(napi_env env, napi_callback_info info) {
 /* remoteRecv(fd, timeoutMs = -1) -> { type, a, b, c, d, payload, fds } or null at end of file. */
 static napi_value remote_recv(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  args(env, info, 2, argv);
-  int32_t fd = i32_or(env, argv[0], -1), timeout = i32_or(env, argv[1], -1);
+  skiff_args(env, info, 2, argv);
+  int32_t fd = skiff_i32_or(env, argv[0], -1), timeout = skiff_i32_or(env, argv[1], -1);
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int r;
   do {
@@ -164,10 +152,10 @@ static napi_value remote_recv(napi_env env, napi_callback_info info) {
 /* remoteSend(fd, type, a, b, c, d, payload?) */
 static napi_value remote_send(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  args(env, info, 7, argv);
-  int32_t fd = i32_or(env, argv[0], -1);
-  struct skiff_remote_msg h = {(uint32_t)i32_or(env, argv[1], 0), i32_or(env, argv[2], 0), i32_or(env, argv[3], 0), i32_or(env, argv[4], 0),
-                               i32_or(env, argv[5], 0)};
+  skiff_args(env, info, 7, argv);
+  int32_t fd = skiff_i32_or(env, argv[0], -1);
+  struct skiff_remote_msg h = {(uint32_t)skiff_i32_or(env, argv[1], 0), skiff_i32_or(env, argv[2], 0), skiff_i32_or(env, argv[3], 0), skiff_i32_or(env, argv[4], 0),
+                               skiff_i32_or(env, argv[5], 0)};
   void *data = NULL;
   size_t len = 0;
   bool isbuf = false;
@@ -195,14 +183,14 @@ static napi_value thread_isolate(napi_env env, napi_callback_info info) {
 /* threadEnter(cwd, umask): the caller's cwd and umask for this thread. */
 static napi_value thread_enter(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   char *cwd = skiff_get_string(env, argv[0]);
   if (!cwd) return NULL;
   int rc = chdir(cwd);
   int err = errno;
   free(cwd);
   if (rc < 0) return skiff_throw(env, "chdir to the caller's directory", err, NULL);
-  umask((mode_t)i32_or(env, argv[1], 022) & 0777);
+  umask((mode_t)skiff_i32_or(env, argv[1], 022) & 0777);
   return NULL;
 }
 
@@ -219,9 +207,9 @@ static __thread int own_ns[3] = {-1, -1, -1};
 
 static napi_value thread_join_namespaces(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  args(env, info, 2, argv);
-  int32_t pid = i32_or(env, argv[0], -1);
-  int32_t release = i32_or(env, argv[1], 0); /* with 0: the thread ends, its saved fds go too */
+  skiff_args(env, info, 2, argv);
+  int32_t pid = skiff_i32_or(env, argv[0], -1);
+  int32_t release = skiff_i32_or(env, argv[1], 0); /* with 0: the thread ends, its saved fds go too */
   if (pid < 0) return skiff_throw(env, "threadJoinNamespaces", EINVAL, NULL);
   for (int i = 0; i < 3; i++) {
     char mine[64], theirs[64];
@@ -252,7 +240,7 @@ static napi_value thread_join_namespaces(napi_env env, napi_callback_info info) 
 /* pollReadable(fds, timeoutMs) -> index of the first fd readable or hung up, -1 on timeout. */
 static napi_value poll_readable(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  args(env, info, 2, argv);
+  skiff_args(env, info, 2, argv);
   uint32_t n = 0;
   napi_get_array_length(env, argv[0], &n);
   if (n > 8) return skiff_throw(env, "pollReadable", EINVAL, NULL);
@@ -260,9 +248,9 @@ static napi_value poll_readable(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     napi_value el;
     napi_get_element(env, argv[0], i, &el);
-    p[i] = (struct pollfd){.fd = i32_or(env, el, -1), .events = POLLIN};
+    p[i] = (struct pollfd){.fd = skiff_i32_or(env, el, -1), .events = POLLIN};
   }
-  int32_t timeout = i32_or(env, argv[1], -1);
+  int32_t timeout = skiff_i32_or(env, argv[1], -1);
   int r;
   do {
     r = poll(p, n, timeout);
