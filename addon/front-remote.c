@@ -1,11 +1,11 @@
 /*
- * skiff-front's way to the warm skiff server (remote.h; src/cli/server.ts): the verbs that need the
- * TypeScript CLI (create, run, exec) are run by a long-lived Node process that has already paid for
- * its start, instead of a new Node per call. The front stays the caller's process: it starts
+ * skiff-front's way to the warm skiff server (remote.h; src/cli/server.ts): the calls that need a
+ * TypeScript CLI (skiff's create, run and exec; dock's container commands, `skiff-front --dock`) are
+ * run by a long-lived Node process that has already paid for its start, instead of a new Node per call. The front stays the caller's process: it starts
  * skiff-init itself, becomes the subreaper, waits and forwards signals, so that the container's
  * processes are the caller's children exactly as with runc.
  *
- * It only talks to a server that is the same build (the socket's name is a hash of the bundle, the
+ * It only talks to a server that is the same build (the socket's name is a hash of the two bundles, the
  * addon and skiff-init), runs as root, and sees the world as the caller does: the same namespaces,
  * root directory, capabilities, no_new_privs, seccomp mode and LSM label. Anything else, and any
  * server that is not there or goes away before it has done anything, means the CLI runs on Node as

@@ -1,13 +1,14 @@
-// The warm skiff server: the verbs that need the TypeScript CLI (create, run, exec) run in a Node
-// process that has already paid for its start (`node -e 0` alone is about runc's whole `run`).
-// skiff-front (addon/front-remote.c) starts it on demand, connects to it for each such call, and
-// stays the caller's process: it starts skiff-init, is the subreaper and waits, so the container's
-// processes are the caller's children as with runc. Each call runs in a worker thread that stands
-// in for the caller: its stdout and stderr (output.ts), cwd and umask (unshare(CLONE_FS) of that
-// thread), network, UTS and IPC namespaces, environment and argv, the same main() as bin/skiff.js. The server holds no state:
-// everything is in the state root as always, and it exits after SKIFF_SERVER_IDLE seconds (120)
-// without a call. One per build: the socket's name is a hash of the bundle, the addon and
-// skiff-init (the front computes the same), so a rebuilt skiff never talks to an old server.
+// The warm skiff server: the calls that need a TypeScript CLI -- skiff's create, run and exec, and
+// dock's container commands (dock-serve.ts) -- run in a Node process that has already paid for its
+// start (`node -e 0` alone is about runc's whole `run`). skiff-front (addon/front-remote.c) starts
+// it on demand, connects to it for each such call, and stays the caller's process: it starts
+// skiff-init, is the subreaper and waits, so the container's processes are the caller's children as
+// with runc. Each call runs in a worker thread that stands in for the caller: its stdout and stderr
+// (output.ts), cwd and umask (unshare(CLONE_FS) of that thread), network, UTS and IPC namespaces,
+// environment and argv, the same main() as bin/skiff.js. The server holds no state: everything is in
+// the state root as always, and it exits after SKIFF_SERVER_IDLE seconds (120) without a call. One
+// per build: the socket's name is a hash of the two bundles, the addon and skiff-init (the front
+// computes the same), so a rebuilt skiff never talks to an old server.
 import { appendFileSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
