@@ -57,19 +57,25 @@ export function serveDockWorker(prepare: () => void, run: (args: string[]) => Pr
   prepare();
   const fds = trackFds();
   const children = trackChildren(shared);
+  const n = native() as Native & NativeRemote;
+  // A worker that ends between calls lets go of the fds that kept its thread's own namespaces.
+  function end(code: number): never {
+    n.threadJoinNamespaces(0, 1);
+    return process.exit(code);
+  }
   const next = () =>
     parentPort!.once('message', (m: { call?: DockCall }) => {
-      if (!m.call) process.exit(0);
+      if (!m.call) end(0);
       setPriority(0); // this thread's own nice value; root may lower it
       serveDockCall(m.call, shared, run, fds, children).then(
         (again) => {
-          if (!again) process.exit(0);
+          if (!again) end(0);
           parentPort!.postMessage({ idle: true });
           next();
         },
         (e) => {
           appendFileSync(log, `${new Date().toISOString()} dock call from pid ${m.call!.pid}: ${(e as Error)?.stack ?? e}\n`);
-          process.exit(1);
+          end(1);
         },
       );
     });
