@@ -161,7 +161,7 @@ describe.skipIf(skipWhen(needRoot(), needTools('docker-compose', 'script', ...NE
     expect(r.stdout.split('\n').sort()).toEqual(['', 'err', 'out']);
     // A one-off container (run --rm) on the project's network, its exit code passed through, then removed.
     const once = await dc(['run', '--rm', '-T', 'web', 'sh', '-c', 'wget -q -O - http://store:8080/; exit 4']);
-    expect(once).toMatchObject({ code: 4, stdout: 'empty\n' });
+    expect(once, `stderr: ${once.stderr}`).toMatchObject({ code: 4, stdout: 'empty\n' }); // why, if the output is missing
     expect((await containers()).map((c) => c.Names[0]).sort()).toEqual([`/${project}_kv_1`, `/${project}_web_1`]);
     const data = await dc(['exec', '-T', 'kv', 'sh', '-c', 'echo kept > /data/value && cat /data/value']);
     expect(data).toMatchObject({ code: 0, stdout: 'kept\n' });
