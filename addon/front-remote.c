@@ -187,22 +187,15 @@ static void start_server(const char *pkg, const char *id, int now) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* The server's whole environment: PATH, and the two settings it takes from us when set. */
-    char *envp[4] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, **e = envp + 1;
-    if (idle_env[0]) *e++ = idle_env;
-    if (dir_env[0]) *e++ = dir_env;
+    char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", idle_env[0] ? idle_env : dir_env[0] ? dir_env : NULL, idle_env[0] && dir_env[0] ? dir_env : NULL, NULL};
     if (adopter != 1 && !now) {
       char why[160];
       if (access("/run/systemd/system", F_OK) == 0 && access("/usr/bin/systemd-run", X_OK) == 0) {
-        char unit[64], set[2][100];
+        char unit[64], e1[100], e2[100];
         snprintf(unit, sizeof unit, "--unit=skiff-server-%s", id);
-        char *argv[10] = {"/usr/bin/systemd-run", unit, "--collect", "--quiet", "--no-block"}, **a = argv + 5;
-        for (int i = 1; i < 3 && envp[i]; i++) {
-          snprintf(set[i - 1], sizeof set[0], "--setenv=%s", envp[i]);
-          *a++ = set[i - 1];
-        }
-        *a++ = node;
-        *a++ = script;
+        snprintf(e1, sizeof e1, "--setenv=%s", idle_env[0] ? idle_env : "SKIFF_SERVER_IDLE=120");
+        snprintf(e2, sizeof e2, "--setenv=%s", dir_env[0] ? dir_env : "SKIFF_SERVER_DIR=" SKIFF_REMOTE_DIR);
+        char *argv[] = {"/usr/bin/systemd-run", unit, "--collect", "--quiet", "--no-block", e1, e2, node, script, NULL};
         snprintf(why, sizeof why, "under the child subreaper %d: started by systemd-run\n", adopter);
         note(mark, why);
         execve(argv[0], argv, envp);

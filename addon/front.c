@@ -48,15 +48,6 @@ static char *cli_js;
 static char **cli_args;
 static int cli_argc;
 
-/* Parsing a CA bundle costs ~50 ms per Node start, and only dock's registry client makes TLS
- * connections: it is set aside, and the caller's value kept for that client and for hooks, which
- * get the caller's environment (hooks.ts, src/engine/registry/http.ts). */
-static void set_ca_aside(void) {
-  const char *ca = getenv("NODE_EXTRA_CA_CERTS");
-  if (ca) setenv("SKIFF_CALLER_NODE_EXTRA_CA_CERTS", ca, 1);
-  unsetenv("NODE_EXTRA_CA_CERTS");
-}
-
 /* Run the TypeScript CLI with our own arguments, unchanged. */
 static void __attribute__((noreturn)) hand_over(void) {
   char **argv = calloc((size_t)cli_argc + 3, sizeof(char *));
@@ -64,7 +55,11 @@ static void __attribute__((noreturn)) hand_over(void) {
   argv[0] = "node";
   argv[1] = cli_js;
   for (int i = 0; i < cli_argc; i++) argv[i + 2] = cli_args[i];
-  set_ca_aside();
+  /* Parsing a CA bundle costs ~50 ms per start, and the runtime makes no TLS connection. The
+   * caller's value is kept aside for hooks, which get the caller's environment (hooks.ts). */
+  const char *ca = getenv("NODE_EXTRA_CA_CERTS");
+  if (ca) setenv("SKIFF_CALLER_NODE_EXTRA_CA_CERTS", ca, 1);
+  unsetenv("NODE_EXTRA_CA_CERTS");
   execvp("node", argv);
   fprintf(stderr, "skiff: cannot run node: %s\n", strerror(errno));
   _exit(127);
@@ -607,12 +602,14 @@ int main(int argc, char **argv) {
     return 127;
   }
   /* bin/dock: every dock call goes to the warm server when one can take it, else to Node. The CA
-   * bundle is set aside first, so that both see the same environment. */
+   * bundle is set aside first (as bin/dock did), so that both see the same environment. */
   if (!strcmp(argv[1], "--dock") && argc >= 3) {
     cli_js = argv[2];
     cli_args = argv + 3;
     cli_argc = argc - 3;
-    set_ca_aside();
+    const char *ca = getenv("NODE_EXTRA_CA_CERTS");
+    if (ca) setenv("SKIFF_CALLER_NODE_EXTRA_CA_CERTS", ca, 1);
+    unsetenv("NODE_EXTRA_CA_CERTS");
     if (geteuid() == 0) front_try_server(cli_js, cli_args, cli_argc, 1);
     hand_over();
   }

@@ -58,10 +58,8 @@ export function serveDockWorker(prepare: () => void, run: (args: string[]) => Pr
   const fds = trackFds();
   const children = trackChildren(shared);
   const n = native() as Native & NativeRemote;
-  // A worker that ends between calls leaves its detached children (network helpers, say) to the
-  // main thread to reap, and lets go of the fds that kept its thread's own namespaces.
+  // A worker that ends between calls lets go of the fds that kept its thread's own namespaces.
   function end(code: number): never {
-    children();
     n.threadJoinNamespaces(0, 1);
     return process.exit(code);
   }

@@ -4,8 +4,7 @@
 // touched (controllers: []), so the machine's subtree_control stays as it was. Every cgroup is made
 // under /skiff-test-v2-<pid> and removed at the end.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readFileSync, statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openCgroupManager, type CgroupManager } from '../../src/runtime/cgroups';
@@ -173,23 +172,26 @@ describe.skipIf(!enabled)('cgroup v2 driver (real cgroup2 hierarchy)', () => {
   it('freezes with cgroup.freeze and thaws', async () => {
     const cg = manager();
     cg.create();
-    // The counter goes to a file, not a pipe: once the cgroup is frozen, what the file holds is
-    // final at once (nothing in flight to read), and it must not change while frozen.
-    const counter = join(mkdtempSync(join(tmpdir(), 'freeze-')), 'counter');
-    const count = () => (existsSync(counter) ? readFileSync(counter, 'utf8') : '');
-    const proc = spawnWaiting(`i=0; while :; do i=$((i+1)); echo $i > ${counter}; sleep 0.02; done`);
+    const proc = spawnWaiting('i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done');
     cg.addProcess(proc.pid);
     proc.go();
-    await waitFor(() => count() !== '');
+    await waitFor(() => proc.out().length > 0);
     cg.freeze();
     expect(cg.isFrozen()).toBe(true);
     expect(readFileSync(join(cg.paths()[''], 'cgroup.events'), 'utf8')).toMatch(/^frozen 1$/m);
-    const atFreeze = count();
-    await new Promise((r) => setTimeout(r, 300)); // a window in which a running loop would count on
-    expect(count()).toBe(atFreeze);
+    // What was written before the freeze may still be in the pipe: wait until our side has read it
+    // all (the same length twice, 100 ms apart; bounded), then nothing more may come.
+    for (let seen = -1, i = 0; proc.out().length !== seen; i++) {
+      if (i > 50) throw new Error('the output did not settle after the freeze');
+      seen = proc.out().length;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const atFreeze = proc.out().length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(proc.out().length).toBe(atFreeze);
     cg.thaw();
     expect(cg.isFrozen()).toBe(false);
-    await waitFor(() => count() !== atFreeze && count() !== '');
+    await waitFor(() => proc.out().length > atFreeze);
   });
 
   it('kills everything with cgroup.kill, and other signals process by process', async () => {
